@@ -1,0 +1,84 @@
+// The Bus is how the server tier hands events to the hub tier and how hubs
+// publish alerts. Two implementations pass one contract suite: NATS JetStream
+// (distributed mode) and in-process (embedded mode, one Node process).
+
+/** A subject-to-stream binding. Every durable publish lands in exactly one stream. */
+export interface StreamSpec {
+  /** Stream name, e.g. "VIGIL_EVENTS". */
+  name: string;
+  /** Subjects captured, NATS wildcard syntax ("vigil.events.>"). */
+  subjects: string[];
+  /** Window in which a repeated msgId is dropped as a duplicate. */
+  duplicateWindowMs: number;
+  /** Oldest messages are discarded beyond these bounds (0 = unbounded). */
+  maxAgeMs: number;
+  maxBytes: number;
+}
+
+export interface PublishOptions {
+  /** Dedup id: a second publish with the same id inside the window is a no-op. */
+  msgId?: string;
+  headers?: Record<string, string>;
+}
+
+export interface PublishAck {
+  stream: string;
+  /** Stream sequence of the stored message (the original one for a duplicate). */
+  seq: number;
+  duplicate: boolean;
+}
+
+export interface BusMessage {
+  subject: string;
+  data: Uint8Array;
+  msgId: string | undefined;
+  headers: Record<string, string>;
+  /** 1 on first delivery, >1 when redelivered after a nak or ack timeout. */
+  deliveryCount: number;
+  /** Stream sequence; lets a consumer order or dedup. */
+  seq: number;
+  ack(): Promise<void>;
+  /** Ask for redelivery after delayMs (to any member of the group). */
+  nak(delayMs?: number): void;
+  /** Never redeliver (poison message); the consumer has recorded why. */
+  term(reason: string): void;
+}
+
+export interface ConsumeOptions {
+  stream: string;
+  /** Durable name shared by all instances: each message goes to one of them. */
+  durable: string;
+  filterSubject?: string;
+  /** Unacked messages in flight per instance. */
+  maxInFlight: number;
+  /** Redeliver a message not acked within this time. */
+  ackWaitMs: number;
+  /** Stop redelivering after this many attempts (the message is then terminated). */
+  maxDeliver: number;
+}
+
+export type MessageHandler = (message: BusMessage) => Promise<void>;
+
+export interface Consumption {
+  /** Stop fetching; resolves once in-flight handlers have settled. */
+  stop(): Promise<void>;
+}
+
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+export interface Bus {
+  readonly kind: "nats" | "memory";
+  /** Create or update streams (idempotent). */
+  ensureStreams(streams: StreamSpec[]): Promise<void>;
+  /** Durable publish: resolves only once the bus has stored the message. */
+  publish(subject: string, data: Uint8Array, options?: PublishOptions): Promise<PublishAck>;
+  /** Work-queue consumption through a durable consumer shared by all instances. */
+  consume(options: ConsumeOptions, handler: MessageHandler): Promise<Consumption>;
+  /** Live, non-durable tail of a subject pattern (notifiers, CLI). */
+  subscribe(subject: string, handler: (subject: string, data: Uint8Array) => void): Subscription;
+  /** Health for /healthz. */
+  isHealthy(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,17 @@
+// One jest run for every workspace. Sources are transformed by swc straight
+// from TypeScript, and @vigil/* imports resolve to the sibling's src/ so tests
+// never depend on a stale build.
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/proto", "<rootDir>/common", "<rootDir>/agent", "<rootDir>/server", "<rootDir>/hub", "<rootDir>/test", "<rootDir>/rules"],
+  testMatch: ["**/*.test.ts"],
+  testPathIgnorePatterns: ["/node_modules/", "/dist/"],
+  transform: {
+    "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2023", parser: { syntax: "typescript" } }, module: { type: "commonjs" } }],
+  },
+  moduleNameMapper: {
+    "^@vigil/(proto|common|agent|server|hub)$": "<rootDir>/$1/src/index.ts",
+  },
+  testTimeout: 60000,
+};

@@ -1,0 +1,3 @@
+// Public face of @vigil/proto: the generated wire contracts.
+export * from "./gen/vigil/v1/agent";
+export * from "./gen/vigil/v1/bus";
