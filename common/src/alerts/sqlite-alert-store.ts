@@ -1,0 +1,301 @@
+// Durable local alert store: the hub writes it, the server's REST API reads it.
+// node:sqlite is synchronous; every call is short (indexed, prepared), so the
+// Promise-returning interface is kept for parity with the other sinks.
+
+import { chmodSync, closeSync, openSync } from "node:fs";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { ErrorCodes, VigilError } from "../errors";
+import type { Logger } from "../observability/logger";
+import { ALERT_STORE_MIGRATIONS, ALERT_STORE_SCHEMA_VERSION } from "./sqlite-schema";
+import {
+  ALERT_LEVELS,
+  type Alert,
+  type AlertLevel,
+  type AlertQuery,
+  type AlertReader,
+  type AlertSink,
+  type EcsDocument,
+  SEVERITY_BY_LEVEL,
+} from "./types";
+
+export interface SqliteAlertStoreOptions {
+  /** Database file; created with mode 0600 if missing. */
+  path: string;
+  /** How long a writer waits for another connection's lock. */
+  busyTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface AlertStoreStats {
+  total: number;
+  byLevel: Record<AlertLevel, number>;
+  /** Alert time (µs since epoch) of the oldest and newest alert; null when empty. */
+  oldestUs: number | null;
+  newestUs: number | null;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/** Upper bound on one query's result size, whatever the caller asks for. */
+export const MAX_QUERY_LIMIT = 10_000;
+
+// Filter bits: each combination of AlertQuery filters gets its own statement,
+// compiled on first use, so every query can use the matching index.
+const FILTER_MIN_LEVEL = 1;
+const FILTER_RULE = 2;
+const FILTER_HOST = 4;
+const FILTER_SINCE = 8;
+
+interface PreparedRow {
+  id: string;
+  timestampUs: number;
+  level: AlertLevel;
+  severity: number;
+  ruleId: string;
+  ruleName: string;
+  hostName: string | null;
+  document: string;
+}
+
+export class SqliteAlertStore implements AlertSink, AlertReader {
+  readonly name = "sqlite";
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly insert: StatementSync;
+  private readonly statsByLevel: StatementSync;
+  private readonly statsRange: StatementSync;
+  private readonly queries = new Map<number, StatementSync>();
+  private closed = false;
+
+  constructor(options: SqliteAlertStoreOptions) {
+    this.path = options.path;
+    createPrivateFile(options.path);
+    try {
+      this.db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+    } catch (error) {
+      throw new VigilError(
+        ErrorCodes.SINK_WRITE,
+        `cannot open alert store ${options.path}: ${message(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    try {
+      // WAL lets the API read while the hub writes; NORMAL sync is durable across
+      // process crashes, which is what the bus redelivery relies on.
+      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+      const from = migrate(this.db);
+      if (from !== ALERT_STORE_SCHEMA_VERSION) {
+        options.logger?.info(
+          { path: options.path, from, to: ALERT_STORE_SCHEMA_VERSION },
+          "alert store schema migrated",
+        );
+      }
+      this.insert = this.db.prepare(
+        `INSERT OR IGNORE INTO alerts
+           (id, timestamp_us, level, severity, rule_id, rule_name, host_name, stored_at_us, document)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      this.statsByLevel = this.db.prepare("SELECT level, COUNT(*) AS n FROM alerts GROUP BY level");
+      this.statsRange = this.db.prepare(
+        "SELECT COUNT(*) AS total, MIN(timestamp_us) AS oldest, MAX(timestamp_us) AS newest FROM alerts",
+      );
+    } catch (error) {
+      this.db.close();
+      if (error instanceof VigilError) throw error;
+      throw new VigilError(
+        ErrorCodes.SINK_WRITE,
+        `cannot initialise alert store ${options.path}: ${message(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Stores alerts in one transaction; alerts already stored (same id) are skipped. */
+  async write(alerts: Alert[]): Promise<void> {
+    this.assertOpen();
+    if (alerts.length === 0) return;
+    // Validate and serialise everything first so a bad alert fails the batch
+    // before any row is touched.
+    const rows = alerts.map(toRow);
+    const storedAtUs = Date.now() * 1000;
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const row of rows) {
+        this.insert.run(
+          row.id,
+          row.timestampUs,
+          row.level,
+          row.severity,
+          row.ruleId,
+          row.ruleName,
+          row.hostName,
+          storedAtUs,
+          row.document,
+        );
+      }
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw new VigilError(
+        ErrorCodes.SINK_WRITE,
+        `alert store ${this.path}: writing ${alerts.length} alerts failed: ${message(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Alerts matching every given filter, newest first. */
+  async query(query: AlertQuery): Promise<EcsDocument[]> {
+    this.assertOpen();
+    const limit = Math.max(0, Math.min(Math.trunc(query.limit), MAX_QUERY_LIMIT));
+    if (!Number.isFinite(limit) || limit === 0) return [];
+    const params: SQLInputValue[] = [];
+    let mask = 0;
+    if (query.minLevel !== undefined) {
+      mask |= FILTER_MIN_LEVEL;
+      params.push(severityOf(query.minLevel, "query.minLevel"));
+    }
+    if (query.ruleId !== undefined) {
+      mask |= FILTER_RULE;
+      params.push(query.ruleId);
+    }
+    if (query.hostName !== undefined) {
+      mask |= FILTER_HOST;
+      params.push(query.hostName);
+    }
+    if (query.sinceUs !== undefined) {
+      mask |= FILTER_SINCE;
+      params.push(Math.trunc(query.sinceUs));
+    }
+    params.push(limit);
+    const rows = this.queryStatement(mask).all(...params) as Array<{ document: string }>;
+    return rows.map((row) => JSON.parse(row.document) as EcsDocument);
+  }
+
+  async stats(): Promise<AlertStoreStats> {
+    this.assertOpen();
+    const byLevel = Object.fromEntries(ALERT_LEVELS.map((level) => [level, 0])) as Record<AlertLevel, number>;
+    for (const row of this.statsByLevel.all() as Array<{ level: string; n: number }>) {
+      if (row.level in byLevel) byLevel[row.level as AlertLevel] = row.n;
+    }
+    const range = this.statsRange.get() as { total: number; oldest: number | null; newest: number | null };
+    return { total: range.total, byLevel, oldestUs: range.oldest, newestUs: range.newest };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private queryStatement(mask: number): StatementSync {
+    let statement = this.queries.get(mask);
+    if (statement === undefined) {
+      const where: string[] = [];
+      if (mask & FILTER_MIN_LEVEL) where.push("severity >= ?");
+      if (mask & FILTER_RULE) where.push("rule_id = ?");
+      if (mask & FILTER_HOST) where.push("host_name = ?");
+      if (mask & FILTER_SINCE) where.push("timestamp_us > ?");
+      statement = this.db.prepare(
+        `SELECT document FROM alerts${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY timestamp_us DESC, id DESC LIMIT ?`,
+      );
+      this.queries.set(mask, statement);
+    }
+    return statement;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new VigilError(ErrorCodes.SINK_WRITE, `alert store ${this.path} is closed`);
+  }
+}
+
+/** Applies pending migrations; returns the version found before migrating. */
+function migrate(db: DatabaseSync): number {
+  // IMMEDIATE takes the write lock first, so two processes opening a fresh file
+  // do not both run the same migration.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    const row = db.prepare("SELECT MAX(version) AS version FROM schema_version").get() as {
+      version: number | null;
+    };
+    const current = row.version ?? 0;
+    if (current > ALERT_STORE_SCHEMA_VERSION) {
+      throw new VigilError(
+        ErrorCodes.SINK_WRITE,
+        `alert store schema version ${current} is newer than this Vigil supports (${ALERT_STORE_SCHEMA_VERSION}); upgrade Vigil`,
+      );
+    }
+    for (let version = current + 1; version <= ALERT_STORE_SCHEMA_VERSION; version++) {
+      db.exec(ALERT_STORE_MIGRATIONS[version - 1] as string);
+    }
+    if (current !== ALERT_STORE_SCHEMA_VERSION) {
+      db.exec("DELETE FROM schema_version");
+      db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(ALERT_STORE_SCHEMA_VERSION);
+    }
+    db.exec("COMMIT");
+    return current;
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+function toRow(alert: Alert): PreparedRow {
+  let document: string;
+  try {
+    document = JSON.stringify(alert.document);
+  } catch (error) {
+    throw new VigilError(
+      ErrorCodes.SINK_WRITE,
+      `alert ${alert.id} (rule ${alert.rule?.id}): document cannot be serialised to JSON: ${message(error)}`,
+      { cause: error },
+    );
+  }
+  if (typeof document !== "string") {
+    throw new VigilError(ErrorCodes.SINK_WRITE, `alert ${alert.id}: document is not a JSON object`);
+  }
+  if (!Number.isFinite(alert.timestampUs)) {
+    throw new VigilError(ErrorCodes.SINK_WRITE, `alert ${alert.id}: timestampUs is not a finite number`);
+  }
+  const host = alert.document.host as { name?: unknown } | undefined;
+  return {
+    id: alert.id,
+    timestampUs: Math.trunc(alert.timestampUs),
+    level: alert.level,
+    severity: severityOf(alert.level, `alert ${alert.id} level`),
+    ruleId: alert.rule.id,
+    ruleName: alert.rule.name,
+    hostName: typeof host?.name === "string" ? host.name : null,
+    document,
+  };
+}
+
+function severityOf(level: AlertLevel, what: string): number {
+  if (!Object.hasOwn(SEVERITY_BY_LEVEL, level)) {
+    throw new VigilError(
+      ErrorCodes.SINK_WRITE,
+      `${what}: unknown level "${String(level)}" (expected one of ${ALERT_LEVELS.join(", ")})`,
+    );
+  }
+  return SEVERITY_BY_LEVEL[level];
+}
+
+/** Creates the file owner-only before SQLite opens it (its -wal/-shm inherit the mode). */
+function createPrivateFile(path: string): void {
+  if (path === ":memory:" || path === "") return;
+  try {
+    closeSync(openSync(path, "a", 0o600));
+    chmodSync(path, 0o600);
+  } catch (error) {
+    throw new VigilError(ErrorCodes.SINK_WRITE, `cannot create alert store ${path}: ${message(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
