@@ -1,0 +1,39 @@
+/** What the agent knows about one process; one mutable shape for every source (/proc, trace events). */
+export interface ProcessSnapshot {
+  pid: number;
+  ppid: number;
+  name: string;
+  executable: string;
+  args: string[];
+  cwd: string;
+  uid: number;
+  euid: number;
+  gid: number;
+  egid: number;
+  startTimeUs: number;
+  tty: string;
+  sessionId: number;
+  containerId: string;
+  /** Set once the process has exited; the entry stays so children can still name their parent. */
+  exited: boolean;
+}
+
+export function emptySnapshot(pid: number): ProcessSnapshot {
+  return {
+    pid,
+    ppid: 0,
+    name: "",
+    executable: "",
+    args: [],
+    cwd: "",
+    uid: 0,
+    euid: 0,
+    gid: 0,
+    egid: 0,
+    startTimeUs: 0,
+    tty: "",
+    sessionId: 0,
+    containerId: "",
+    exited: false,
+  };
+}
