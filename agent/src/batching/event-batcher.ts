@@ -1,0 +1,44 @@
+import type { Event } from "@vigil/proto";
+
+export interface BatcherOptions {
+  maxEvents: number;
+  flushIntervalMs: number;
+}
+
+/**
+ * Groups events into batches: a batch leaves when it is full or when its
+ * oldest event has waited flushIntervalMs, whichever comes first.
+ */
+export class EventBatcher {
+  private current: Event[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: BatcherOptions,
+    private readonly emit: (events: Event[]) => void,
+  ) {}
+
+  add(event: Event): void {
+    this.current.push(event);
+    if (this.current.length >= this.options.maxEvents) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.options.flushIntervalMs);
+    }
+  }
+
+  flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.current.length === 0) return;
+    const batch = this.current;
+    this.current = [];
+    this.emit(batch);
+  }
+
+  pendingEvents(): number {
+    return this.current.length;
+  }
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { arch, hostname, networkInterfaces, release } from "node:os";
+import { join } from "node:path";
+import { ErrorCodes, VigilError } from "@vigil/common";
+
+export interface HostInfo {
+  hostname: string;
+  osName: string;
+  osVersion: string;
+  kernelRelease: string;
+  architecture: string;
+  ipAddresses: string[];
+}
+
+export function readHostInfo(): HostInfo {
+  const osRelease = parseOsRelease(safeRead("/etc/os-release"));
+  return {
+    hostname: hostname(),
+    osName: osRelease.NAME ?? "Linux",
+    osVersion: osRelease.VERSION_ID ?? osRelease.VERSION ?? "",
+    kernelRelease: release(),
+    architecture: arch(),
+    ipAddresses: Object.values(networkInterfaces())
+      .flat()
+      .filter((entry) => entry !== undefined && !entry.internal)
+      .map((entry) => entry?.address ?? ""),
+  };
+}
+
+/** The agent id survives restarts: generated once, kept in stateDir/agent-id. */
+export function loadOrCreateAgentId(stateDir: string): string {
+  const file = join(stateDir, "agent-id");
+  const existing = safeRead(file).trim();
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(existing)) return existing;
+  const id = randomUUID();
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  } catch (cause) {
+    throw new VigilError(
+      ErrorCodes.CONFIG_INVALID,
+      `stateDir: cannot write ${file} (${(cause as Error).message}); set VIGIL_AGENT_STATE_DIR to a writable directory or run as root`,
+      { cause },
+    );
+  }
+  return id;
+}
+
+function parseOsRelease(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (match) fields[match[1]] = match[2].replace(/^"(.*)"$/, "$1");
+  }
+  return fields;
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}

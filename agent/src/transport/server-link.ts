@@ -1,0 +1,280 @@
+import { readFileSync } from "node:fs";
+import { type ChannelCredentials, type ClientDuplexStream, credentials, Metadata } from "@grpc/grpc-js";
+import type { Logger } from "@vigil/common";
+import {
+  AckStatus,
+  type AgentCounters,
+  type AgentMessage,
+  AgentServiceClient,
+  type BatchAck,
+  type Event,
+  type Hello,
+  type ServerMessage,
+  type Task,
+  type TaskResult,
+  type Welcome,
+} from "@vigil/proto";
+import type { AgentConfig } from "../config";
+import { backoffDelayMs } from "./backoff";
+import { PendingBatches } from "./pending-batches";
+
+export interface ServerLinkOptions {
+  servers: string[];
+  token: string | undefined;
+  tls: AgentConfig["tls"];
+  transport: AgentConfig["transport"];
+  /** Built fresh for every stream: carries lastAckedSequence. */
+  hello: (lastAckedSequence: number) => Hello;
+  counters: () => AgentCounters;
+  /** Runs a server task; the result goes back on the same stream. */
+  onTask: (task: Task) => TaskResult;
+  logger: Logger;
+}
+
+export interface LinkCounters {
+  batchesSent: number;
+  batchesAcked: number;
+  batchesResent: number;
+  batchesRejected: number;
+  eventsAcked: number;
+  eventsDroppedOverflow: number;
+  connects: number;
+}
+
+type Stream = ClientDuplexStream<AgentMessage, ServerMessage>;
+
+/**
+ * The agent's one gRPC stream to a server. Batches stay in PendingBatches
+ * until acked; when a stream dies (server gone, ack timeout, network cut) the
+ * link reconnects with jittered backoff, to the next server in the list, and
+ * resends every unacked batch in order.
+ */
+export class ServerLink {
+  readonly counters: LinkCounters = {
+    batchesSent: 0,
+    batchesAcked: 0,
+    batchesResent: 0,
+    batchesRejected: 0,
+    eventsAcked: 0,
+    eventsDroppedOverflow: 0,
+    connects: 0,
+  };
+  private readonly pending: PendingBatches;
+  private readonly channelCredentials: ChannelCredentials;
+  private readonly channelOptions: Record<string, string | number>;
+  private stream: Stream | undefined;
+  private streamReady = false;
+  private stopped = false;
+  private serverIndex = 0;
+  private drainWaiters: Array<() => void> = [];
+  private loop: Promise<void> | undefined;
+  private wakeBackoff: (() => void) | undefined;
+  private connected = false;
+  private lastAckAt = Date.now();
+
+  constructor(private readonly options: ServerLinkOptions) {
+    // Microseconds at start: a restarted agent never reuses a sequence the
+    // server tier may still hold for dedup.
+    this.pending = new PendingBatches(options.transport.maxPendingBatches, Date.now() * 1000);
+    this.channelCredentials = buildCredentials(options.tls);
+    this.channelOptions = {
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.max_receive_message_length": 4 * 1024 * 1024,
+      ...(options.tls?.serverName ? { "grpc.ssl_target_name_override": options.tls.serverName } : {}),
+    };
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  isConnected(): boolean {
+    return this.connected;
+  }
+
+  submit(events: Event[]): void {
+    const { dropped } = this.pending.add(events);
+    if (dropped) {
+      this.counters.eventsDroppedOverflow += dropped.events.length;
+      this.options.logger.warn({ sequence: dropped.sequence, events: dropped.events.length }, "pending batch limit reached: oldest batch dropped");
+    }
+    this.pump();
+  }
+
+  pendingBatches(): number {
+    return this.pending.size();
+  }
+
+  pendingEvents(): number {
+    return this.pending.eventCount();
+  }
+
+  /** Resolves true once every submitted batch is acked, false on timeout. */
+  whenDrained(timeoutMs: number): Promise<boolean> {
+    if (this.pending.size() === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.drainWaiters = this.drainWaiters.filter((waiter) => waiter !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.drainWaiters.push(done);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeBackoff?.();
+    this.stream?.cancel();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      const server = this.options.servers[this.serverIndex % this.options.servers.length];
+      const started = Date.now();
+      try {
+        await this.session(server);
+      } catch (error) {
+        this.options.logger.warn({ server, err: error }, "server stream failed");
+      }
+      if (this.stopped) break;
+      // A stream that lived a while was a success: start backoff over.
+      failures = Date.now() - started > 30_000 ? 0 : failures + 1;
+      this.serverIndex++;
+      const delay = backoffDelayMs(failures, this.options.transport.backoffInitialMs, this.options.transport.backoffMaxMs);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wakeBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeBackoff = undefined;
+    }
+  }
+
+  private session(server: string): Promise<void> {
+    const { transport, logger } = this.options;
+    const client = new AgentServiceClient(server, this.channelCredentials, this.channelOptions);
+    const metadata = new Metadata();
+    if (this.options.token) metadata.set("authorization", `Bearer ${this.options.token}`);
+    const stream = client.connect(metadata);
+    this.stream = stream;
+    this.pending.rewind();
+    return new Promise<void>((resolve) => {
+      let heartbeat: NodeJS.Timeout | undefined;
+      const welcomeTimer = setTimeout(() => {
+        logger.warn({ server }, "no Welcome from server in time");
+        stream.cancel();
+      }, transport.connectTimeoutMs);
+      const ackWatch = setInterval(() => {
+        if (this.pending.inFlight() > 0 && Date.now() - this.lastAckAt > transport.ackTimeoutMs) {
+          logger.warn({ server, inFlight: this.pending.inFlight() }, "ack timeout: reconnecting to resend");
+          stream.cancel();
+        }
+      }, Math.min(1000, transport.ackTimeoutMs));
+      const finish = (why: string) => {
+        clearTimeout(welcomeTimer);
+        clearInterval(ackWatch);
+        if (heartbeat) clearInterval(heartbeat);
+        if (this.connected) logger.info({ server, why }, "disconnected from server");
+        this.connected = false;
+        this.streamReady = false;
+        this.stream = undefined;
+        this.pending.rewind();
+        client.close();
+        resolve();
+      };
+      stream.on("data", (message: ServerMessage) => {
+        const body = message.body;
+        if (!body) return;
+        switch (body.$case) {
+          case "welcome":
+            clearTimeout(welcomeTimer);
+            heartbeat = setInterval(() => this.sendHeartbeat(), Math.max(1000, body.value.heartbeatIntervalMs));
+            this.onWelcome(server, body.value);
+            return;
+          case "ack":
+            this.onAck(body.value);
+            return;
+          case "config":
+            logger.info({ version: body.value.version }, "config update received");
+            return;
+          case "task":
+            stream.write({ body: { $case: "taskResult", value: this.options.onTask(body.value) } });
+            return;
+          default: {
+            const unreachable: never = body;
+            return unreachable;
+          }
+        }
+      });
+      stream.on("error", (error: Error) => finish(error.message));
+      stream.on("end", () => finish("server ended the stream"));
+      stream.write({ body: { $case: "hello", value: this.options.hello(this.pending.lastAckedSequence()) } });
+    });
+  }
+
+  private onWelcome(server: string, welcome: Welcome): void {
+    this.counters.connects++;
+    this.connected = true;
+    this.streamReady = true;
+    this.lastAckAt = Date.now();
+    this.options.logger.info(
+      { server, serverId: welcome.serverId, pendingBatches: this.pending.size() },
+      "connected to server",
+    );
+    this.pump();
+  }
+
+  private onAck(ack: BatchAck): void {
+    this.lastAckAt = Date.now();
+    const batch = this.pending.acknowledge(ack.sequence);
+    if (!batch) return;
+    if (ack.status === AckStatus.ACK_STATUS_REJECTED) {
+      this.counters.batchesRejected++;
+      this.options.logger.error({ sequence: ack.sequence, error: ack.error }, "server rejected batch");
+    } else {
+      this.counters.batchesAcked++;
+      this.counters.eventsAcked += batch.events.length;
+    }
+    if (this.pending.size() === 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const waiter of waiters) waiter();
+    }
+    this.pump();
+  }
+
+  /** Fills the in-flight window from the pending queue. */
+  private pump(): void {
+    if (!this.streamReady || !this.stream) return;
+    for (;;) {
+      const batch = this.pending.takeNextToSend(this.options.transport.maxInFlightBatches);
+      if (!batch) return;
+      if (this.pending.inFlight() === 1) this.lastAckAt = Date.now();
+      this.counters.batchesSent++;
+      if (batch.attempts > 1) this.counters.batchesResent++;
+      this.stream.write({ body: { $case: "batch", value: { sequence: batch.sequence, events: batch.events } } });
+    }
+  }
+
+  private sendHeartbeat(): void {
+    if (!this.streamReady || !this.stream) return;
+    this.stream.write({
+      body: { $case: "heartbeat", value: { timestampUs: Date.now() * 1000, counters: this.options.counters() } },
+    });
+  }
+}
+
+function buildCredentials(tls: AgentConfig["tls"]): ChannelCredentials {
+  if (!tls) return credentials.createInsecure();
+  const read = (path: string | undefined) => (path ? readFileSync(path) : null);
+  return credentials.createSsl(read(tls.caFile), read(tls.keyFile), read(tls.certFile));
+}

@@ -1,0 +1,11 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export { Counter, Gauge, Histogram, Registry };
+
+/** A registry per program, with Node process metrics under the program's prefix. */
+export function createMetricsRegistry(program: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ program });
+  collectDefaultMetrics({ register: registry, prefix: "vigil_" });
+  return registry;
+}

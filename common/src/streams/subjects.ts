@@ -1,0 +1,44 @@
+import type { AlertLevel } from "../alerts/types";
+import type { StreamSpec } from "../bus/types";
+
+// Subject and stream names are part of the contract between server, hub and
+// notifiers; they live here so no program spells them on its own.
+
+export const EVENTS_STREAM = "VIGIL_EVENTS";
+export const ALERTS_STREAM = "VIGIL_ALERTS";
+export const HUB_DURABLE = "vigil-hub";
+
+/** Agent ids become subject tokens, so they are restricted to this alphabet. */
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function eventsSubject(agentId: string): string {
+  return `vigil.events.${agentId}`;
+}
+
+export function alertsSubject(level: AlertLevel): string {
+  return `vigil.alerts.${level}`;
+}
+
+/** The bus message id of a batch: a resent batch is dropped by the bus. */
+export function batchMessageId(agentId: string, sequence: number): string {
+  return `${agentId}:${sequence}`;
+}
+
+export function defaultStreams(): StreamSpec[] {
+  return [
+    {
+      name: EVENTS_STREAM,
+      subjects: ["vigil.events.>"],
+      duplicateWindowMs: 10 * 60_000,
+      maxAgeMs: 7 * 24 * 3600_000,
+      maxBytes: 8 * 1024 ** 3,
+    },
+    {
+      name: ALERTS_STREAM,
+      subjects: ["vigil.alerts.>"],
+      duplicateWindowMs: 10 * 60_000,
+      maxAgeMs: 30 * 24 * 3600_000,
+      maxBytes: 1024 ** 3,
+    },
+  ];
+}

@@ -1,0 +1,98 @@
+import { timingSafeEqual } from "node:crypto";
+import { ALERT_LEVELS, type AlertReader, type HealthReport, type Logger, type Registry } from "@vigil/common";
+import Fastify from "fastify";
+import type { AgentRegistry } from "../registry/agent-registry";
+
+export interface RestApiOptions {
+  host: string;
+  port: number;
+  token: string | undefined;
+  alerts: AlertReader | undefined;
+  registry: AgentRegistry;
+  metrics: Registry;
+  health: () => HealthReport;
+  logger: Logger;
+}
+
+export interface RestApi {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const MAX_ALERTS_PER_PAGE = 1000;
+
+const alertsQuerySchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    limit: { type: "integer", minimum: 1, maximum: MAX_ALERTS_PER_PAGE, default: 100 },
+    level: { type: "string", enum: [...ALERT_LEVELS] },
+    rule: { type: "string", maxLength: 200 },
+    host: { type: "string", maxLength: 255 },
+    since: { type: "string", format: "date-time" },
+  },
+} as const;
+
+interface AlertsQuery {
+  limit: number;
+  level?: (typeof ALERT_LEVELS)[number];
+  rule?: string;
+  host?: string;
+  since?: string;
+}
+
+/** Operator/analyst REST API. Everything but /healthz needs the bearer token when one is set. */
+export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: "api" }),
+    bodyLimit: 1024 * 1024,
+    disableRequestLogging: true,
+  });
+  const expected = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
+  app.addHook("onRequest", async (request, reply) => {
+    if (!expected || request.url === "/healthz") return;
+    const given = Buffer.from(request.headers.authorization ?? "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return reply.code(401).send({ error: "unauthorized", message: "missing or invalid bearer token" });
+    }
+  });
+
+  app.get("/healthz", async (_request, reply) => {
+    const report = options.health();
+    return reply.code(report.healthy ? 200 : 503).send(report);
+  });
+
+  app.get("/metrics", async (_request, reply) => {
+    const text = await options.metrics.metrics();
+    return reply.type(options.metrics.contentType).send(text);
+  });
+
+  app.get<{ Querystring: AlertsQuery }>("/api/v1/alerts", { schema: { querystring: alertsQuerySchema } }, async (request, reply) => {
+    if (!options.alerts) {
+      return reply.code(503).send({
+        error: "no_alert_store",
+        message: "this server has no alert store (alertStorePath); alerts are in Elasticsearch data stream vigil-alerts",
+      });
+    }
+    const { limit, level, rule, host, since } = request.query;
+    const alerts = await options.alerts.query({
+      limit,
+      minLevel: level,
+      ruleId: rule,
+      hostName: host,
+      sinceUs: since ? Date.parse(since) * 1000 : undefined,
+    });
+    return { count: alerts.length, alerts };
+  });
+
+  app.get("/api/v1/agents", async () => {
+    const agents = options.registry.list();
+    return { count: agents.length, online: options.registry.onlineCount(), agents };
+  });
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  options.logger.info({ host: options.host, port }, "REST API listening");
+  return { port, close: () => app.close() };
+}

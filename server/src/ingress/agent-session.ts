@@ -1,0 +1,206 @@
+import { randomUUID } from "node:crypto";
+import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
+import { AGENT_ID_PATTERN, type Logger } from "@vigil/common";
+import {
+  type AgentMessage,
+  AckStatus,
+  type CanonicalEvent,
+  type EventBatch,
+  type Hello,
+  type ServerMessage,
+} from "@vigil/proto";
+import { type AgentIdentity, identityFromHello } from "../normalize/agent-identity";
+import { normalizeEvent } from "../normalize/normalize-event";
+import type { EventPublisher } from "../publish/event-publisher";
+import type { AgentRegistry } from "../registry/agent-registry";
+import type { ServerMetrics } from "../server-metrics";
+
+export interface SessionSettings {
+  serverId: string;
+  heartbeatIntervalMs: number;
+  helloTimeoutMs: number;
+  maxBatchEvents: number;
+  maxBatchBytes: number;
+}
+
+export interface SessionDependencies {
+  settings: SessionSettings;
+  publisher: EventPublisher;
+  registry: AgentRegistry;
+  metrics: ServerMetrics;
+  logger: Logger;
+}
+
+type Stream = ServerDuplexStream<AgentMessage, ServerMessage>;
+
+/**
+ * One agent's Connect stream. Messages are handled strictly in arrival order
+ * (a promise chain), so batches are published and acked in sequence order and
+ * an ack is only sent once the bus has stored the batch.
+ */
+export class AgentSession {
+  private identity: AgentIdentity | undefined;
+  private readonly sessionId = randomUUID();
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly helloTimer: NodeJS.Timeout;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly call: Stream,
+    private readonly deps: SessionDependencies,
+  ) {
+    this.logger = deps.logger.child({ session: this.sessionId, peer: call.getPeer() });
+    deps.metrics.streams.inc();
+    this.helloTimer = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, "no Hello received", "hello-timeout"), deps.settings.helloTimeoutMs);
+    call.on("data", (message: AgentMessage) => {
+      this.chain = this.chain.then(() => this.handle(message)).catch((error: unknown) => this.onHandlerError(error));
+    });
+    call.on("end", () => this.close("agent closed the stream"));
+    call.on("error", (error) => this.close(`stream error: ${error.message}`));
+    call.on("cancelled", () => this.close("cancelled"));
+  }
+
+  private async handle(message: AgentMessage): Promise<void> {
+    if (this.closed) return;
+    const body = message.body;
+    if (!body) return this.fail(GrpcStatus.INVALID_ARGUMENT, "empty AgentMessage", "empty-message");
+    switch (body.$case) {
+      case "hello":
+        return this.onHello(body.value);
+      case "batch":
+        return this.onBatch(body.value);
+      case "heartbeat": {
+        const record = this.requireIdentity("Heartbeat");
+        if (!record) return;
+        const agent = this.deps.registry.get(record.agentId);
+        if (agent) {
+          agent.lastSeen = new Date().toISOString();
+          agent.counters = body.value.counters;
+        }
+        return;
+      }
+      case "taskResult":
+        if (!this.requireIdentity("TaskResult")) return;
+        this.logger.info({ taskId: body.value.taskId, ok: body.value.ok }, "task result");
+        return;
+      default: {
+        const unreachable: never = body;
+        return unreachable;
+      }
+    }
+  }
+
+  private onHello(hello: Hello): void {
+    if (this.identity) return this.fail(GrpcStatus.INVALID_ARGUMENT, "second Hello on one stream", "duplicate-hello");
+    if (!AGENT_ID_PATTERN.test(hello.agentId)) {
+      return this.fail(
+        GrpcStatus.INVALID_ARGUMENT,
+        `Hello.agent_id "${hello.agentId.slice(0, 80)}" must match ${AGENT_ID_PATTERN}`,
+        "bad-agent-id",
+      );
+    }
+    clearTimeout(this.helloTimer);
+    this.identity = identityFromHello(hello);
+    this.deps.registry.connected(this.identity, this.sessionId, hello.collectors, hello.lastAckedSequence);
+    this.logger.info(
+      { agentId: hello.agentId, hostname: hello.hostname, version: hello.agentVersion, collectors: hello.collectors },
+      "agent connected",
+    );
+    const { settings } = this.deps;
+    this.send({
+      body: {
+        $case: "welcome",
+        value: {
+          serverId: settings.serverId,
+          sessionId: this.sessionId,
+          heartbeatIntervalMs: settings.heartbeatIntervalMs,
+          maxBatchEvents: settings.maxBatchEvents,
+          maxBatchBytes: settings.maxBatchBytes,
+        },
+      },
+    });
+  }
+
+  private async onBatch(batch: EventBatch): Promise<void> {
+    const identity = this.requireIdentity("EventBatch");
+    if (!identity) return;
+    const { metrics, registry, settings } = this.deps;
+    const record = registry.get(identity.agentId);
+    if (record && batch.sequence <= record.lastSequence) {
+      metrics.batches.inc({ status: "duplicate" });
+      return this.ack(batch.sequence, AckStatus.ACK_STATUS_DUPLICATE, "");
+    }
+    if (batch.events.length > settings.maxBatchEvents) {
+      metrics.batches.inc({ status: "rejected" });
+      this.logger.warn({ sequence: batch.sequence, events: batch.events.length }, "batch rejected: too many events");
+      return this.ack(
+        batch.sequence,
+        AckStatus.ACK_STATUS_REJECTED,
+        `batch has ${batch.events.length} events; the limit is ${settings.maxBatchEvents}`,
+      );
+    }
+    const receivedUs = Date.now() * 1000;
+    const canonical: CanonicalEvent[] = [];
+    for (let index = 0; index < batch.events.length; index++) {
+      const event = normalizeEvent(identity, batch.events[index], { sequence: batch.sequence, index, receivedUs });
+      if (event) canonical.push(event);
+      else metrics.eventsDropped.inc({ reason: "no-payload" });
+    }
+    const stopTimer = metrics.publishSeconds.startTimer();
+    let published: { duplicate: boolean };
+    try {
+      published = await this.deps.publisher.publish(identity.agentId, batch.sequence, canonical, receivedUs);
+    } catch (error) {
+      // Not acked: the agent keeps the batch and resends it on its next stream.
+      metrics.batches.inc({ status: "failed" });
+      this.logger.error({ err: error, sequence: batch.sequence }, "publish failed; ending stream so the agent resends");
+      return this.fail(GrpcStatus.UNAVAILABLE, "event bus unavailable, retry later", "bus-unavailable");
+    }
+    stopTimer();
+    if (record) {
+      record.lastSequence = batch.sequence;
+      record.lastSeen = new Date().toISOString();
+      record.eventsReceived += canonical.length;
+    }
+    metrics.events.inc(canonical.length);
+    metrics.batches.inc({ status: published.duplicate ? "duplicate" : "stored" });
+    this.ack(batch.sequence, published.duplicate ? AckStatus.ACK_STATUS_DUPLICATE : AckStatus.ACK_STATUS_STORED, "");
+  }
+
+  private requireIdentity(what: string): AgentIdentity | undefined {
+    if (!this.identity) this.fail(GrpcStatus.FAILED_PRECONDITION, `${what} before Hello`, "no-hello");
+    return this.identity;
+  }
+
+  private ack(sequence: number, status: AckStatus, error: string): void {
+    this.send({ body: { $case: "ack", value: { sequence, status, error } } });
+  }
+
+  private send(message: ServerMessage): void {
+    if (!this.closed) this.call.write(message);
+  }
+
+  private fail(code: GrpcStatus, details: string, reason: string): void {
+    if (this.closed) return;
+    this.deps.metrics.protocolErrors.inc({ reason });
+    this.logger.warn({ reason, details }, "ending agent stream");
+    this.call.emit("error", { code, details });
+  }
+
+  private onHandlerError(error: unknown): void {
+    this.logger.error({ err: error }, "unexpected error handling agent message");
+    this.fail(GrpcStatus.INTERNAL, "internal error", "internal");
+  }
+
+  private close(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    this.deps.metrics.streams.dec();
+    if (this.identity) {
+      this.deps.registry.disconnected(this.identity.agentId, this.sessionId);
+      this.logger.info({ agentId: this.identity.agentId, why }, "agent disconnected");
+    }
+  }
+}

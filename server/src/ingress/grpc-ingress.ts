@@ -1,0 +1,91 @@
+import { timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerDuplexStream,
+} from "@grpc/grpc-js";
+import { ErrorCodes, VigilError } from "@vigil/common";
+import { type AgentMessage, AgentServiceService, type ServerMessage } from "@vigil/proto";
+import type { ServerConfig } from "../config";
+import { AgentSession, type SessionDependencies } from "./agent-session";
+
+export interface GrpcIngress {
+  readonly port: number;
+  /** Stop accepting, end open streams after a grace period. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The agent-facing gRPC endpoint: TLS (mutual when a client CA is set), token check, size limits. */
+export async function startGrpcIngress(
+  config: ServerConfig["grpc"],
+  deps: SessionDependencies,
+): Promise<GrpcIngress> {
+  const server = new Server({
+    "grpc.max_receive_message_length": config.maxBatchBytes,
+    "grpc.max_send_message_length": 1024 * 1024,
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+  });
+  const expectedToken = config.agentToken ? Buffer.from(`Bearer ${config.agentToken}`) : undefined;
+  server.addService(AgentServiceService, {
+    connect: (call: ServerDuplexStream<AgentMessage, ServerMessage>) => {
+      if (expectedToken && !tokenMatches(call.metadata.get("authorization")[0], expectedToken)) {
+        deps.metrics.protocolErrors.inc({ reason: "unauthenticated" });
+        deps.logger.warn({ peer: call.getPeer() }, "agent stream rejected: missing or wrong token");
+        call.emit("error", { code: GrpcStatus.UNAUTHENTICATED, details: "missing or invalid agent token" });
+        return;
+      }
+      new AgentSession(call, deps);
+    },
+  });
+  const credentials = config.tls ? tlsCredentials(config.tls) : ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${bracketIpv6(config.host)}:${config.port}`, credentials, (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    );
+  });
+  deps.logger.info({ host: config.host, port, tls: Boolean(config.tls) }, "gRPC ingress listening");
+  return {
+    port,
+    close: (graceMs = 2000) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}
+
+function tokenMatches(presented: unknown, expected: Buffer): boolean {
+  if (typeof presented !== "string") return false;
+  const given = Buffer.from(presented);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function tlsCredentials(tls: NonNullable<ServerConfig["grpc"]["tls"]>): ServerCredentials {
+  const read = (path: string, key: string) => {
+    try {
+      return readFileSync(path);
+    } catch (cause) {
+      throw new VigilError(ErrorCodes.CONFIG_INVALID, `grpc.tls.${key}: cannot read ${path}`, { cause });
+    }
+  };
+  const ca = tls.clientCaFile ? read(tls.clientCaFile, "clientCaFile") : null;
+  return ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: read(tls.certFile, "certFile"), private_key: read(tls.keyFile, "keyFile") }],
+    Boolean(ca),
+  );
+}
+
+function bracketIpv6(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}

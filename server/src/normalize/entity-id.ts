@@ -1,0 +1,10 @@
+import { createHash } from "node:crypto";
+
+/**
+ * ECS process.entity_id: the same process on the same host always gets the
+ * same id, and a recycled pid gets a new one because its start time differs.
+ */
+export function processEntityId(agentId: string, pid: number, startTimeUs: number): string {
+  if (!pid) return "";
+  return createHash("sha256").update(`${agentId}\0${pid}\0${startTimeUs}`).digest("base64url").slice(0, 22);
+}

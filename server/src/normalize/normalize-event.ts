@@ -1,0 +1,237 @@
+import { posix } from "node:path";
+import {
+  AddressFamily,
+  type CanonicalEvent,
+  type EcsEvent,
+  type EcsProcess,
+  type EcsProcessParent,
+  type Event,
+  type Process,
+  type ProcessRef,
+} from "@vigil/proto";
+import type { AgentIdentity } from "./agent-identity";
+import { processEntityId } from "./entity-id";
+import { decodeOpenFlags, isWriteOpen } from "./open-flags";
+
+/** Where one event sits in the agent's stream; makes event.id unique and stable. */
+export interface EventPosition {
+  sequence: number;
+  index: number;
+  receivedUs: number;
+}
+
+/**
+ * Agent event → canonical (ECS-shaped) event. Pure: the same input always
+ * gives the same output, which is what lets a resent batch dedup cleanly.
+ * Returns undefined for an event without a payload (nothing to say).
+ */
+export function normalizeEvent(
+  identity: AgentIdentity,
+  event: Event,
+  position: EventPosition,
+): CanonicalEvent | undefined {
+  const payload = event.payload;
+  if (!payload) return undefined;
+  const canonical: CanonicalEvent = {
+    timestampUs: event.timestampUs || position.receivedUs,
+    event: baseEvent(identity, event, position),
+    host: identity.host,
+    agent: identity.agent,
+    process: event.process ? processFields(identity.agentId, event.process) : undefined,
+    user: event.process ? userFields(event.process) : undefined,
+    source: undefined,
+    destination: undefined,
+    network: undefined,
+    file: undefined,
+    container: event.process?.containerId ? { id: event.process.containerId, runtime: "" } : undefined,
+    vigil: {},
+  };
+  const ecsEvent = canonical.event as EcsEvent;
+  switch (payload.$case) {
+    case "exec": {
+      const exec = payload.value;
+      setAction(ecsEvent, ["process"], ["start"], "exec", exec.result);
+      const process = ensureProcess(canonical);
+      if (exec.filename) process.executable = exec.filename;
+      if (exec.argv.length > 0) setArgs(process, exec.argv);
+      if (!process.name && process.executable) process.name = posix.basename(process.executable);
+      if (exec.argvTruncated) canonical.vigil.args_truncated = "true";
+      break;
+    }
+    case "exit": {
+      setAction(ecsEvent, ["process"], ["end"], "exit", 0);
+      const process = ensureProcess(canonical);
+      process.exitCode = payload.value.exitCode;
+      process.hasExitCode = true;
+      if (payload.value.signal) canonical.vigil.signal = String(payload.value.signal);
+      break;
+    }
+    case "fork":
+      setAction(ecsEvent, ["process"], ["start"], "fork", 0);
+      canonical.vigil.child_pid = String(payload.value.childPid);
+      break;
+    case "processSeen":
+      setAction(ecsEvent, ["process"], ["info"], "process-seen", 0);
+      break;
+    case "connect": {
+      const connect = payload.value;
+      setAction(ecsEvent, ["network"], ["connection", "start"], "connect", connect.result);
+      const networkType =
+        connect.family === AddressFamily.ADDRESS_FAMILY_INET6
+          ? "ipv6"
+          : connect.family === AddressFamily.ADDRESS_FAMILY_UNIX
+            ? "unix"
+            : "ipv4";
+      canonical.network = { transport: connect.transport, type: networkType, direction: "egress" };
+      canonical.destination = {
+        ip: connect.destinationIp,
+        port: connect.destinationPort,
+        address: connect.unixPath || connect.destinationIp,
+      };
+      if (connect.sourceIp || connect.sourcePort) {
+        canonical.source = { ip: connect.sourceIp, port: connect.sourcePort, address: connect.sourceIp };
+      }
+      break;
+    }
+    case "fileOpen": {
+      const open = payload.value;
+      const writes = isWriteOpen(open.flags);
+      const type = !writes ? "access" : open.created ? "creation" : "change";
+      setAction(ecsEvent, ["file"], [type], writes ? "open-write" : "open-read", open.result);
+      canonical.file = {
+        path: open.path,
+        name: posix.basename(open.path),
+        directory: posix.dirname(open.path),
+        extension: extensionOf(open.path),
+        flags: decodeOpenFlags(open.flags),
+        mode: open.mode ? open.mode.toString(8).padStart(4, "0") : "",
+      };
+      break;
+    }
+    case "credentialChange": {
+      const change = payload.value;
+      setAction(ecsEvent, ["process"], ["change"], "credential-change", change.result);
+      canonical.vigil = {
+        ...canonical.vigil,
+        syscall: change.syscall,
+        old_uid: String(change.oldUid),
+        old_euid: String(change.oldEuid),
+        old_gid: String(change.oldGid),
+        new_uid: String(change.newUid),
+        new_euid: String(change.newEuid),
+        new_gid: String(change.newGid),
+      };
+      if (canonical.user) canonical.user.changes = { id: String(change.newEuid), name: "" };
+      break;
+    }
+    default: {
+      const unreachable: never = payload;
+      return unreachable;
+    }
+  }
+  return canonical;
+}
+
+function baseEvent(identity: AgentIdentity, event: Event, position: EventPosition): EcsEvent {
+  return {
+    id: `${identity.agentId}:${position.sequence}:${position.index}`,
+    kind: "event",
+    category: [],
+    type: [],
+    action: "",
+    outcome: "",
+    module: "vigil",
+    dataset: event.collector ? `vigil.${event.collector}` : "vigil",
+    sequence: position.sequence,
+    ingestedUs: position.receivedUs,
+  };
+}
+
+function setAction(target: EcsEvent, category: string[], type: string[], action: string, result: number): void {
+  target.category = category;
+  target.type = type;
+  target.action = action;
+  target.outcome = result < 0 ? "failure" : "success";
+}
+
+function ensureProcess(canonical: CanonicalEvent): EcsProcess {
+  canonical.process ??= emptyProcess();
+  return canonical.process;
+}
+
+function processFields(agentId: string, process: Process): EcsProcess {
+  const fields = emptyProcess();
+  fields.pid = process.pid;
+  fields.entityId = processEntityId(agentId, process.pid, process.startTimeUs);
+  fields.name = process.name || (process.executable ? posix.basename(process.executable) : "");
+  fields.executable = process.executable;
+  setArgs(fields, process.args);
+  fields.workingDirectory = process.workingDirectory;
+  fields.startUs = process.startTimeUs;
+  fields.sessionLeaderPid = process.sessionId;
+  fields.tty = process.tty ? { name: process.tty } : undefined;
+  fields.user = { id: String(process.uid), name: process.userName, group: undefined, effective: undefined, changes: undefined };
+  if (process.parent) {
+    fields.parent = parentFields(agentId, process.parent);
+    if (process.grandparent) fields.parent.parent = parentFields(agentId, process.grandparent);
+  } else if (process.ppid) {
+    fields.parent = { ...parentFields(agentId, undefined), pid: process.ppid };
+  }
+  return fields;
+}
+
+function parentFields(agentId: string, ref: ProcessRef | undefined): EcsProcessParent {
+  if (!ref) {
+    return { pid: 0, entityId: "", name: "", executable: "", args: [], commandLine: "", parent: undefined };
+  }
+  return {
+    pid: ref.pid,
+    entityId: processEntityId(agentId, ref.pid, ref.startTimeUs),
+    name: ref.name || (ref.executable ? posix.basename(ref.executable) : ""),
+    executable: ref.executable,
+    args: ref.args,
+    commandLine: ref.args.join(" "),
+    parent: undefined,
+  };
+}
+
+function userFields(process: Process): CanonicalEvent["user"] {
+  return {
+    id: String(process.uid),
+    name: process.userName,
+    group: { id: String(process.gid), name: "" },
+    effective: { id: String(process.euid), name: "" },
+    changes: undefined,
+  };
+}
+
+function setArgs(process: EcsProcess, args: string[]): void {
+  process.args = args;
+  process.argsCount = args.length;
+  process.commandLine = args.join(" ");
+}
+
+function extensionOf(path: string): string {
+  const ext = posix.extname(path);
+  return ext ? ext.slice(1) : "";
+}
+
+function emptyProcess(): EcsProcess {
+  return {
+    pid: 0,
+    entityId: "",
+    name: "",
+    executable: "",
+    args: [],
+    argsCount: 0,
+    commandLine: "",
+    workingDirectory: "",
+    startUs: 0,
+    exitCode: 0,
+    hasExitCode: false,
+    parent: undefined,
+    user: undefined,
+    tty: undefined,
+    sessionLeaderPid: 0,
+  };
+}

@@ -1,0 +1,45 @@
+import { Counter, Gauge, Histogram, type Registry } from "@vigil/common";
+
+export interface ServerMetrics {
+  streams: Gauge;
+  batches: Counter<"status">;
+  events: Counter;
+  eventsDropped: Counter<"reason">;
+  protocolErrors: Counter<"reason">;
+  publishSeconds: Histogram;
+}
+
+export function createServerMetrics(registry: Registry): ServerMetrics {
+  return {
+    streams: new Gauge({ name: "vigil_server_agent_streams", help: "Open agent streams", registers: [registry] }),
+    batches: new Counter({
+      name: "vigil_server_batches_total",
+      help: "Agent batches by outcome (stored, duplicate, rejected, failed)",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
+    events: new Counter({
+      name: "vigil_server_events_total",
+      help: "Events normalized and published to the bus",
+      registers: [registry],
+    }),
+    eventsDropped: new Counter({
+      name: "vigil_server_events_dropped_total",
+      help: "Events dropped during normalization, by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    protocolErrors: new Counter({
+      name: "vigil_server_protocol_errors_total",
+      help: "Agent streams ended for protocol violations, by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    publishSeconds: new Histogram({
+      name: "vigil_server_publish_seconds",
+      help: "Time from batch received to bus ack",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+  };
+}
