@@ -1,0 +1,36 @@
+// `detection:` — named selections plus a condition — into one predicate.
+
+import { anyOf } from "./combinators";
+import { compileCondition } from "./condition-compiler";
+import { parseCondition } from "./condition-parser";
+import { RuleSyntaxError } from "./rule-error";
+import { compileSelection } from "./selection";
+import type { LogsourceCategory, Predicate } from "./types";
+
+const SELECTION_NAME = /^[A-Za-z0-9_.-]+$/;
+
+export function compileDetection(raw: unknown, category: LogsourceCategory): Predicate {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new RuleSyntaxError("detection: missing or not a map");
+  }
+  const detection = raw as Record<string, unknown>;
+  if (detection.timeframe !== undefined) {
+    throw new RuleSyntaxError("detection.timeframe: windowed rules are not supported by this engine");
+  }
+  const condition = detection.condition;
+  if (condition === undefined) throw new RuleSyntaxError("detection.condition: missing");
+  // A list of conditions is the deprecated Sigma form of OR.
+  const conditions = Array.isArray(condition) ? condition : [condition];
+  if (conditions.length === 0 || conditions.some((c) => typeof c !== "string")) {
+    throw new RuleSyntaxError("detection.condition: must be a string (or a list of strings)");
+  }
+
+  const selections = new Map<string, Predicate>();
+  for (const [name, value] of Object.entries(detection)) {
+    if (name === "condition") continue;
+    if (!SELECTION_NAME.test(name)) throw new RuleSyntaxError(`detection.${name}: invalid selection name`);
+    selections.set(name, compileSelection(name, value, category));
+  }
+  if (selections.size === 0) throw new RuleSyntaxError("detection: no selections");
+  return anyOf(conditions.map((c) => compileCondition(parseCondition(c as string), selections)));
+}

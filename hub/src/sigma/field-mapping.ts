@@ -1,0 +1,92 @@
+// Sigma field names (Linux taxonomy plus Vigil extensions) to ECS paths in the
+// documents the server publishes. rules/README.md repeats this table for rule
+// authors; keep the two in step.
+
+import type { LogsourceCategory } from "./types";
+
+export interface FieldMapping {
+  /** Dotted ECS path. */
+  path: string;
+  /** Sigma values rewritten to ECS values before compiling (case-insensitive keys). */
+  values?: Readonly<Record<string, string>>;
+}
+
+/** Fields valid in every category. */
+export const COMMON_FIELDS: Readonly<Record<string, FieldMapping>> = {
+  Image: { path: "process.executable" },
+  CommandLine: { path: "process.command_line" },
+  CurrentDirectory: { path: "process.working_directory" },
+  ProcessId: { path: "process.pid" },
+  User: { path: "user.name" },
+  ParentImage: { path: "process.parent.executable" },
+  ParentCommandLine: { path: "process.parent.command_line" },
+  ParentProcessId: { path: "process.parent.pid" },
+  // Vigil extensions: the agent's process cache knows the grandparent.
+  GrandparentImage: { path: "process.parent.parent.executable" },
+  GrandparentCommandLine: { path: "process.parent.parent.command_line" },
+  EffectiveUser: { path: "user.effective.name" },
+  Container: { path: "container.id" },
+  TargetFilename: { path: "file.path" },
+  DestinationIp: { path: "destination.ip" },
+  DestinationPort: { path: "destination.port" },
+  DestinationHostname: { path: "destination.domain" },
+  SourceIp: { path: "source.ip" },
+  SourcePort: { path: "source.port" },
+  Protocol: { path: "network.transport" },
+  Initiated: { path: "network.direction", values: { true: "outbound", false: "inbound" } },
+};
+
+/** Fields that only mean something in one category. */
+export const CATEGORY_FIELDS: Readonly<
+  Partial<Record<LogsourceCategory, Readonly<Record<string, FieldMapping>>>>
+> = {
+  privilege_change: {
+    Syscall: { path: "vigil.syscall" },
+    SourceUserId: { path: "vigil.old_uid" },
+    TargetUserId: { path: "vigil.new_uid" },
+    SourceEffectiveUserId: { path: "vigil.old_euid" },
+    TargetEffectiveUserId: { path: "vigil.new_euid" },
+    SourceGroupId: { path: "vigil.old_gid" },
+    TargetGroupId: { path: "vigil.new_gid" },
+    SourceEffectiveGroupId: { path: "vigil.old_egid" },
+    TargetEffectiveGroupId: { path: "vigil.new_egid" },
+    TargetUser: { path: "user.changes.name" },
+  },
+};
+
+/** Sigma fields with no Vigil equivalent: a rule using one is rejected instead of never matching. */
+export const UNAVAILABLE_FIELDS: ReadonlySet<string> = new Set([
+  "OriginalFileName",
+  "Product",
+  "Company",
+  "Description",
+  "FileVersion",
+  "Hashes",
+  "IntegrityLevel",
+  "LogonId",
+  "LogonGuid",
+  "ParentUser",
+  "ProcessGuid",
+  "ParentProcessGuid",
+  "TerminalSessionId",
+]);
+
+const ECS_PATH = /^(@timestamp|[a-z_][a-z0-9_]*(\.[a-z0-9_@]+)+)$/;
+
+export type FieldResolution = { ok: true; mapping: FieldMapping } | { ok: false; reason: string };
+
+/** Maps a Sigma field name, or accepts a dotted ECS path as is. */
+export function resolveField(field: string, category: LogsourceCategory): FieldResolution {
+  const common = COMMON_FIELDS[field];
+  if (common !== undefined) return { ok: true, mapping: common };
+  const specific = CATEGORY_FIELDS[category]?.[field];
+  if (specific !== undefined) return { ok: true, mapping: specific };
+  if (UNAVAILABLE_FIELDS.has(field)) {
+    return { ok: false, reason: `field '${field}' has no equivalent in Vigil events` };
+  }
+  if (ECS_PATH.test(field)) return { ok: true, mapping: { path: field } };
+  return {
+    ok: false,
+    reason: `unknown field '${field}' (use a Sigma field from rules/README.md or a dotted ECS path)`,
+  };
+}

@@ -1,0 +1,38 @@
+// Which documents each logsource category covers. The Ruleset classifies a
+// document once and only runs the rules of its categories.
+
+import { type EcsDocument, LOGSOURCE_CATEGORIES, type LogsourceCategory } from "./types";
+
+function has(value: unknown, wanted: string): boolean {
+  return Array.isArray(value) ? value.includes(wanted) : value === wanted;
+}
+
+/** Whether a document is an event of the given category (event.category / type / action). */
+export function isCategory(doc: EcsDocument, category: LogsourceCategory): boolean {
+  const event = doc.event;
+  if (typeof event !== "object" || event === null) return false;
+  const { category: cat, type, action } = event as Record<string, unknown>;
+  switch (category) {
+    case "process_creation":
+      return has(cat, "process") && has(type, "start");
+    case "process_termination":
+      return has(cat, "process") && has(type, "end");
+    case "privilege_change":
+      return has(cat, "process") && has(type, "change") && action === "credential-change";
+    case "network_connection":
+      return has(cat, "network") && has(type, "connection");
+    case "file_event":
+      return has(cat, "file") && (has(type, "creation") || has(type, "change"));
+    case "file_access":
+      return has(cat, "file") && has(type, "access");
+    default: {
+      const unreachable: never = category;
+      throw new Error(`unhandled logsource category ${String(unreachable)}`);
+    }
+  }
+}
+
+/** The categories a document belongs to (usually one; none for events no rule can see). */
+export function categoriesOf(doc: EcsDocument): LogsourceCategory[] {
+  return LOGSOURCE_CATEGORIES.filter((category) => isCategory(doc, category));
+}

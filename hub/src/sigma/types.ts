@@ -1,0 +1,170 @@
+// Types of the Sigma rule engine: the validated rule as read from YAML, the
+// intermediate forms the compiler works on, and the compiled rule the hub runs.
+
+import type { EcsDocument, VigilError } from "@vigil/common";
+
+export type { EcsDocument };
+
+/** A compiled test over a whole document. Built once per rule version, run per event. */
+export type Predicate = (doc: EcsDocument) => boolean;
+
+/** A compiled test over one scalar field value (never an array: arrays are unrolled by the caller). */
+export type ValueTest = (value: unknown) => boolean;
+
+export const RULE_LEVELS = ["informational", "low", "medium", "high", "critical"] as const;
+export type RuleLevel = (typeof RULE_LEVELS)[number];
+
+export const RULE_STATUSES = ["stable", "test", "experimental", "deprecated", "unsupported"] as const;
+export type RuleStatus = (typeof RULE_STATUSES)[number];
+
+/** Logsource categories Vigil produces events for (see logsource.ts for how each is recognised). */
+export const LOGSOURCE_CATEGORIES = [
+  "process_creation",
+  "process_termination",
+  "network_connection",
+  "file_event",
+  "file_access",
+  "privilege_change",
+] as const;
+export type LogsourceCategory = (typeof LOGSOURCE_CATEGORIES)[number];
+
+export interface Logsource {
+  product: "linux";
+  category: LogsourceCategory;
+  /** Informational only: Vigil reads kernel events, not log services. */
+  service: string | undefined;
+}
+
+export interface Technique {
+  /** ATT&CK id, upper case: "T1059" or "T1059.004". */
+  id: string;
+  /** Known for the techniques the default ruleset uses; undefined otherwise. */
+  name: string | undefined;
+}
+
+export interface Tactic {
+  /** ATT&CK id, e.g. "TA0002". */
+  id: string;
+  /** ATT&CK name, e.g. "Execution". */
+  name: string;
+  /** The Sigma tag suffix, e.g. "execution". */
+  tag: string;
+}
+
+/** The rule's metadata after validation; detection is compiled separately. */
+export interface RuleMetadata {
+  id: string;
+  title: string;
+  status: RuleStatus;
+  description: string;
+  author: string;
+  references: string[];
+  tags: string[];
+  techniques: Technique[];
+  tactics: Tactic[];
+  level: RuleLevel;
+  logsource: Logsource;
+  falsepositives: string[];
+}
+
+export interface CompiledRule extends RuleMetadata {
+  /** Where the rule came from (file path or KV key); used in error messages. */
+  source: string;
+  /** Shorthand for logsource.category; the Ruleset indexes on it. */
+  category: LogsourceCategory;
+  /** Logsource and detection together. */
+  matches: Predicate;
+  /** Detection only: for callers that already know the document is of this rule's category. */
+  matchesDetection: Predicate;
+}
+
+export interface LoadResult {
+  rules: CompiledRule[];
+  /** One VigilError (RULE_INVALID) per rejected rule file; the others still load. */
+  errors: VigilError[];
+}
+
+// ---------------------------------------------------------------------------
+// Detection: field keys and values.
+
+/** Sigma value modifiers Vigil implements. */
+export const SUPPORTED_MODIFIERS = [
+  "contains",
+  "startswith",
+  "endswith",
+  "all",
+  "re",
+  "i",
+  "m",
+  "s",
+  "exists",
+  "cidr",
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+] as const;
+export type Modifier = (typeof SUPPORTED_MODIFIERS)[number];
+
+/** How a plain (non-regex) value is anchored against the field value. */
+export type StringOperator = "equals" | "contains" | "startswith" | "endswith";
+
+export type NumericOperator = "gt" | "gte" | "lt" | "lte";
+
+/** A parsed field key: `CommandLine|contains|all`. */
+export interface FieldSpec {
+  /** The key as written, for error messages. */
+  key: string;
+  /** The Sigma or ECS field name before mapping. */
+  field: string;
+  /** ECS path split into segments. */
+  path: string[];
+  /** What the values mean; exactly one kind per key. */
+  kind: FieldMatchKind;
+  /** `|all`: every listed value must match instead of any. */
+  all: boolean;
+  /** Rewrites Sigma values to the ECS vocabulary (Initiated: true → outbound). */
+  valueMap: Readonly<Record<string, string>> | undefined;
+}
+
+export type FieldMatchKind =
+  | { kind: "string"; operator: StringOperator }
+  | { kind: "regex"; flags: string }
+  | { kind: "exists" }
+  | { kind: "cidr" }
+  | { kind: "numeric"; operator: NumericOperator };
+
+/** A plain value after wildcard parsing, lower-cased for case-insensitive matching. */
+export type StringPattern =
+  | { kind: "equals"; text: string }
+  | { kind: "prefix"; text: string }
+  | { kind: "suffix"; text: string }
+  | { kind: "contains"; text: string }
+  | { kind: "any" }
+  | { kind: "glob"; glob: Glob };
+
+/** A wildcard pattern split at `*`; `?` positions are marked per segment. */
+export interface Glob {
+  anchoredStart: boolean;
+  anchoredEnd: boolean;
+  segments: GlobSegment[];
+}
+
+export interface GlobSegment {
+  text: string;
+  /** Indexes in text that are `?` (match any one character); empty when none. */
+  anyChar: number[];
+}
+
+// ---------------------------------------------------------------------------
+// Conditions.
+
+export type ConditionNode =
+  | { kind: "and"; children: ConditionNode[] }
+  | { kind: "or"; children: ConditionNode[] }
+  | { kind: "not"; child: ConditionNode }
+  | { kind: "ref"; name: string }
+  | { kind: "of"; quantifier: "any" | "all"; target: OfTarget };
+
+/** `1 of selection_*` targets a name pattern; `1 of them` targets every selection. */
+export type OfTarget = { kind: "them" } | { kind: "pattern"; pattern: string };
