@@ -41,3 +41,11 @@ export { ALERT_LEVELS, SEVERITY_BY_LEVEL } from "./alerts/types";
 export type { Alert, AlertLevel, AlertQuery, AlertReader, AlertRule, AlertSink, EcsDocument } from "./alerts/types";
 
 export { toEcsDocument } from "./ecs/to-ecs-document";
+
+export { SqliteAlertStore } from "./alerts/sqlite-alert-store";
+export type { AlertStoreStats, SqliteAlertStoreOptions } from "./alerts/sqlite-alert-store";
+
+export { createMemoryBus, MemoryBus } from "./bus/memory-bus";
+export type { MemoryBusOptions } from "./bus/memory-bus";
+export { connectNatsBus, NatsBus } from "./bus/nats-bus";
+export type { NatsBusOptions, NatsBusTlsOptions } from "./bus/nats-bus-options";

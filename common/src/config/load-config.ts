@@ -6,6 +6,8 @@ import { ErrorCodes, VigilError } from "../errors";
 export interface LoadConfigOptions {
   /** Path of a YAML/JSON config file; absent means defaults + environment only. */
   file?: string;
+  /** Read only this top-level key of the file (embedded mode keeps server/hub/agent in one file). */
+  section?: string;
   /** Environment to read (process.env by default). */
   env?: NodeJS.ProcessEnv;
   /** Prefix of environment overrides, e.g. "VIGIL_SERVER_". */
@@ -22,7 +24,8 @@ export interface LoadConfigOptions {
  * every bad key.
  */
 export function loadConfig<S extends z.ZodType>(schema: S, options: LoadConfigOptions): z.infer<S> {
-  const fromFile = options.file ? readConfigFile(options.file) : {};
+  const wholeFile = options.file ? readConfigFile(options.file) : {};
+  const fromFile = options.section ? sectionOf(wholeFile, options.section, options.file ?? "") : wholeFile;
   const fromEnv = readEnvironment(options.env ?? process.env, options.envPrefix);
   const merged = deepMerge(deepMerge(fromFile, fromEnv), options.overrides ?? {});
   const parsed = schema.safeParse(merged);
@@ -57,6 +60,15 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new VigilError(ErrorCodes.CONFIG_FILE, `config file ${path} must hold a mapping at the top level`);
   }
   return value as Record<string, unknown>;
+}
+
+function sectionOf(file: Record<string, unknown>, section: string, path: string): Record<string, unknown> {
+  const value = file[section];
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) {
+    throw new VigilError(ErrorCodes.CONFIG_INVALID, `${section}: must be a mapping in config file ${path}`);
+  }
+  return value;
 }
 
 function readEnvironment(env: NodeJS.ProcessEnv, prefix: string): Record<string, unknown> {

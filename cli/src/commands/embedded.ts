@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { type AgentConfig, loadAgentConfig, type RunningAgent, startAgent } from "@vigil/agent";
+import { createLogger, createMemoryBus, type Logger, SqliteAlertStore } from "@vigil/common";
+import { loadHubConfig, type RunningHub, startHub } from "@vigil/hub";
+import { loadServerConfig, startVigilServer, type VigilServer } from "@vigil/server";
+import { ensureDataDir } from "../data-dir";
+
+export interface EmbeddedOptions {
+  configFile?: string;
+  dataDir: string;
+  apiPort?: number;
+  grpcPort?: number;
+  /** Replay these recorded event files instead of (or besides) watching the host. */
+  replayFiles?: string[];
+  /** Override the agent's collectors, e.g. ["replay"] for a demo without root. */
+  collectors?: AgentConfig["collectors"];
+  logger?: Logger;
+}
+
+export interface EmbeddedVigil {
+  server: VigilServer;
+  hub: RunningHub;
+  agent: RunningAgent;
+  alertStore: SqliteAlertStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * Embedded mode: server, hub and a local agent in this one process, joined by
+ * the in-process bus, alerts in SQLite under dataDir. The agent still talks to
+ * the server over loopback gRPC with a per-run token, exactly as in a fleet.
+ */
+export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedVigil> {
+  const dataDir = ensureDataDir(options.dataDir);
+  const alertStorePath = join(dataDir, "alerts.db");
+  const agentToken = randomBytes(24).toString("base64url");
+  const file = options.configFile;
+  const serverConfig = loadServerConfig({
+    file,
+    section: file ? "server" : undefined,
+    overrides: {
+      grpc: { host: "127.0.0.1", agentToken, ...(options.grpcPort !== undefined ? { port: options.grpcPort } : {}) },
+      ...(options.apiPort !== undefined ? { api: { port: options.apiPort } } : {}),
+      alertStorePath,
+    },
+  });
+  const logger = options.logger ?? createLogger({ name: "vigil", level: serverConfig.logLevel });
+  const hubConfig = loadHubConfig({ file, section: file ? "hub" : undefined, overrides: { alertStorePath } });
+  const bus = createMemoryBus({ logger: logger.child({ component: "bus" }) });
+  const alertStore = new SqliteAlertStore({ path: alertStorePath, logger });
+  const server = await startVigilServer({ config: serverConfig, bus, logger: logger.child({ component: "server" }), alertReader: alertStore });
+  const hub = await startHub(hubConfig, bus, logger.child({ component: "hub" }));
+  const agentConfig = loadAgentConfig({
+    file,
+    section: file ? "agent" : undefined,
+    overrides: {
+      servers: [`127.0.0.1:${server.grpcPort}`],
+      token: agentToken,
+      stateDir: dataDir,
+      ...(options.collectors ? { collectors: options.collectors } : {}),
+      ...(options.replayFiles?.length ? { replay: { files: options.replayFiles, rebaseTime: true } } : {}),
+    },
+  });
+  const agent = await startAgent(agentConfig, logger.child({ component: "agent" }));
+  logger.info(
+    { api: `http://127.0.0.1:${server.apiPort}/api/v1/alerts`, alertStorePath },
+    "Vigil embedded mode running: alerts at the API above, or `npx vigil alerts`",
+  );
+  return {
+    server,
+    hub,
+    agent,
+    alertStore,
+    stop: async () => {
+      await agent.stop(3000);
+      await hub.stop();
+      await server.close();
+      await bus.close();
+      await alertStore.close();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+// `vigil`: embedded mode (start), the distributed programs (server, hub,
+// agent) and analyst commands (alerts, agents).
+import { Command, InvalidArgumentError } from "commander";
+import { showAgents } from "./commands/agents";
+import { showAlerts } from "./commands/alerts";
+import { runAgent, runHub, runServer, type Stopper } from "./commands/distributed";
+import { startEmbedded } from "./commands/embedded";
+import { defaultDataDir } from "./data-dir";
+
+const DEFAULT_API = process.env.VIGIL_API_URL ?? "http://127.0.0.1:8080";
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError("must be a port number");
+  return parsed;
+}
+
+function positive(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("must be a positive integer");
+  return parsed;
+}
+
+/** Keeps the process up until SIGINT/SIGTERM, then stops cleanly. */
+function untilSignal(stop: Stopper): void {
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`vigil: ${signal}, stopping\n`);
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`vigil: error while stopping: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+const program = new Command("vigil").description("Vigil host intrusion detection").showHelpAfterError();
+
+program
+  .command("start")
+  .description("embedded mode: server, hub and a local agent watching this host, alerts in SQLite")
+  .option("-c, --config <file>", "YAML file with server:, hub: and agent: sections")
+  .option("--data-dir <dir>", "alert database and agent state", defaultDataDir())
+  .option("--api-port <port>", "REST API port (default 8080)", port)
+  .option("--grpc-port <port>", "agent gRPC port (default 7443)", port)
+  .option("--replay <files...>", "also replay recorded events (JSON lines)")
+  .option("--collectors <names>", "agent collectors, comma separated (ftrace,procfs,replay)")
+  .action(async (options) => {
+    const collectors = options.collectors
+      ? String(options.collectors).split(",")
+      : options.replay
+        ? ["ftrace", "procfs", "replay"]
+        : undefined;
+    const vigil = await startEmbedded({
+      configFile: options.config,
+      dataDir: options.dataDir,
+      apiPort: options.apiPort,
+      grpcPort: options.grpcPort,
+      replayFiles: options.replay,
+      collectors: collectors as never,
+    });
+    untilSignal(() => vigil.stop());
+  });
+
+for (const [name, description, run] of [
+  ["server", "distributed mode: gRPC ingress → NATS JetStream (config: --config or VIGIL_SERVER_*)", runServer],
+  ["hub", "distributed mode: NATS JetStream → rules → alerts (config: --config or VIGIL_HUB_*)", runHub],
+  ["agent", "distributed mode: this host's agent (config: --config or VIGIL_AGENT_*)", runAgent],
+] as const) {
+  program
+    .command(name)
+    .description(description)
+    .option("-c, --config <file>", "YAML configuration file")
+    .action(async (options) => untilSignal(await run(options.config)));
+}
+
+program
+  .command("alerts")
+  .description("show the newest alerts")
+  .option("--api <url>", "Vigil REST API", DEFAULT_API)
+  .option("--token <token>", "API bearer token (or VIGIL_API_TOKEN)", process.env.VIGIL_API_TOKEN)
+  .option("--level <level>", "only this level and above (low, medium, high, critical)")
+  .option("--rule <id>", "only this rule id")
+  .option("--host <name>", "only this host")
+  .option("-n, --limit <n>", "how many", positive, 50)
+  .option("--json", "one JSON document per line", false)
+  .option("-f, --follow", "keep printing new alerts", false)
+  .action((options) => showAlerts(options));
+
+program
+  .command("agents")
+  .description("list agents known to the server")
+  .option("--api <url>", "Vigil REST API", DEFAULT_API)
+  .option("--token <token>", "API bearer token (or VIGIL_API_TOKEN)", process.env.VIGIL_API_TOKEN)
+  .option("--json", "one JSON document per line", false)
+  .action((options) => showAgents(options.api, options.token, options.json));
+
+program.parseAsync().catch((error: unknown) => {
+  process.stderr.write(`vigil: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

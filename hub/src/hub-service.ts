@@ -1,0 +1,172 @@
+import {
+  type Alert,
+  type AlertSink,
+  alertsSubject,
+  type Bus,
+  type BusMessage,
+  type Consumption,
+  createMetricsRegistry,
+  defaultStreams,
+  EVENTS_STREAM,
+  type EcsDocument,
+  type HealthReport,
+  HUB_DURABLE,
+  type Logger,
+  type Registry,
+  toEcsDocument,
+} from "@vigil/common";
+import { BusEventBatch } from "@vigil/proto";
+import { type AlertingRule, buildAlert } from "./alerts/build-alert";
+import { createHubMetrics, type HubMetrics } from "./hub-metrics";
+
+/** The ruleset as the hub uses it: which rules does this document fire? */
+export interface RuleEvaluator {
+  readonly size: number;
+  evaluate(document: EcsDocument): AlertingRule[];
+}
+
+export interface HubConsumerSettings {
+  maxInFlight: number;
+  ackWaitMs: number;
+  maxDeliver: number;
+  /** Delay before a batch whose alerts could not be stored is retried. */
+  retryDelayMs: number;
+}
+
+export interface HubServiceOptions {
+  bus: Bus;
+  rules: RuleEvaluator;
+  sinks: AlertSink[];
+  consumer: HubConsumerSettings;
+  logger: Logger;
+}
+
+/**
+ * One hub instance. All instances share the durable consumer, so each batch
+ * is evaluated by exactly one of them; a batch is acked only after its alerts
+ * are stored in every sink and published, so a crash or a sink outage means
+ * redelivery, never loss (alert ids are deterministic, so redelivery cannot
+ * duplicate).
+ */
+export class HubService {
+  readonly metricsRegistry: Registry;
+  private readonly metrics: HubMetrics;
+  private consumption: Consumption | undefined;
+  private lastSinkError: string | undefined;
+
+  constructor(private readonly options: HubServiceOptions) {
+    this.metricsRegistry = createMetricsRegistry("vigil-hub");
+    this.metrics = createHubMetrics(this.metricsRegistry);
+  }
+
+  async start(): Promise<void> {
+    const { bus, consumer, logger } = this.options;
+    await bus.ensureStreams(defaultStreams());
+    this.consumption = await bus.consume(
+      {
+        stream: EVENTS_STREAM,
+        durable: HUB_DURABLE,
+        filterSubject: "vigil.events.>",
+        maxInFlight: consumer.maxInFlight,
+        ackWaitMs: consumer.ackWaitMs,
+        maxDeliver: consumer.maxDeliver,
+      },
+      (message) => this.handle(message),
+    );
+    logger.info({ rules: this.options.rules.size, sinks: this.options.sinks.map((sink) => sink.name) }, "hub consuming");
+  }
+
+  async stop(): Promise<void> {
+    await this.consumption?.stop();
+    this.consumption = undefined;
+  }
+
+  health(): HealthReport {
+    const busUp = this.options.bus.isHealthy();
+    return {
+      healthy: busUp && this.consumption !== undefined,
+      checks: {
+        bus: busUp ? "connected" : "disconnected",
+        rules: String(this.options.rules.size),
+        sinks: this.lastSinkError ? `last error: ${this.lastSinkError}` : "ok",
+      },
+    };
+  }
+
+  /** Evaluates one batch; exported for the benchmark and tests. */
+  evaluateBatch(batch: BusEventBatch, now = new Date()): Alert[] {
+    const alerts: Alert[] = [];
+    for (const event of batch.events) {
+      const document = toEcsDocument(event);
+      const matched = this.options.rules.evaluate(document);
+      for (const rule of matched) alerts.push(buildAlert(rule, document, now));
+    }
+    return alerts;
+  }
+
+  private async handle(message: BusMessage): Promise<void> {
+    const { logger } = this.options;
+    const metrics = this.metrics;
+    let batch: BusEventBatch;
+    try {
+      batch = BusEventBatch.decode(message.data);
+    } catch (error) {
+      metrics.batches.inc({ outcome: "poison" });
+      const reason = `undecodable BusEventBatch on ${message.subject}: ${(error as Error).message}`;
+      logger.error({ seq: message.seq, msgId: message.msgId }, reason);
+      message.term(reason);
+      return;
+    }
+    const stopTimer = metrics.evaluateSeconds.startTimer();
+    const alerts = this.evaluateBatch(batch);
+    stopTimer();
+    metrics.events.inc(batch.events.length);
+    if (alerts.length > 0) {
+      const stored = await this.store(alerts, batch);
+      if (!stored) {
+        metrics.batches.inc({ outcome: "retried" });
+        message.nak(this.options.consumer.retryDelayMs);
+        return;
+      }
+    }
+    await message.ack();
+    metrics.batches.inc({ outcome: "acked" });
+  }
+
+  private async store(alerts: Alert[], batch: BusEventBatch): Promise<boolean> {
+    for (const sink of this.options.sinks) {
+      try {
+        await sink.write(alerts);
+      } catch (error) {
+        this.metrics.sinkErrors.inc({ sink: sink.name });
+        this.lastSinkError = `${sink.name}: ${(error as Error).message}`;
+        this.options.logger.error(
+          { sink: sink.name, agentId: batch.agentId, sequence: batch.sequence, err: error },
+          "alert write failed; batch will be redelivered",
+        );
+        return false;
+      }
+    }
+    this.lastSinkError = undefined;
+    try {
+      await Promise.all(
+        alerts.map((alert) =>
+          this.options.bus.publish(alertsSubject(alert.level), Buffer.from(JSON.stringify(alert.document)), {
+            msgId: alert.id,
+          }),
+        ),
+      );
+    } catch (error) {
+      this.options.logger.error({ err: error }, "alert publish failed; batch will be redelivered");
+      return false;
+    }
+    for (const alert of alerts) {
+      this.metrics.alerts.inc({ level: alert.level });
+      this.options.logger.info(
+        { alertId: alert.id, rule: alert.rule.name, level: alert.level, host: (alert.document.host as EcsDocument)?.name },
+        "alert",
+      );
+    }
+    return true;
+  }
+}
