@@ -1,0 +1,105 @@
+// Settings of the Elasticsearch alert sink, their defaults, and the client
+// options built from them. Credentials are passed to the client only: nothing
+// here logs them, and describeNodes() strips any user:password@ from URLs.
+
+import { readFileSync } from "node:fs";
+import type { ClientOptions } from "@elastic/elasticsearch";
+import { ErrorCodes, VigilError } from "@vigil/common";
+import { ALERTS_DATA_STREAM } from "./index-template";
+
+export type ElasticsearchAuth = { apiKey: string } | { username: string; password: string };
+
+export interface ElasticsearchSinkConfig {
+  /** One or more node URLs, e.g. ["https://es-1:9200"]. */
+  nodes: string[];
+  auth?: ElasticsearchAuth;
+  /** PEM file of the CA that signed the cluster's certificate. */
+  caFile?: string;
+  requestTimeoutMs: number;
+  /** Retries of one write() after the first attempt, before it throws (the bus then redelivers). */
+  maxRetries: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** Data stream name; must match the template's pattern "vigil-alerts*". */
+  dataStream: string;
+}
+
+export const DEFAULT_ELASTICSEARCH_SINK_CONFIG: Readonly<ElasticsearchSinkConfig> = Object.freeze({
+  nodes: ["http://127.0.0.1:9200"],
+  requestTimeoutMs: 30_000,
+  maxRetries: 5,
+  retryBaseDelayMs: 200,
+  retryMaxDelayMs: 10_000,
+  dataStream: ALERTS_DATA_STREAM,
+});
+
+/** Fresh defaults with `overrides` merged, checked; errors name the bad key. */
+export function elasticsearchSinkConfig(
+  overrides: Partial<ElasticsearchSinkConfig> = {},
+): ElasticsearchSinkConfig {
+  const config: ElasticsearchSinkConfig = {
+    ...DEFAULT_ELASTICSEARCH_SINK_CONFIG,
+    nodes: [...DEFAULT_ELASTICSEARCH_SINK_CONFIG.nodes],
+    ...overrides,
+  };
+  if (config.nodes.length === 0) invalid("nodes", "at least one node URL is required");
+  for (const node of config.nodes) {
+    if (!URL.canParse(node) || !/^https?:$/.test(new URL(node).protocol)) {
+      invalid("nodes", `"${describeNode(node)}" is not an http(s) URL`);
+    }
+  }
+  for (const key of ["requestTimeoutMs", "retryBaseDelayMs", "retryMaxDelayMs"] as const) {
+    if (!(Number.isFinite(config[key]) && config[key] > 0)) invalid(key, "must be a positive number");
+  }
+  if (!(Number.isInteger(config.maxRetries) && config.maxRetries >= 0)) {
+    invalid("maxRetries", "must be a non-negative integer");
+  }
+  if (!config.dataStream.startsWith(ALERTS_DATA_STREAM)) {
+    invalid("dataStream", `must start with "${ALERTS_DATA_STREAM}" so the Vigil index template applies`);
+  }
+  if (config.auth && "apiKey" in config.auth && config.auth.apiKey === "") invalid("auth.apiKey", "is empty");
+  if (config.auth && "username" in config.auth && config.auth.username === "")
+    invalid("auth.username", "is empty");
+  return config;
+}
+
+/** Options for @elastic/elasticsearch's Client. Retries are the sink's, not the client's. */
+export function elasticsearchClientOptions(config: ElasticsearchSinkConfig): ClientOptions {
+  const options: ClientOptions = {
+    nodes: config.nodes,
+    requestTimeout: config.requestTimeoutMs,
+    // The sink retries with its own bounded backoff, so one place decides and logs.
+    maxRetries: 0,
+    name: "vigil-hub",
+  };
+  if (config.auth) options.auth = { ...config.auth };
+  if (config.caFile) {
+    try {
+      options.tls = { ca: readFileSync(config.caFile) };
+    } catch (error) {
+      throw new VigilError(
+        ErrorCodes.CONFIG_FILE,
+        `elasticsearch.caFile: cannot read ${config.caFile}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+  return options;
+}
+
+/** Node URLs safe to log. */
+export function describeNodes(config: ElasticsearchSinkConfig): string[] {
+  return config.nodes.map(describeNode);
+}
+
+function describeNode(node: string): string {
+  if (!URL.canParse(node)) return "<unparseable URL>";
+  const url = new URL(node);
+  url.username = "";
+  url.password = "";
+  return url.toString();
+}
+
+function invalid(key: string, problem: string): never {
+  throw new VigilError(ErrorCodes.CONFIG_INVALID, `elasticsearch.${key}: ${problem}`);
+}

@@ -1,0 +1,907 @@
+// A loopback Elasticsearch (9.x) that speaks enough of the REST protocol for the
+// alert sink: composable index templates, data streams, _bulk with per-item
+// results shaped like the real ones, _search/_count to read back, and fault
+// knobs (whole-request rejections, per-item failures, outages). It is not a
+// search engine: queries support match_all, ids and term on a field path.
+
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { gunzipSync } from "node:zlib";
+import { checkDocument, checkMappings, type EsError, type Mappings } from "./elasticsearch-mapping-check";
+
+export const DOUBLE_VERSION = "9.1.0";
+
+/** How a chosen bulk item fails. */
+export type ItemFault = "rejected" | "mapper_parsing" | "document_parsing" | "unavailable";
+
+export interface ElasticsearchDoubleOptions {
+  /** When set, every request must carry these credentials (else 401 like ES security). */
+  auth?: { apiKey: string } | { username: string; password: string };
+}
+
+interface IndexTemplate {
+  index_patterns: string[];
+  data_stream?: Record<string, unknown>;
+  priority?: number;
+  template?: { mappings?: Mappings; settings?: unknown };
+  [key: string]: unknown;
+}
+
+interface StoredDocument {
+  id: string;
+  source: Record<string, unknown>;
+  seqNo: number;
+}
+
+interface Index {
+  name: string;
+  uuid: string;
+  dataStream: string | null;
+  mappings: Mappings | undefined;
+  docs: Map<string, StoredDocument>;
+}
+
+interface DataStream {
+  name: string;
+  template: string;
+  backingIndex: string;
+}
+
+interface HttpResult {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+const ERROR_TYPE_BY_STATUS: Record<number, string> = {
+  429: "es_rejected_execution_exception",
+  500: "internal_server_error",
+  502: "bad_gateway",
+  503: "unavailable_shards_exception",
+  504: "timeout_exception",
+};
+
+export class ElasticsearchDouble {
+  /** Requests seen, oldest first (method, path, headers) — for asserting what the client sent. */
+  readonly requests: RecordedRequest[] = [];
+  readonly counters = { bulkRequests: 0, bulkItems: 0, rejectedBulkRequests: 0, failedItems: 0 };
+
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly templates = new Map<string, IndexTemplate>();
+  private readonly indices = new Map<string, Index>();
+  private readonly dataStreams = new Map<string, DataStream>();
+  private readonly itemFaults = new Map<string, { fault: ItemFault; remaining: number }>();
+  private rejectBulk: { remaining: number; status: number } = { remaining: 0, status: 429 };
+  private hangUps = 0;
+  private seqNo = 0;
+  private port = 0;
+  private listening = false;
+  private downTimer: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly options: ElasticsearchDoubleOptions) {
+    this.server = createServer((request, response) => {
+      this.handle(request, response).catch((error: unknown) => {
+        send(request, response, { status: 500, body: esError(500, "exception", String(error)) });
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+    this.server.on("connection", (socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
+  }
+
+  static async start(options: ElasticsearchDoubleOptions = {}): Promise<ElasticsearchDouble> {
+    const double = new ElasticsearchDouble(options);
+    await double.listen(0);
+    return double;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  // ---- fault knobs ---------------------------------------------------------
+
+  /** The next `count` bulk requests fail as a whole (429 by default, like a full write queue). */
+  rejectNextBulkRequests(count: number, status = 429): void {
+    this.rejectBulk = { remaining: count, status };
+  }
+
+  /** Items with this _id fail `times` times (then succeed), with the error ES gives for `fault`. */
+  failItem(id: string, fault: ItemFault, times = 1): void {
+    this.itemFaults.set(id, { fault, remaining: times });
+  }
+
+  /** The next `count` requests get their connection destroyed before any answer (ECONNRESET). */
+  hangUpNextRequests(count: number): void {
+    this.hangUps = count;
+  }
+
+  /** Stops listening and drops open connections: clients see ECONNREFUSED. */
+  async goDown(): Promise<void> {
+    if (this.downTimer) clearTimeout(this.downTimer);
+    this.downTimer = undefined;
+    if (!this.listening) return;
+    this.listening = false;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  /** Listens again on the same port. */
+  async comeUp(): Promise<void> {
+    if (this.downTimer) clearTimeout(this.downTimer);
+    this.downTimer = undefined;
+    if (!this.listening) await this.listen(this.port);
+  }
+
+  /** Down now, back up after `ms`. */
+  async downFor(ms: number): Promise<void> {
+    await this.goDown();
+    this.downTimer = setTimeout(() => {
+      this.downTimer = undefined;
+      void this.listen(this.port);
+    }, ms);
+  }
+
+  // ---- inspection ----------------------------------------------------------
+
+  template(name: string): IndexTemplate | undefined {
+    return this.templates.get(name);
+  }
+
+  /** Sources stored under an index, data stream or pattern, in write order. */
+  documents(target: string): Array<Record<string, unknown>> {
+    return this.resolve(target).flatMap((index) => [...index.docs.values()].map((doc) => doc.source));
+  }
+
+  isDataStream(name: string): boolean {
+    return this.dataStreams.has(name);
+  }
+
+  async stop(): Promise<void> {
+    await this.goDown();
+  }
+
+  // ---- HTTP ----------------------------------------------------------------
+
+  private listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, "127.0.0.1", () => {
+        this.server.off("error", reject);
+        this.port = (this.server.address() as AddressInfo).port;
+        this.listening = true;
+        resolve();
+      });
+    });
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const raw = await readBody(request);
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const method = request.method ?? "GET";
+    this.requests.push({ method, path: url.pathname + url.search, headers: { ...request.headers } });
+    if (this.hangUps > 0) {
+      this.hangUps--;
+      request.socket.destroy();
+      return;
+    }
+    const rejected = this.checkHeaders(request) ?? this.checkAuth(request);
+    if (rejected) return send(request, response, rejected);
+    const body =
+      request.headers["content-encoding"] === "gzip"
+        ? gunzipSync(raw).toString("utf8")
+        : raw.toString("utf8");
+    send(request, response, this.route(method, url, body));
+  }
+
+  private checkHeaders(request: IncomingMessage): HttpResult | null {
+    const contentType = request.headers["content-type"];
+    if (contentType !== undefined) {
+      const media = (contentType.split(";")[0] as string).trim().toLowerCase();
+      const allowed = [
+        "application/json",
+        "application/x-ndjson",
+        "application/vnd.elasticsearch+json",
+        "application/vnd.elasticsearch+x-ndjson",
+      ];
+      if (!allowed.includes(media)) {
+        return {
+          status: 406,
+          body: { error: `Content-Type header [${contentType}] is not supported`, status: 406 },
+        };
+      }
+    }
+    for (const header of [request.headers["content-type"], request.headers.accept]) {
+      const match = /compatible-with=(\d+)/.exec(header ?? "");
+      if (match && match[1] !== "8" && match[1] !== "9") {
+        return {
+          status: 400,
+          body: esError(
+            400,
+            "media_type_header_exception",
+            `Invalid media-type value on headers [Accept, Content-Type]: compatible-with=${match[1]} is not supported`,
+          ),
+        };
+      }
+    }
+    return null;
+  }
+
+  private checkAuth(request: IncomingMessage): HttpResult | null {
+    const auth = this.options.auth;
+    if (!auth) return null;
+    const expected =
+      "apiKey" in auth
+        ? `ApiKey ${auth.apiKey}`
+        : `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+    if (request.headers.authorization === expected) return null;
+    return {
+      status: 401,
+      headers: { "WWW-Authenticate": 'Basic realm="security", charset="UTF-8", ApiKey' },
+      body: esError(401, "security_exception", "missing authentication credentials for REST request [/]"),
+    };
+  }
+
+  private route(method: string, url: URL, body: string): HttpResult {
+    const parts = url.pathname
+      .split("/")
+      .filter((part) => part !== "")
+      .map(decodeURIComponent);
+    const [first, second, third] = parts;
+    if (parts.length === 0 && (method === "GET" || method === "HEAD"))
+      return { status: 200, body: rootInfo() };
+    if (first === "_index_template" && second !== undefined && parts.length === 2) {
+      if (method === "PUT" || method === "POST") return this.putTemplate(second, body);
+      if (method === "GET") return this.getTemplate(second);
+      if (method === "DELETE") return this.deleteTemplate(second);
+    }
+    if (first === "_data_stream" && second !== undefined && parts.length === 2) {
+      if (method === "GET") return this.getDataStream(second);
+      if (method === "DELETE") return this.deleteDataStream(second);
+    }
+    if (method === "POST" || method === "PUT") {
+      if (first === "_bulk" && parts.length === 1) return this.bulk(undefined, url, body);
+      if (second === "_bulk" && parts.length === 2) return this.bulk(first, url, body);
+    }
+    if (first !== undefined && parts.length === 2 && (method === "GET" || method === "POST")) {
+      if (second === "_search") return this.search(first, url, body, false);
+      if (second === "_count") return this.search(first, url, body, true);
+      if (second === "_refresh") return this.refresh(first);
+    }
+    if (third === undefined && method === "GET" && (first === "_search" || first === "_count")) {
+      return this.search("*", url, body, first === "_count");
+    }
+    return {
+      status: 405,
+      body: esError(
+        405,
+        "illegal_argument_exception",
+        `Incorrect HTTP method for uri [${url.pathname}] and method [${method}]`,
+      ),
+    };
+  }
+
+  // ---- index templates -----------------------------------------------------
+
+  private putTemplate(name: string, body: string): HttpResult {
+    const parsed = parseJson(body);
+    if (!isObject(parsed)) return parseFailure(body);
+    const template = parsed as unknown as IndexTemplate;
+    if (!Array.isArray(template.index_patterns) || template.index_patterns.length === 0) {
+      return {
+        status: 400,
+        body: esError(
+          400,
+          "action_request_validation_exception",
+          "Validation Failed: 1: index patterns are missing;",
+        ),
+      };
+    }
+    const mappingError = checkMappings(template.template?.mappings);
+    if (mappingError) return { status: 400, body: esErrorFrom(400, mappingError) };
+    this.templates.set(name, template);
+    return { status: 200, body: { acknowledged: true } };
+  }
+
+  private getTemplate(name: string): HttpResult {
+    const matches = [...this.templates].filter(([key]) => globMatch(name, key));
+    if (matches.length === 0) {
+      return {
+        status: 404,
+        body: esError(404, "resource_not_found_exception", `index template matching [${name}] not found`),
+      };
+    }
+    return {
+      status: 200,
+      body: { index_templates: matches.map(([key, template]) => ({ name: key, index_template: template })) },
+    };
+  }
+
+  private deleteTemplate(name: string): HttpResult {
+    if (!this.templates.delete(name)) {
+      return {
+        status: 404,
+        body: esError(404, "resource_not_found_exception", `index_template [${name}] missing`),
+      };
+    }
+    return { status: 200, body: { acknowledged: true } };
+  }
+
+  /** The highest-priority template whose patterns match, as ES picks it. */
+  private templateFor(index: string): [string, IndexTemplate] | undefined {
+    let best: [string, IndexTemplate] | undefined;
+    for (const entry of this.templates) {
+      if (!entry[1].index_patterns.some((pattern) => globMatch(pattern, index))) continue;
+      if (best === undefined || (entry[1].priority ?? 0) > (best[1].priority ?? 0)) best = entry;
+    }
+    return best;
+  }
+
+  // ---- data streams ----------------------------------------------------------
+
+  private getDataStream(name: string): HttpResult {
+    const matches = [...this.dataStreams.values()].filter((stream) => globMatch(name, stream.name));
+    if (matches.length === 0 && !name.includes("*")) return indexNotFound(name);
+    return {
+      status: 200,
+      body: {
+        data_streams: matches.map((stream) => ({
+          name: stream.name,
+          timestamp_field: { name: "@timestamp" },
+          indices: [
+            { index_name: stream.backingIndex, index_uuid: this.indices.get(stream.backingIndex)?.uuid },
+          ],
+          generation: 1,
+          status: "GREEN",
+          template: stream.template,
+          hidden: false,
+          system: false,
+          allow_custom_routing: false,
+          replicated: false,
+        })),
+      },
+    };
+  }
+
+  private deleteDataStream(name: string): HttpResult {
+    const matches = [...this.dataStreams.values()].filter((stream) => globMatch(name, stream.name));
+    if (matches.length === 0 && !name.includes("*")) return indexNotFound(name);
+    for (const stream of matches) {
+      this.dataStreams.delete(stream.name);
+      this.indices.delete(stream.backingIndex);
+    }
+    return { status: 200, body: { acknowledged: true } };
+  }
+
+  // ---- bulk ------------------------------------------------------------------
+
+  private bulk(defaultIndex: string | undefined, url: URL, body: string): HttpResult {
+    this.counters.bulkRequests++;
+    if (this.rejectBulk.remaining > 0) {
+      this.rejectBulk.remaining--;
+      this.counters.rejectedBulkRequests++;
+      const status = this.rejectBulk.status;
+      const type = ERROR_TYPE_BY_STATUS[status] ?? "exception";
+      return {
+        status,
+        body: esError(
+          status,
+          type,
+          `rejected execution of coordinating operation [shard_detail=..., coordinating_and_primary_bytes=...]`,
+        ),
+      };
+    }
+    if (body.length === 0) {
+      return {
+        status: 400,
+        body: esError(400, "action_request_validation_exception", "Validation Failed: 1: no requests added;"),
+      };
+    }
+    if (!body.endsWith("\n")) {
+      return {
+        status: 400,
+        body: esError(
+          400,
+          "illegal_argument_exception",
+          "The bulk request must be terminated by a newline [\\n]",
+        ),
+      };
+    }
+    const requireDataStream = url.searchParams.get("require_data_stream") === "true";
+    const lines = body.split("\n");
+    lines.pop();
+    const items: unknown[] = [];
+    const started = Date.now();
+    for (let line = 0; line < lines.length; line++) {
+      const action = parseJson(lines[line] as string);
+      const op = isObject(action) ? Object.keys(action)[0] : undefined;
+      if (!isObject(action) || op === undefined || Object.keys(action).length !== 1) {
+        return {
+          status: 400,
+          body: esError(
+            400,
+            "illegal_argument_exception",
+            `Malformed action/metadata line [${line + 1}], expected START_OBJECT or END_OBJECT`,
+          ),
+        };
+      }
+      const meta = action[op];
+      if (!isObject(meta) || !["create", "index", "delete", "update"].includes(op)) {
+        return {
+          status: 400,
+          body: esError(
+            400,
+            "illegal_argument_exception",
+            `Action/metadata line [${line + 1}] contains an unknown parameter [${op}]`,
+          ),
+        };
+      }
+      let source: unknown;
+      if (op !== "delete") {
+        line++;
+        if (line >= lines.length) {
+          return {
+            status: 400,
+            body: esError(
+              400,
+              "action_request_validation_exception",
+              "Validation Failed: 1: source is missing;",
+            ),
+          };
+        }
+        source = parseJson(lines[line] as string);
+        if (source === undefined) return parseFailure(lines[line] as string);
+      }
+      const target = typeof meta._index === "string" ? meta._index : defaultIndex;
+      if (target === undefined) {
+        return {
+          status: 400,
+          body: esError(
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: index is missing;",
+          ),
+        };
+      }
+      const id = typeof meta._id === "string" ? meta._id : randomUUID().replaceAll("-", "").slice(0, 20);
+      this.counters.bulkItems++;
+      items.push({ [op]: this.bulkItem(op, target, id, source, requireDataStream) });
+    }
+    const errors = items.some(
+      (item) => ((Object.values(item as object)[0] as { status: number }).status ?? 0) >= 300,
+    );
+    return { status: 200, body: { errors, took: Date.now() - started, items } };
+  }
+
+  private bulkItem(
+    op: string,
+    target: string,
+    id: string,
+    source: unknown,
+    requireDataStream: boolean,
+  ): object {
+    const failure = (status: number, error: EsError, index = target) => {
+      this.counters.failedItems++;
+      return { _index: index, _id: id, status, error };
+    };
+    const fault = this.itemFaults.get(id);
+    if (fault && fault.remaining > 0) {
+      fault.remaining--;
+      if (fault.remaining === 0) this.itemFaults.delete(id);
+      const [status, error] = injectedItemError(fault.fault, target, id);
+      return failure(status, error);
+    }
+    if (op !== "create" && op !== "index") {
+      return failure(400, {
+        type: "illegal_argument_exception",
+        reason: `the double does not support [${op}]`,
+      });
+    }
+    const resolved = this.writeTarget(target, requireDataStream);
+    if ("error" in resolved) return failure(resolved.status, resolved.error);
+    const index = resolved.index;
+    if (index.dataStream !== null && op !== "create") {
+      return failure(400, {
+        type: "illegal_argument_exception",
+        reason: `only write ops with an op_type of create are allowed in data streams`,
+      });
+    }
+    if (index.dataStream !== null && (!isObject(source) || source["@timestamp"] === undefined)) {
+      return failure(
+        400,
+        {
+          type: "document_parsing_exception",
+          reason: "[1:1] failed to parse: data stream timestamp field [@timestamp] is missing",
+        },
+        index.name,
+      );
+    }
+    const existing = index.docs.get(id);
+    if (existing && op === "create") {
+      return failure(
+        409,
+        {
+          type: "version_conflict_engine_exception",
+          reason: `[${id}]: version conflict, document already exists (current version [1])`,
+          index_uuid: index.uuid,
+          shard: "0",
+          index: index.name,
+        } as EsError,
+        index.name,
+      );
+    }
+    const mappingError = checkDocument(source, index.mappings, id);
+    if (mappingError) return failure(400, mappingError, index.name);
+    const seqNo = this.seqNo++;
+    index.docs.set(id, { id, source: source as Record<string, unknown>, seqNo });
+    return {
+      _index: index.name,
+      _id: id,
+      _version: existing ? 2 : 1,
+      result: existing ? "updated" : "created",
+      _shards: { total: 2, successful: 1, failed: 0 },
+      _seq_no: seqNo,
+      _primary_term: 1,
+      status: existing ? 200 : 201,
+    };
+  }
+
+  /** Finds or auto-creates where a write to `target` lands, as ES does. */
+  private writeTarget(
+    target: string,
+    requireDataStream: boolean,
+  ): { index: Index } | { status: number; error: EsError } {
+    const stream = this.dataStreams.get(target);
+    if (stream) return { index: this.indices.get(stream.backingIndex) as Index };
+    const existing = this.indices.get(target);
+    if (existing) {
+      if (requireDataStream && existing.dataStream === null) {
+        return {
+          status: 400,
+          error: {
+            type: "illegal_argument_exception",
+            reason: `only write ops to a data stream are allowed and [${target}] is not a data stream`,
+          },
+        };
+      }
+      return { index: existing };
+    }
+    const match = this.templateFor(target);
+    if (match?.[1].data_stream !== undefined) {
+      const [templateName, template] = match;
+      const day = new Date().toISOString().slice(0, 10).replaceAll("-", ".");
+      const backing = `.ds-${target}-${day}-000001`;
+      const mappings = withTimestamp(template.template?.mappings);
+      this.indices.set(backing, {
+        name: backing,
+        uuid: randomUUID(),
+        dataStream: target,
+        mappings,
+        docs: new Map(),
+      });
+      this.dataStreams.set(target, { name: target, template: templateName, backingIndex: backing });
+      return { index: this.indices.get(backing) as Index };
+    }
+    if (requireDataStream) {
+      return {
+        status: 404,
+        error: {
+          type: "index_not_found_exception",
+          reason: `no such index [${target}] and [require_data_stream] request flag is [true] and [${target}] is not a data stream`,
+        },
+      };
+    }
+    // No data-stream template: ES auto-creates a plain index with dynamic mappings.
+    const index: Index = {
+      name: target,
+      uuid: randomUUID(),
+      dataStream: null,
+      mappings: match?.[1].template?.mappings,
+      docs: new Map(),
+    };
+    this.indices.set(target, index);
+    return { index };
+  }
+
+  // ---- search ----------------------------------------------------------------
+
+  private resolve(target: string): Index[] {
+    const names = target.split(",");
+    const result: Index[] = [];
+    for (const name of names) {
+      for (const stream of this.dataStreams.values()) {
+        if (globMatch(name, stream.name)) result.push(this.indices.get(stream.backingIndex) as Index);
+      }
+      for (const index of this.indices.values()) {
+        // Backing indices are reached through their stream, or by a dot pattern.
+        if (index.dataStream !== null && !name.startsWith(".")) continue;
+        if (globMatch(name, index.name) && !result.includes(index)) result.push(index);
+      }
+    }
+    return result;
+  }
+
+  private search(target: string, url: URL, body: string, countOnly: boolean): HttpResult {
+    const indices = this.resolve(target);
+    if (indices.length === 0 && !target.includes("*") && target !== "_all") return indexNotFound(target);
+    const request = body.trim() === "" ? {} : parseJson(body);
+    if (!isObject(request)) return parseFailure(body);
+    const predicate = compileQuery(request.query);
+    if (typeof predicate === "string") {
+      return { status: 400, body: esError(400, "parsing_exception", predicate) };
+    }
+    let hits = indices.flatMap((index) =>
+      [...index.docs.values()].filter((doc) => predicate(doc)).map((doc) => ({ index, doc })),
+    );
+    const shards = { total: indices.length, successful: indices.length, skipped: 0, failed: 0 };
+    if (countOnly) return { status: 200, body: { count: hits.length, _shards: shards } };
+    const sort = parseSort(request.sort ?? url.searchParams.get("sort") ?? undefined);
+    hits.sort((left, right) => left.doc.seqNo - right.doc.seqNo);
+    if (sort) {
+      hits = hits
+        .map((hit) => ({ hit, key: sortKey(valueAt(hit.doc.source, sort.field)) }))
+        .sort((left, right) => compareKeys(left.key, right.key) * (sort.order === "desc" ? -1 : 1))
+        .map((entry) => entry.hit);
+    }
+    const size = Number(request.size ?? url.searchParams.get("size") ?? 10);
+    const from = Number(request.from ?? url.searchParams.get("from") ?? 0);
+    return {
+      status: 200,
+      body: {
+        took: 1,
+        timed_out: false,
+        _shards: shards,
+        hits: {
+          total: { value: hits.length, relation: "eq" },
+          max_score: sort ? null : 1.0,
+          hits: hits.slice(from, from + size).map(({ index, doc }) => ({
+            _index: index.name,
+            _id: doc.id,
+            _score: sort ? null : 1.0,
+            _source: doc.source,
+            ...(sort ? { sort: [sortKey(valueAt(doc.source, sort.field))] } : {}),
+          })),
+        },
+      },
+    };
+  }
+
+  private refresh(target: string): HttpResult {
+    const indices = this.resolve(target);
+    if (indices.length === 0 && !target.includes("*")) return indexNotFound(target);
+    return {
+      status: 200,
+      body: { _shards: { total: indices.length * 2, successful: indices.length, failed: 0 } },
+    };
+  }
+}
+
+// ---- helpers -------------------------------------------------------------------
+
+function send(request: IncomingMessage, response: ServerResponse, result: HttpResult): void {
+  // ES answers a vendored Accept with the vendored media type, else plain JSON.
+  const vendored = (request.headers.accept ?? "").includes("application/vnd.elasticsearch+json");
+  const payload = request.method === "HEAD" ? "" : JSON.stringify(result.body);
+  response.writeHead(result.status, {
+    "X-Elastic-Product": "Elasticsearch",
+    "Content-Type": vendored ? "application/vnd.elasticsearch+json;compatible-with=9" : "application/json",
+    "Content-Length": Buffer.byteLength(payload),
+    ...result.headers,
+  });
+  response.end(payload);
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => resolve(Buffer.concat(chunks)));
+    request.on("error", reject);
+  });
+}
+
+function rootInfo(): object {
+  return {
+    name: "vigil-es-double",
+    cluster_name: "vigil-double",
+    cluster_uuid: "dOuBlEcLuStErUuId0000",
+    version: {
+      number: DOUBLE_VERSION,
+      build_flavor: "default",
+      build_type: "docker",
+      build_hash: "0000000000000000000000000000000000000000",
+      build_date: "2025-07-17T20:00:00.000000000Z",
+      build_snapshot: false,
+      lucene_version: "10.2.2",
+      minimum_wire_compatibility_version: "8.19.0",
+      minimum_index_compatibility_version: "8.0.0",
+    },
+    tagline: "You Know, for Search",
+  };
+}
+
+function esError(status: number, type: string, reason: string): object {
+  return { error: { root_cause: [{ type, reason }], type, reason }, status };
+}
+
+function esErrorFrom(status: number, error: EsError): object {
+  return { error: { root_cause: [{ type: error.type, reason: error.reason }], ...error }, status };
+}
+
+function indexNotFound(name: string): HttpResult {
+  const reason = `no such index [${name}]`;
+  return {
+    status: 404,
+    body: {
+      error: {
+        root_cause: [
+          {
+            type: "index_not_found_exception",
+            reason,
+            "resource.type": "index_or_alias",
+            "resource.id": name,
+            index: name,
+          },
+        ],
+        type: "index_not_found_exception",
+        reason,
+        "resource.type": "index_or_alias",
+        "resource.id": name,
+        index: name,
+      },
+      status: 404,
+    },
+  };
+}
+
+function parseFailure(text: string): HttpResult {
+  return {
+    status: 400,
+    body: esError(400, "x_content_parse_exception", `[1:1] Unexpected character: ${text.slice(0, 20)}`),
+  };
+}
+
+function injectedItemError(fault: ItemFault, index: string, id: string): [number, EsError] {
+  switch (fault) {
+    case "rejected":
+      return [
+        429,
+        {
+          type: "es_rejected_execution_exception",
+          reason: `rejected execution of primary operation [shard_detail=[${index}][0][P], shard_operation_bytes=512] OR [node_replica_bytes=0]`,
+        },
+      ];
+    case "unavailable":
+      return [
+        503,
+        {
+          type: "unavailable_shards_exception",
+          reason: `[${index}][0] primary shard is not active Timeout: [1m]`,
+        },
+      ];
+    case "mapper_parsing":
+      return [
+        400,
+        {
+          type: "mapper_parsing_exception",
+          reason: `failed to parse field [process.pid] of type [long] in document with id '${id}'. Preview of field's value: 'abc'`,
+          caused_by: { type: "number_format_exception", reason: 'For input string: "abc"' },
+        },
+      ];
+    case "document_parsing":
+      return [
+        400,
+        {
+          type: "document_parsing_exception",
+          reason: `[1:42] failed to parse field [destination.ip] of type [ip] in document with id '${id}'. Preview of field's value: 'nope'`,
+          caused_by: { type: "illegal_argument_exception", reason: "'nope' is not an IP string literal." },
+        },
+      ];
+    default: {
+      const unknown: never = fault;
+      throw new Error(`unknown fault ${String(unknown)}`);
+    }
+  }
+}
+
+function withTimestamp(mappings: Mappings | undefined): Mappings {
+  // Data streams always map @timestamp as a date.
+  const properties = { ...(mappings?.properties ?? {}) };
+  properties["@timestamp"] ??= { type: "date" };
+  return { ...mappings, properties };
+}
+
+type Predicate = (doc: StoredDocument) => boolean;
+
+function compileQuery(query: unknown): Predicate | string {
+  if (query === undefined || (isObject(query) && "match_all" in query)) return () => true;
+  if (!isObject(query)) return "query malformed, must start with start_object";
+  if (isObject(query.ids) && Array.isArray(query.ids.values)) {
+    const ids = new Set(query.ids.values as string[]);
+    return (doc) => ids.has(doc.id);
+  }
+  if (isObject(query.term)) {
+    const [field, spec] = Object.entries(query.term)[0] ?? [];
+    if (field === undefined) return "[term] query malformed, no field";
+    const wanted = isObject(spec) ? spec.value : spec;
+    return (doc) => {
+      const value = valueAt(doc.source, field);
+      return Array.isArray(value) ? value.includes(wanted) : value === wanted;
+    };
+  }
+  return `the double supports match_all, ids and term queries, not [${Object.keys(query).join(",")}]`;
+}
+
+function parseSort(sort: unknown): { field: string; order: "asc" | "desc" } | undefined {
+  const first = Array.isArray(sort) ? sort[0] : sort;
+  if (typeof first === "string") {
+    const [field, order] = first.split(":");
+    return { field: field as string, order: order === "desc" ? "desc" : "asc" };
+  }
+  if (isObject(first)) {
+    const [field, spec] = Object.entries(first)[0] ?? [];
+    if (field === undefined) return undefined;
+    const order = isObject(spec) ? spec.order : spec;
+    return { field, order: order === "desc" ? "desc" : "asc" };
+  }
+  return undefined;
+}
+
+function sortKey(value: unknown): number | string | null {
+  if (typeof value === "number") return value;
+  if (typeof value === "string") {
+    const time = Date.parse(value);
+    return Number.isNaN(time) ? value : time;
+  }
+  return null;
+}
+
+function compareKeys(left: number | string | null, right: number | string | null): number {
+  if (left === right) return 0;
+  if (left === null) return 1;
+  if (right === null) return -1;
+  return left < right ? -1 : 1;
+}
+
+function valueAt(source: Record<string, unknown>, path: string): unknown {
+  if (path in source) return source[path];
+  let current: unknown = source;
+  for (const key of path.split(".")) {
+    if (!isObject(current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+function globMatch(pattern: string, name: string): boolean {
+  if (pattern === "_all" || pattern === "*") return !name.startsWith(".");
+  const regex = new RegExp(`^${pattern.split("*").map(escapeRegex).join(".*")}$`);
+  return regex.test(name);
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
