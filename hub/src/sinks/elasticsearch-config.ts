@@ -37,10 +37,12 @@ export const DEFAULT_ELASTICSEARCH_SINK_CONFIG: Readonly<ElasticsearchSinkConfig
 export function elasticsearchSinkConfig(
   overrides: Partial<ElasticsearchSinkConfig> = {},
 ): ElasticsearchSinkConfig {
+  // Keys present but undefined (optional settings not given) keep their defaults.
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
   const config: ElasticsearchSinkConfig = {
     ...DEFAULT_ELASTICSEARCH_SINK_CONFIG,
     nodes: [...DEFAULT_ELASTICSEARCH_SINK_CONFIG.nodes],
-    ...overrides,
+    ...given,
   };
   if (config.nodes.length === 0) invalid("nodes", "at least one node URL is required");
   for (const node of config.nodes) {

@@ -194,5 +194,9 @@ describe("elasticsearch-sink (loopback double)", () => {
     expect(() => sinkFor({ dataStream: "alerts" })).toThrow("elasticsearch.dataStream");
     expect(() => sinkFor({ maxRetries: -1 })).toThrow("elasticsearch.maxRetries");
     expect(() => sinkFor({ caFile: "/nonexistent/ca.pem" })).toThrow("elasticsearch.caFile");
+    // Optional settings left undefined keep their defaults.
+    expect(() =>
+      sinkFor({ maxRetries: undefined, requestTimeoutMs: undefined, caFile: undefined }),
+    ).not.toThrow();
   });
 });
