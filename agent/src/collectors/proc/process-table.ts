@@ -44,10 +44,11 @@ export class ProcessTable {
     const fresh = pid > 0 ? readProcessSnapshot(pid, this.options) : undefined;
     if (fresh === undefined) return this.entries.get(pid);
     const cached = this.entries.get(pid);
-    // A kernel thread or zombie has no argv/exe: keep what events told us.
-    if (cached !== undefined && fresh.args.length === 0 && cached.args.length > 0) {
-      fresh.args = cached.args;
+    // A zombie has no argv, exe or cwd any more: keep what events told us.
+    if (cached !== undefined) {
+      if (fresh.args.length === 0) fresh.args = cached.args;
       if (fresh.executable === "") fresh.executable = cached.executable;
+      if (fresh.cwd === "") fresh.cwd = cached.cwd;
     }
     this.put(fresh);
     return fresh;

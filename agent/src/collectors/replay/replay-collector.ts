@@ -52,7 +52,10 @@ export class ReplayCollector implements Collector {
     for (const file of this.options.files) {
       if (this.stopped) return;
       this.counters.files++;
-      const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
+      const lines = createInterface({
+        input: createReadStream(file, { encoding: "utf8" }),
+        crlfDelay: Infinity,
+      });
       let lineNumber = 0;
       try {
         for await (const line of lines) {
@@ -71,9 +74,13 @@ export class ReplayCollector implements Collector {
           sink(event);
         }
       } catch (cause) {
-        throw new VigilError(ErrorCodes.REPLAY_INPUT, `${file}: cannot read replay file: ${(cause as Error).message}`, {
-          cause,
-        });
+        throw new VigilError(
+          ErrorCodes.REPLAY_INPUT,
+          `${file}: cannot read replay file: ${(cause as Error).message}`,
+          {
+            cause,
+          },
+        );
       } finally {
         lines.close();
       }
@@ -82,17 +89,22 @@ export class ReplayCollector implements Collector {
 
   private parseLine(file: string, lineNumber: number, text: string): Event | undefined {
     const where = `${file}:${lineNumber}`;
-    if (Buffer.byteLength(text) > MAX_REPLAY_LINE_BYTES) return this.reject(where, `line longer than ${MAX_REPLAY_LINE_BYTES} bytes`);
+    if (Buffer.byteLength(text) > MAX_REPLAY_LINE_BYTES)
+      return this.reject(where, `line longer than ${MAX_REPLAY_LINE_BYTES} bytes`);
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (error) {
       return this.reject(where, `not JSON: ${(error as Error).message}`);
     }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) return this.reject(where, "expected a JSON object");
+    if (typeof json !== "object" || json === null || Array.isArray(json))
+      return this.reject(where, "expected a JSON object");
     const event = Event.fromJSON(json);
     if (!event.payload) {
-      return this.reject(where, "event has none of exec, exit, connect, fileOpen, credentialChange, fork, processSeen");
+      return this.reject(
+        where,
+        "event has none of exec, exit, connect, fileOpen, credentialChange, fork, processSeen",
+      );
     }
     return event;
   }
