@@ -3,7 +3,7 @@
 // call is assembled per tid and emitted once, on the exit (or on
 // sched_process_exec for a successful exec).
 
-import { readlinkSync } from "node:fs";
+import { readlinkSync, statSync } from "node:fs";
 import { posix } from "node:path";
 import { AddressFamily, type Event } from "@vigil/proto";
 import { parseProcStat } from "../proc/proc-stat";
@@ -257,6 +257,9 @@ export class TraceCorrelator {
     if (oldTid !== pid) this.threads.delete(oldTid);
     const before = this.table.getOrCreate(pid);
     const cwd = before.cwd;
+    // /proc shows the process as it is now, maybe after later setuid calls: the identity
+    // at exec is the one before it, changed only by the file's set-id bits.
+    const { uid, euid, gid, egid } = before;
     // Alive: /proc has the post-exec credentials (setuid binaries) and the resolved exe.
     const refreshed = this.table.refresh(pid);
     const live = refreshed !== undefined && refreshed !== before && !refreshed.exited;
@@ -266,6 +269,11 @@ export class TraceCorrelator {
     const executable = cwd !== "" && !filename.startsWith("/") ? posix.resolve(cwd, filename) : filename;
     if (!live || snapshot.executable === "") snapshot.executable = executable;
     snapshot.name = posix.basename(filename).slice(0, TASK_COMM_LEN);
+    snapshot.uid = uid;
+    snapshot.euid = euid;
+    snapshot.gid = gid;
+    snapshot.egid = egid;
+    applySetIdBits(snapshot, snapshot.executable);
     let argv: string[];
     let truncated: boolean;
     if (call?.probed === true && !(call.argvTruncated && live)) {
@@ -544,6 +552,26 @@ function applySetId(call: PendingCall, current: ProcessSnapshot): { uid: number;
       break;
   }
   return next;
+}
+
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+
+/** A set-user-ID (set-group-ID) file runs with its owner (group) as the effective id. */
+function applySetIdBits(snapshot: ProcessSnapshot, executable: string): void {
+  let mode: number;
+  let owner: number;
+  let group: number;
+  try {
+    const stat = statSync(executable);
+    mode = stat.mode;
+    owner = stat.uid;
+    group = stat.gid;
+  } catch {
+    return;
+  }
+  if ((mode & S_ISUID) !== 0) snapshot.euid = owner;
+  if ((mode & S_ISGID) !== 0) snapshot.egid = group;
 }
 
 function readLinkOrEmpty(path: string): string {
