@@ -3,14 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, wr
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { isVigilError, silentLogger } from "@vigil/common";
 import { AddressFamily, type Event } from "@vigil/proto";
 import { FtraceCollector } from "./ftrace-collector";
 import { locateTracefs } from "./tracefs";
 
-const run = promisify(execFile);
-const DEAD_PID = 4_000_000; // Above the default pid_max (4194304 is the hard limit); checked below.
+const DEAD_PID = 4_000_000; // Almost never allocated (pid_max is at most 4194304); checked below.
 
 /** One collector for the suite: setup costs ~150 ms and every test reads the same stream. */
 const events: Event[] = [];
