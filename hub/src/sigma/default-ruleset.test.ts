@@ -29,8 +29,14 @@ const loaded = loadRuleset(RULES_DIR);
 const ruleset = new Ruleset(loaded.rules);
 const ruleByFile = new Map(loaded.rules.map((rule) => [basename(rule.source, ".yml"), rule]));
 
-function readTests(file: string): RuleTests {
-  return YAML.parse(readFileSync(join(TESTS_DIR, file), "utf8"), { merge: true }) as RuleTests;
+/** Parsed test file; a malformed one yields empty lists and fails its own "is well-formed" test. */
+function readTests(file: string): RuleTests & { error?: string } {
+  try {
+    const parsed = YAML.parse(readFileSync(join(TESTS_DIR, file), "utf8"), { merge: true }) as Partial<RuleTests>;
+    return { rule: String(parsed?.rule), match: parsed?.match ?? [], no_match: parsed?.no_match ?? [] };
+  } catch (error) {
+    return { rule: "", match: [], no_match: [], error: (error as Error).message };
+  }
 }
 
 const testFiles = readdirSync(TESTS_DIR).filter((f) => f.endsWith(".yml"));
@@ -97,6 +103,10 @@ describe("default ruleset - loading", () => {
 describe.each(testFiles)("default ruleset - %s", (file) => {
   const tests = readTests(file);
   const rule = ruleByFile.get(basename(file, ".yml")) as CompiledRule;
+
+  test("is well-formed YAML", () => {
+    expect(tests.error).toBeUndefined();
+  });
 
   test.each(tests.match.map((c) => [c.name, c] as const))("fires on: %s", (name, testCase) => {
     expectEcsShape(testCase.event, `${file}: ${name}`);
