@@ -16,6 +16,7 @@ import { AT_FDCWD } from "./probe-plan";
 import type { RecordDecoder } from "./record-decoder";
 import { RecordKind } from "./record-kind";
 import { ipv4FromLittleEndian, ipv6FromBytes, portFromLittleEndian } from "./sockaddr";
+import { lookupSocket } from "./socket-lookup";
 
 const COMMON_PID_OFFSET = 4;
 const CLONE_PARENT = 0x8000;
@@ -55,6 +56,7 @@ export class TraceCorrelator {
     pendingMismatch: 0,
     openPathUnknown: 0,
     connectAddressUnknown: 0,
+    connectFromProc: 0,
   };
   private readonly pending = new Map<number, PendingCall>();
   /** tid -> tgid for threads created while tracing. */
@@ -390,9 +392,10 @@ export class TraceCorrelator {
   private onConnectExit(result: number, tid: number, timestampNs: number) {
     const call = this.take(tid, CallKind.Connect);
     if (call === undefined) return;
+    const snapshot = this.processOf(tid);
     if (!call.probed) {
-      // Not through libc (Go, static): the sockaddr was only a user pointer.
-      this.counters.connectAddressUnknown++;
+      // Not through libc (Go, static): the sockaddr was only a user pointer; ask /proc while the socket lives.
+      this.onUnprobedConnect(call.fd, result, snapshot, timestampNs);
       return;
     }
     this.counters.connect++;
@@ -402,7 +405,7 @@ export class TraceCorrelator {
         : call.family === AF_INET6
           ? AddressFamily.ADDRESS_FAMILY_INET6
           : AddressFamily.ADDRESS_FAMILY_UNIX;
-    this.emit(timestampNs, this.processOf(tid), {
+    this.emit(timestampNs, snapshot, {
       $case: "connect",
       value: {
         family,
@@ -413,6 +416,30 @@ export class TraceCorrelator {
         destinationPort: call.port,
         result,
         unixPath: call.path,
+      },
+    });
+  }
+
+  private onUnprobedConnect(fd: number, result: number, snapshot: ProcessSnapshot, timestampNs: number) {
+    const socket = fd >= 0 ? lookupSocket(this.procRoot, snapshot.pid, fd) : undefined;
+    if (socket === undefined) {
+      this.counters.connectAddressUnknown++;
+      return;
+    }
+    this.counters.connect++;
+    this.counters.connectFromProc++;
+    this.emit(timestampNs, snapshot, {
+      $case: "connect",
+      value: {
+        family:
+          socket.family === "inet" ? AddressFamily.ADDRESS_FAMILY_INET : AddressFamily.ADDRESS_FAMILY_INET6,
+        transport: socket.transport,
+        sourceIp: socket.sourceIp,
+        sourcePort: socket.sourcePort,
+        destinationIp: socket.destinationIp,
+        destinationPort: socket.destinationPort,
+        result,
+        unixPath: "",
       },
     });
   }
