@@ -41,7 +41,9 @@ process.once("exit", () => {
 
 export function findNatsServer(): string {
   const override = process.env.NATS_SERVER_BIN;
-  const candidates = override ? [override] : (process.env.PATH ?? "").split(delimiter).map((d) => join(d, "nats-server"));
+  const candidates = override
+    ? [override]
+    : (process.env.PATH ?? "").split(delimiter).map((d) => join(d, "nats-server"));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
@@ -67,11 +69,24 @@ export function freeLoopbackPort(): Promise<number> {
 
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServerHandle> {
   const binary = findNatsServer();
-  const port = await freeLoopbackPort();
   const storeDir = mkdtempSync(join(tmpdir(), "vigil-nats-"));
-  const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...(options.args ?? [])];
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
-  let child: ChildProcess | undefined = await launch(binary, args, readyTimeoutMs);
+  let port = 0;
+  let args: string[] = [];
+  let child: ChildProcess | undefined;
+  // The probed port can be taken before nats-server binds it: try a few.
+  for (let attempt = 1; child === undefined; attempt++) {
+    port = await freeLoopbackPort();
+    args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...(options.args ?? [])];
+    try {
+      child = await launch(binary, args, readyTimeoutMs);
+    } catch (error) {
+      if (attempt >= 3) {
+        rmSync(storeDir, { recursive: true, force: true });
+        throw error;
+      }
+    }
+  }
 
   const halt = async (signal: NodeJS.Signals) => {
     const current = child;
