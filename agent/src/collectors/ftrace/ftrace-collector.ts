@@ -11,6 +11,7 @@ import { locateLibc } from "./libc-locator";
 import { tracepointPlan, uprobeDefinition, uprobePlan } from "./probe-plan";
 import { RawPipeReader } from "./raw-pipe-reader";
 import { compileDecoder, type DecoderSpec, type RecordDecoder } from "./record-decoder";
+import { resolveFtraceOptions } from "./resolve-options";
 import { RecordBatch } from "./ring-buffer-page";
 import { TraceCorrelator } from "./trace-correlator";
 import {
@@ -21,7 +22,7 @@ import {
   removeStale,
   writeControl,
 } from "./tracefs";
-import { DEFAULT_SENSITIVE_PATHS, FTRACE_DEFAULTS, type FtraceCollectorOptions } from "./types";
+import type { FtraceCollectorOptions, ResolvedFtraceOptions } from "./types";
 
 const MAX_PAGES_PER_CPU_PER_POLL = 256;
 const EXIT_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -36,6 +37,7 @@ export class FtraceCollector implements Collector {
   readonly name = "ftrace";
   private readonly logger: Logger;
   private readonly options: FtraceCollectorOptions;
+  private readonly settings: ResolvedFtraceOptions;
   private readonly procRoot: string;
   private readonly instanceName = `vigil-${process.pid}`;
   private readonly probeGroup = `vigil_${process.pid}`;
@@ -71,6 +73,7 @@ export class FtraceCollector implements Collector {
 
   constructor(options: FtraceCollectorOptions) {
     this.options = options;
+    this.settings = resolveFtraceOptions(options);
     this.logger = options.logger;
     this.procRoot = options.procRoot ?? "/proc";
   }
@@ -106,9 +109,9 @@ export class FtraceCollector implements Collector {
         table: this.table,
         procRoot: this.procRoot,
         ownTids: this.ownTids(),
-        maxPending: this.options.maxPending ?? FTRACE_DEFAULTS.maxPending,
-        pendingTimeoutMs: this.options.pendingTimeoutMs ?? FTRACE_DEFAULTS.pendingTimeoutMs,
-        maxThreads: this.options.maxProcesses ?? FTRACE_DEFAULTS.maxProcesses,
+        maxPending: this.settings.maxPending,
+        pendingTimeoutMs: this.settings.pendingTimeoutMs,
+        maxThreads: this.settings.maxProcesses,
       });
       this.seedThreads(this.correlator);
       this.reader = new RawPipeReader(this.instanceDir, pageSize, header);
@@ -122,7 +125,7 @@ export class FtraceCollector implements Collector {
         error,
       );
     }
-    const interval = this.options.pollIntervalMs ?? FTRACE_DEFAULTS.pollIntervalMs;
+    const interval = this.settings.pollIntervalMs;
     this.timer = setInterval(() => this.poll(), interval);
     this.timer.unref();
     this.logger.info(
@@ -204,15 +207,11 @@ export class FtraceCollector implements Collector {
   }
 
   private configureBuffers(): void {
-    const subbuf = this.options.subbufSizeKb ?? FTRACE_DEFAULTS.subbufSizeKb;
+    const subbuf = this.settings.subbufSizeKb;
     if (existsSync(`${this.instanceDir}/buffer_subbuf_size_kb`)) {
       writeControl(this.instanceDir, "buffer_subbuf_size_kb", String(subbuf));
     }
-    writeControl(
-      this.instanceDir,
-      "buffer_size_kb",
-      String(this.options.bufferSizeKb ?? FTRACE_DEFAULTS.bufferSizeKb),
-    );
+    writeControl(this.instanceDir, "buffer_size_kb", String(this.settings.bufferSizeKb));
     writeControl(this.instanceDir, "trace_clock", "mono");
     // Wake readers on any data (we poll, but a blocking reader elsewhere would otherwise wait for half a buffer).
     if (existsSync(`${this.instanceDir}/buffer_percent`))
@@ -253,11 +252,11 @@ export class FtraceCollector implements Collector {
       return;
     }
     const symbols = readDynamicFunctionSymbols(readFileSync(libc));
-    const argvSlots = Math.min(Math.max(this.options.argvSlots ?? FTRACE_DEFAULTS.argvSlots, 1), 48);
+    const argvSlots = this.settings.argvSlots;
     const plan = uprobePlan({
-      sensitivePaths: this.options.sensitivePaths ?? DEFAULT_SENSITIVE_PATHS,
+      sensitivePaths: this.settings.sensitivePaths,
       argvSlots,
-      includeUnixConnect: this.options.includeUnixConnect ?? false,
+      includeUnixConnect: this.settings.includeUnixConnect,
     });
     const taken = new Set<number>();
     for (const spec of plan) {
@@ -285,7 +284,7 @@ export class FtraceCollector implements Collector {
       procRoot: this.procRoot,
       bootTimeUs: readBootTimeUs(this.procRoot),
       maxArgs: 256,
-      maxEntries: this.options.maxProcesses ?? FTRACE_DEFAULTS.maxProcesses,
+      maxEntries: this.settings.maxProcesses,
       userNames: new UserNames(this.options.passwdPath),
     });
     for (const name of readdirSync(this.procRoot)) {

@@ -41,3 +41,16 @@ export const FTRACE_DEFAULTS = {
   pendingTimeoutMs: 5000,
   maxProcesses: 16384,
 } as const;
+
+/** Every option with its default applied and its range checked. */
+export interface ResolvedFtraceOptions {
+  pollIntervalMs: number;
+  bufferSizeKb: number;
+  subbufSizeKb: number;
+  argvSlots: number;
+  maxPending: number;
+  pendingTimeoutMs: number;
+  maxProcesses: number;
+  sensitivePaths: string[];
+  includeUnixConnect: boolean;
+}

@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
 import { ErrorCodes, type Logger, VigilError } from "@vigil/common";
 import type { Event } from "@vigil/proto";
+import { integerOption } from "../option-checks";
 import { readBootTimeUs, startTimeUs } from "../proc/boot-time";
 import { parseProcStat } from "../proc/proc-stat";
 import { readText } from "../proc/process-reader";
@@ -34,7 +35,13 @@ export class ProcfsCollector implements Collector {
 
   constructor(options: ProcfsCollectorOptions) {
     this.logger = options.logger;
-    this.intervalMs = options.intervalMs ?? DEFAULT_PROCFS_INTERVAL_MS;
+    this.intervalMs = integerOption(
+      "procfs.intervalMs",
+      options.intervalMs,
+      DEFAULT_PROCFS_INTERVAL_MS,
+      100,
+      3_600_000,
+    );
     this.procRoot = options.procRoot ?? "/proc";
     this.includeKernelThreads = options.includeKernelThreads ?? false;
     this.knownPids = options.knownPids;
@@ -52,7 +59,7 @@ export class ProcfsCollector implements Collector {
     this.table = new ProcessTable({
       procRoot: this.procRoot,
       bootTimeUs,
-      maxArgs: options.maxArgs ?? 256,
+      maxArgs: integerOption("procfs.maxArgs", options.maxArgs, 256, 1, 1 << 16),
       maxEntries: 4096,
       userNames: new UserNames(options.passwdPath),
     });
