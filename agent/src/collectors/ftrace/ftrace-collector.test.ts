@@ -260,6 +260,13 @@ describe("ftrace collector", () => {
     expect(stats.unknownRecords).toBe(0);
   });
 
+  it("ftrace - probe() accepts this host and rejects a missing tracefs", async () => {
+    await expect(new FtraceCollector({ logger: silentLogger() }).probe()).resolves.toBeUndefined();
+    await expect(
+      new FtraceCollector({ logger: silentLogger(), tracefsRoot: "/nonexistent" }).probe(),
+    ).rejects.toThrow(/tracefs/);
+  });
+
   it("ftrace - an unusable tracefs root fails with COLLECTOR_UNAVAILABLE and says what is needed", async () => {
     const broken = new FtraceCollector({ logger: silentLogger(), tracefsRoot: "/nonexistent/tracing" });
     const failure = await broken

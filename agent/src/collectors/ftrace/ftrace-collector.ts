@@ -78,19 +78,29 @@ export class FtraceCollector implements Collector {
     this.procRoot = options.procRoot ?? "/proc";
   }
 
+  /**
+   * Checks, without changing anything but mounting tracefs, that start() can work here:
+   * root, tracefs with instances, the required tracepoints. Rejects with
+   * VIGIL_ERR_COLLECTOR_UNAVAILABLE saying what is missing.
+   */
+  async probe(): Promise<void> {
+    const root = await this.requireTracefs();
+    for (const spec of tracepointPlan()) {
+      if (spec.optional || existsSync(`${root}/events/${spec.group}/${spec.event}/format`)) continue;
+      throw unavailable(
+        `tracepoint ${spec.group}/${spec.event} is missing (kernel needs CONFIG_FTRACE_SYSCALLS)`,
+      );
+    }
+    if (!existsSync(`${root}/uprobe_events`)) {
+      this.logger.warn(
+        "no uprobe_events (CONFIG_UPROBE_EVENTS): ftrace events will lack argv, paths and addresses",
+      );
+    }
+  }
+
   async start(sink: EventSink): Promise<void> {
     if (this.timer !== undefined) return;
-    if (process.getuid?.() !== 0) {
-      throw unavailable(
-        "ftrace collector needs root (tracefs and uprobes are root-only); run the agent as root",
-      );
-    }
-    const root = await locateTracefs(this.options.tracefsRoot);
-    if (root === undefined) {
-      throw unavailable(
-        "tracefs is not available: mount it (mount -t tracefs nodev /sys/kernel/tracing) on a kernel with CONFIG_FTRACE, as root",
-      );
-    }
+    const root = await this.requireTracefs();
     this.root = root;
     const stale = removeStale(root, (pid) => existsSync(`${this.procRoot}/${pid}`));
     if (stale.length > 0) this.logger.info({ removed: stale }, "removed tracefs leftovers of dead agents");
@@ -156,6 +166,21 @@ export class FtraceCollector implements Collector {
       kernelDropped: kernel.dropped,
       kernelUnread: kernel.entries,
     };
+  }
+
+  private async requireTracefs(): Promise<string> {
+    if (process.getuid?.() !== 0) {
+      throw unavailable(
+        "ftrace collector needs root (tracefs and uprobes are root-only); run the agent as root",
+      );
+    }
+    const root = await locateTracefs(this.options.tracefsRoot);
+    if (root === undefined) {
+      throw unavailable(
+        "tracefs is not available: mount it (mount -t tracefs nodev /sys/kernel/tracing) on a kernel with CONFIG_FTRACE, as root",
+      );
+    }
+    return root;
   }
 
   /** For the procfs collector's knownPids: processes this collector has seen. */
@@ -246,6 +271,12 @@ export class FtraceCollector implements Collector {
   }
 
   private placeUprobes(): void {
+    if (!existsSync(`${this.root}/uprobe_events`)) {
+      this.logger.warn(
+        "no uprobe_events (CONFIG_UPROBE_EVENTS): no argv, paths or connect addresses from ftrace",
+      );
+      return;
+    }
     const libc = this.options.libcPath ?? locateLibc(this.procRoot);
     if (libc === undefined) {
       this.logger.warn("glibc not found: no uprobes, so no argv, paths or connect addresses from ftrace");
