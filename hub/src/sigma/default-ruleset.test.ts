@@ -32,7 +32,9 @@ const ruleByFile = new Map(loaded.rules.map((rule) => [basename(rule.source, ".y
 /** Parsed test file; a malformed one yields empty lists and fails its own "is well-formed" test. */
 function readTests(file: string): RuleTests & { error?: string } {
   try {
-    const parsed = YAML.parse(readFileSync(join(TESTS_DIR, file), "utf8"), { merge: true }) as Partial<RuleTests>;
+    const parsed = YAML.parse(readFileSync(join(TESTS_DIR, file), "utf8"), {
+      merge: true,
+    }) as Partial<RuleTests>;
     return { rule: String(parsed?.rule), match: parsed?.match ?? [], no_match: parsed?.no_match ?? [] };
   } catch (error) {
     return { rule: "", match: [], no_match: [], error: (error as Error).message };
@@ -51,16 +53,21 @@ function expectEcsShape(doc: EcsDocument, where: string): void {
   else {
     if (event.kind !== "event") problems.push("event.kind must be 'event'");
     if (event.module !== "vigil") problems.push("event.module must be 'vigil'");
-    if (!Array.isArray(event.category) || !Array.isArray(event.type)) problems.push("event.category/type must be lists");
+    if (!Array.isArray(event.category) || !Array.isArray(event.type))
+      problems.push("event.category/type must be lists");
     if (typeof event.action !== "string") problems.push("event.action missing");
   }
-  if (typeof (doc.host as Record<string, unknown> | undefined)?.name !== "string") problems.push("host.name missing");
-  if ((doc.agent as Record<string, unknown> | undefined)?.type !== "vigil-agent") problems.push("agent.type must be vigil-agent");
+  if (typeof (doc.host as Record<string, unknown> | undefined)?.name !== "string")
+    problems.push("host.name missing");
+  if ((doc.agent as Record<string, unknown> | undefined)?.type !== "vigil-agent")
+    problems.push("agent.type must be vigil-agent");
   const process = doc.process as Record<string, unknown> | undefined;
   if (process !== undefined) {
-    if (process.pid !== undefined && typeof process.pid !== "number") problems.push("process.pid must be a number");
+    if (process.pid !== undefined && typeof process.pid !== "number")
+      problems.push("process.pid must be a number");
     if (Array.isArray(process.args) && typeof process.command_line === "string") {
-      if ((process.args as string[]).join(" ") !== process.command_line) problems.push("command_line must be args joined");
+      if ((process.args as string[]).join(" ") !== process.command_line)
+        problems.push("command_line must be args joined");
     }
   }
   const port = (doc.destination as Record<string, unknown> | undefined)?.port;
@@ -78,7 +85,10 @@ describe("default ruleset - loading", () => {
   test("every rule has a test file with at least two match and two no_match events", () => {
     for (const rule of loaded.rules) {
       const file = `${basename(rule.source, ".yml")}.yml`;
-      expect({ rule: rule.source, hasTests: testFiles.includes(file) }).toEqual({ rule: rule.source, hasTests: true });
+      expect({ rule: rule.source, hasTests: testFiles.includes(file) }).toEqual({
+        rule: rule.source,
+        hasTests: true,
+      });
       const tests = readTests(file);
       expect(tests.rule).toBe(rule.id);
       expect(tests.match.length).toBeGreaterThanOrEqual(2);
@@ -92,9 +102,15 @@ describe("default ruleset - loading", () => {
 
   test("every rule maps to ATT&CK and says what can go wrong", () => {
     for (const rule of loaded.rules) {
-      expect({ id: rule.id, techniques: rule.techniques.length > 0 }).toEqual({ id: rule.id, techniques: true });
+      expect({ id: rule.id, techniques: rule.techniques.length > 0 }).toEqual({
+        id: rule.id,
+        techniques: true,
+      });
       expect({ id: rule.id, tactics: rule.tactics.length > 0 }).toEqual({ id: rule.id, tactics: true });
-      expect({ id: rule.id, falsepositives: rule.falsepositives.length > 0 }).toEqual({ id: rule.id, falsepositives: true });
+      expect({ id: rule.id, falsepositives: rule.falsepositives.length > 0 }).toEqual({
+        id: rule.id,
+        falsepositives: true,
+      });
       expect(rule.description.length).toBeGreaterThan(0);
     }
   });

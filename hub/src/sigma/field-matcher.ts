@@ -68,18 +68,40 @@ function normaliseValues(spec: FieldSpec, raw: unknown): Scalar[] {
   });
 }
 
+/** Patterns keyed by one character code, so long `endswith` lists cost a couple of comparisons. */
+function bucket(map: Map<number, string[]>, key: number, text: string): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [text]);
+  else list.push(text);
+}
+
 function stringTest(patterns: StringPattern[]): ValueTest {
   const exact = new Set<string>();
+  const prefixes = new Map<number, string[]>();
+  const suffixes = new Map<number, string[]>();
   const others: StringPattern[] = [];
   for (const pattern of patterns) {
     if (pattern.kind === "equals") exact.add(pattern.text);
+    else if (pattern.kind === "prefix") bucket(prefixes, pattern.text.charCodeAt(0), pattern.text);
+    else if (pattern.kind === "suffix")
+      bucket(suffixes, pattern.text.charCodeAt(pattern.text.length - 1), pattern.text);
     else others.push(pattern);
   }
+  const hasPrefixes = prefixes.size > 0;
+  const hasSuffixes = suffixes.size > 0;
   return (value) => {
     const text = toText(value);
     if (text === undefined) return false;
     const lower = text.toLowerCase();
     if (exact.has(lower)) return true;
+    if (hasPrefixes) {
+      const candidates = prefixes.get(lower.charCodeAt(0));
+      if (candidates !== undefined) for (const p of candidates) if (lower.startsWith(p)) return true;
+    }
+    if (hasSuffixes) {
+      const candidates = suffixes.get(lower.charCodeAt(lower.length - 1));
+      if (candidates !== undefined) for (const p of candidates) if (lower.endsWith(p)) return true;
+    }
     for (const pattern of others) if (matchPattern(lower, pattern)) return true;
     return false;
   };
