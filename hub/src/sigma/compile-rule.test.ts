@@ -285,9 +285,12 @@ describe("compile-rule - matching", () => {
   test("Initiated maps Sigma booleans onto network.direction", () => {
     const rule = compileDetection({ s: { Initiated: "true" }, condition: "s" }, "network_connection");
     expect(rule.matches(connectEvent({}))).toBe(true);
+    expect(rule.matches(connectEvent({ network: { direction: "egress" } }))).toBe(true);
+    expect(rule.matches(connectEvent({ network: { direction: "ingress" } }))).toBe(false);
     expect(rule.matches(connectEvent({ network: { direction: "inbound" } }))).toBe(false);
     const bool = compileDetection({ s: { Initiated: false }, condition: "s" }, "network_connection");
     expect(bool.matches(connectEvent({ network: { direction: "inbound" } }))).toBe(true);
+    expect(bool.matches(connectEvent({ network: { direction: "ingress" } }))).toBe(true);
   });
 
   test("ECS dotted paths and Vigil ancestry fields", () => {

@@ -7,8 +7,8 @@ import type { LogsourceCategory } from "./types";
 export interface FieldMapping {
   /** Dotted ECS path. */
   path: string;
-  /** Sigma values rewritten to ECS values before compiling (case-insensitive keys). */
-  values?: Readonly<Record<string, string>>;
+  /** Sigma values rewritten to ECS values before compiling (lower-case keys); any listed value matches. */
+  values?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Fields valid in every category. */
@@ -33,7 +33,11 @@ export const COMMON_FIELDS: Readonly<Record<string, FieldMapping>> = {
   SourceIp: { path: "source.ip" },
   SourcePort: { path: "source.port" },
   Protocol: { path: "network.transport" },
-  Initiated: { path: "network.direction", values: { true: "outbound", false: "inbound" } },
+  // The server reports host-side ECS directions (egress / ingress); outbound / inbound are accepted too.
+  Initiated: {
+    path: "network.direction",
+    values: { true: ["egress", "outbound"], false: ["ingress", "inbound"] },
+  },
 };
 
 /** Fields that only mean something in one category. */

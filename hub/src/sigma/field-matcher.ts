@@ -177,10 +177,10 @@ function valueTests(spec: FieldSpec, values: Scalar[]): { tests: ValueTest[]; ma
   const present = values.filter((v): v is Exclude<Scalar, null> => v !== null);
   switch (kind.kind) {
     case "string": {
-      const patterns = present.map((value) => {
+      const patterns = present.flatMap((value) => {
         const text = String(value);
-        const mapped = spec.valueMap?.[text.toLowerCase()] ?? text;
-        return compileStringPattern(mapped, kind.operator);
+        const mapped = spec.valueMap?.[text.toLowerCase()] ?? [text];
+        return mapped.map((m) => compileStringPattern(m, kind.operator));
       });
       if (spec.all) return { tests: patterns.map((p) => stringTest([p])), matchNull };
       return { tests: patterns.length > 0 ? [stringTest(patterns)] : [], matchNull };

@@ -14,7 +14,8 @@ export function isCategory(doc: EcsDocument, category: LogsourceCategory): boole
   const { category: cat, type, action } = event as Record<string, unknown>;
   switch (category) {
     case "process_creation":
-      return has(cat, "process") && has(type, "start");
+      // Only exec creates a new image; a fork (also process/start) repeats its parent's fields.
+      return has(cat, "process") && has(type, "start") && action === "exec";
     case "process_termination":
       return has(cat, "process") && has(type, "end");
     case "privilege_change":

@@ -66,6 +66,7 @@ describe("logsource - categories", () => {
   const base = { kind: "event", module: "vigil" };
   test.each([
     [{ category: ["process"], type: ["start"], action: "exec" }, ["process_creation"]],
+    [{ category: ["process"], type: ["start"], action: "fork" }, []],
     [{ category: ["process"], type: ["end"], action: "exit" }, ["process_termination"]],
     [{ category: ["process"], type: ["change"], action: "credential-change" }, ["privilege_change"]],
     [{ category: ["process"], type: ["change"], action: "rename" }, []],

@@ -59,7 +59,7 @@ export function connectEvent(fields: Record<string, unknown>): EcsDocument {
       module: "vigil",
     },
     process: { pid: 4242, executable: "/usr/bin/bash", name: "bash" },
-    network: { transport: "tcp", type: "ipv4", direction: "outbound" },
+    network: { transport: "tcp", type: "ipv4", direction: "egress" },
     ...fields,
   };
 }

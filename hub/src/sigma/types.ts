@@ -124,7 +124,7 @@ export interface FieldSpec {
   /** `|all`: every listed value must match instead of any. */
   all: boolean;
   /** Rewrites Sigma values to the ECS vocabulary (Initiated: true → outbound). */
-  valueMap: Readonly<Record<string, string>> | undefined;
+  valueMap: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 export type FieldMatchKind =
