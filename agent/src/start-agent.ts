@@ -22,11 +22,13 @@ export interface RunningAgent {
 export async function buildCollectors(config: AgentConfig, logger: Logger): Promise<Collector[]> {
   const collectors: Collector[] = [];
   const names = new Set(config.collectors);
+  let ftrace: FtraceCollector | undefined;
   if (names.has("ftrace")) {
-    const ftrace = new FtraceCollector({ logger: logger.child({ collector: "ftrace" }) });
+    const candidate = new FtraceCollector({ logger: logger.child({ collector: "ftrace" }) });
     try {
-      await ftrace.probe();
-      collectors.push(ftrace);
+      await candidate.probe();
+      collectors.push(candidate);
+      ftrace = candidate;
     } catch (error) {
       if (!config.ftraceFallbackToProcfs || !isVigilError(error, ErrorCodes.COLLECTOR_UNAVAILABLE)) throw error;
       logger.warn({ reason: (error as Error).message }, "ftrace collector unavailable; watching this host with procfs only");
@@ -34,7 +36,11 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
     }
   }
   if (names.has("procfs")) {
-    collectors.push(new ProcfsCollector({ logger: logger.child({ collector: "procfs" }), intervalMs: config.procfsIntervalMs }));
+    // After its first inventory scan, procfs reports only what ftrace missed.
+    const knownPids = ftrace ? (pid: number) => (ftrace as FtraceCollector).knowsPid(pid) : undefined;
+    collectors.push(
+      new ProcfsCollector({ logger: logger.child({ collector: "procfs" }), intervalMs: config.procfsIntervalMs, knownPids }),
+    );
   }
   if (names.has("replay")) {
     collectors.push(

@@ -29,6 +29,7 @@ export type {
 export {
   AGENT_ID_PATTERN,
   ALERTS_STREAM,
+  DEAD_LETTER_STREAM,
   EVENTS_STREAM,
   HUB_DURABLE,
   alertsSubject,

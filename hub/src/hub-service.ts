@@ -18,6 +18,10 @@ import {
 import { BusEventBatch } from "@vigil/proto";
 import { type AlertingRule, buildAlert } from "./alerts/build-alert";
 import { createHubMetrics, type HubMetrics } from "./hub-metrics";
+import { SinkWriteError } from "./sinks/sink-write-error";
+
+/** Alerts a sink refused on their own merits go here, with the reason, instead of blocking the batch forever. */
+export const DEAD_LETTER_SUBJECT = "vigil.deadletter.alerts";
 
 /** The ruleset as the hub uses it: which rules does this document fire? */
 export interface RuleEvaluator {
@@ -133,11 +137,37 @@ export class HubService {
     metrics.batches.inc({ outcome: "acked" });
   }
 
+  /**
+   * When the only alerts a sink failed to store are ones it refused for good
+   * (e.g. a mapping conflict), they go to the dead-letter subject and the batch
+   * proceeds; anything transient still means redelivery.
+   */
+  private async setAsideRejected(sinkName: string, alerts: Alert[], error: unknown): Promise<boolean> {
+    if (!(error instanceof SinkWriteError) || !error.permanent) return false;
+    const rejectedIds = new Set(error.rejected.map((rejected) => rejected.alertId));
+    if (error.unstoredIds.some((id) => !rejectedIds.has(id))) return false;
+    for (const rejected of error.rejected) {
+      const alert = alerts.find((candidate) => candidate.id === rejected.alertId);
+      await this.options.bus.publish(
+        DEAD_LETTER_SUBJECT,
+        Buffer.from(JSON.stringify({ sink: sinkName, reason: rejected.reason, type: rejected.type, alert: alert?.document })),
+        { msgId: `${sinkName}:${rejected.alertId}` },
+      );
+      this.metrics.sinkErrors.inc({ sink: sinkName });
+      this.options.logger.error(
+        { sink: sinkName, alertId: rejected.alertId, type: rejected.type, reason: rejected.reason },
+        `alert refused by sink; set aside on ${DEAD_LETTER_SUBJECT}`,
+      );
+    }
+    return true;
+  }
+
   private async store(alerts: Alert[], batch: BusEventBatch): Promise<boolean> {
     for (const sink of this.options.sinks) {
       try {
         await sink.write(alerts);
       } catch (error) {
+        if (await this.setAsideRejected(sink.name, alerts, error)) continue;
         this.metrics.sinkErrors.inc({ sink: sink.name });
         this.lastSinkError = `${sink.name}: ${(error as Error).message}`;
         this.options.logger.error(

@@ -26,7 +26,8 @@ export interface VigilServer {
   readonly apiPort: number;
   readonly registry: AgentRegistry;
   health(): HealthReport;
-  close(): Promise<void>;
+  /** Stops accepting; open agent streams get graceMs to finish (0 = cut now). */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Composes the server tier: gRPC ingress → normalize → bus, plus the REST API. */
@@ -68,8 +69,8 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     apiPort: api.port,
     registry,
     health,
-    close: async () => {
-      await ingress.close();
+    close: async (graceMs?: number) => {
+      await ingress.close(graceMs);
       await api.close();
     },
   };

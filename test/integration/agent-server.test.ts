@@ -1,6 +1,6 @@
 import { credentials, Metadata, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
 import { type AgentConfig, agentConfigSchema, type Collector, type EventSink, VigilAgent } from "@vigil/agent";
-import { type BusMessage, createMemoryBus, EVENTS_STREAM, type MemoryBus, silentLogger } from "@vigil/common";
+import { type BusMessage, createMemoryBus, defaultStreams, EVENTS_STREAM, type MemoryBus, silentLogger } from "@vigil/common";
 import { AgentServiceClient, BusEventBatch, type Event } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { EXEC_CAT_SHADOW, SAMPLE_HELLO } from "../fixtures/sample-events";
@@ -51,6 +51,7 @@ function agentConfig(grpcPort: number): AgentConfig {
 /** Collects every event pid that reached the bus, acking as the hub would. */
 async function collectFromBus(bus: MemoryBus): Promise<{ pids: number[]; batches: number }> {
   const seen = { pids: [] as number[], batches: 0 };
+  await bus.ensureStreams(defaultStreams());
   await bus.consume(
     { stream: EVENTS_STREAM, durable: "it-reader", maxInFlight: 100, ackWaitMs: 5000, maxDeliver: 5 },
     async (message: BusMessage) => {
@@ -232,6 +233,7 @@ describe("server ingress - bad peers get a clear status and the server keeps ser
     const welcome = new Promise<unknown>((resolve) => good.stream.on("data", resolve));
     good.stream.write({ body: { $case: "hello", value: SAMPLE_HELLO } });
     expect(await welcome).toMatchObject({ body: { $case: "welcome" } });
+    good.stream.on("error", () => undefined); // the cancel below surfaces as CANCELLED
     good.stream.cancel();
     good.client.close();
   });

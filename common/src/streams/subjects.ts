@@ -6,6 +6,7 @@ import type { StreamSpec } from "../bus/types";
 
 export const EVENTS_STREAM = "VIGIL_EVENTS";
 export const ALERTS_STREAM = "VIGIL_ALERTS";
+export const DEAD_LETTER_STREAM = "VIGIL_DEADLETTER";
 export const HUB_DURABLE = "vigil-hub";
 
 /** Agent ids become subject tokens, so they are restricted to this alphabet. */
@@ -39,6 +40,14 @@ export function defaultStreams(): StreamSpec[] {
       duplicateWindowMs: 10 * 60_000,
       maxAgeMs: 30 * 24 * 3600_000,
       maxBytes: 1024 ** 3,
+    },
+    {
+      // What a sink refused for good, kept for an operator to inspect and replay.
+      name: DEAD_LETTER_STREAM,
+      subjects: ["vigil.deadletter.>"],
+      duplicateWindowMs: 10 * 60_000,
+      maxAgeMs: 30 * 24 * 3600_000,
+      maxBytes: 256 * 1024 ** 2,
     },
   ];
 }
