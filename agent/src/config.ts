@@ -37,7 +37,7 @@ export const agentConfigSchema = z
         rebaseTime: envBoolean.default(true),
       })
       .strict()
-      .default({ files: [], rebaseTime: true }),
+      .prefault({}),
     batch: z
       .object({
         maxEvents: z.coerce.number().int().min(1).max(100_000).default(1000),
@@ -45,7 +45,7 @@ export const agentConfigSchema = z
         flushIntervalMs: z.coerce.number().int().min(1).max(60_000).default(100),
       })
       .strict()
-      .default({ maxEvents: 1000, flushIntervalMs: 100 }),
+      .prefault({}),
     transport: z
       .object({
         /** Unacked batches kept for resend; beyond it the oldest are dropped and counted. */
@@ -57,7 +57,7 @@ export const agentConfigSchema = z
         backoffMaxMs: z.coerce.number().int().min(10).default(30_000),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     labels: z.record(z.string(), z.string()).default({}),
     metrics: z
       .object({ host: z.string().default("127.0.0.1"), port: z.coerce.number().int().min(0).max(65535) })

@@ -32,7 +32,7 @@ export const hubConfigSchema = z
         retryDelayMs: z.coerce.number().int().min(0).default(2000),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     metrics: z
       .object({ host: z.string().default("127.0.0.1"), port: z.coerce.number().int().min(0).max(65535) })
       .strict()

@@ -32,7 +32,7 @@ export const serverConfigSchema = z
         helloTimeoutMs: z.coerce.number().int().min(100).default(10_000),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     api: z
       .object({
         host: z.string().default("127.0.0.1"),
@@ -41,7 +41,7 @@ export const serverConfigSchema = z
         token: z.string().min(16).optional(),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
     /** Distributed mode: where to publish events. Embedded mode passes an in-process bus instead. */
     nats: natsConfigSchema.optional(),
     /** SQLite alert store served by GET /api/v1/alerts (embedded mode and single-host installs). */

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { ALERT_LEVELS, type AlertReader, type HealthReport, type Logger, type Registry } from "@vigil/common";
-import Fastify from "fastify";
+import Fastify, { LogController } from "fastify";
 import type { AgentRegistry } from "../registry/agent-registry";
 
 export interface RestApiOptions {
@@ -46,7 +46,8 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
   const app = Fastify({
     loggerInstance: options.logger.child({ component: "api" }),
     bodyLimit: 1024 * 1024,
-    disableRequestLogging: true,
+    // One line per request would drown the log when `vigil alerts -f` polls.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   const expected = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
   app.addHook("onRequest", async (request, reply) => {

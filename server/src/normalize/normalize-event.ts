@@ -147,11 +147,14 @@ function baseEvent(identity: AgentIdentity, event: Event, position: EventPositio
   };
 }
 
+/** A non-blocking connect answers EINPROGRESS: neither success nor failure yet. */
+const EINPROGRESS = -115;
+
 function setAction(target: EcsEvent, category: string[], type: string[], action: string, result: number): void {
   target.category = category;
   target.type = type;
   target.action = action;
-  target.outcome = result < 0 ? "failure" : "success";
+  target.outcome = result === EINPROGRESS ? "unknown" : result < 0 ? "failure" : "success";
 }
 
 function ensureProcess(canonical: CanonicalEvent): EcsProcess {

@@ -1,0 +1,120 @@
+import { toEcsDocument } from "@vigil/common";
+import {
+  CONNECT_OUT,
+  EXEC_CAT_SHADOW,
+  EXIT_EVENT,
+  OPEN_AUTHORIZED_KEYS,
+  SAMPLE_HELLO,
+  SETUID_ROOT,
+} from "../../../test/fixtures/sample-events";
+import { identityFromHello } from "./agent-identity";
+import { normalizeEvent } from "./normalize-event";
+
+const identity = identityFromHello(SAMPLE_HELLO);
+const position = { sequence: 17, index: 3, receivedUs: 1_763_900_000_500_000 };
+
+function ecs(event: typeof EXEC_CAT_SHADOW) {
+  const canonical = normalizeEvent(identity, event, position);
+  if (!canonical) throw new Error("expected a canonical event");
+  return toEcsDocument(canonical) as Record<string, any>;
+}
+
+describe("normalize - agent events to ECS", () => {
+  test("exec carries process, ancestry, user and host fields under ECS names", () => {
+    const doc = ecs(EXEC_CAT_SHADOW);
+    expect(doc["@timestamp"]).toBe(new Date(Math.floor(EXEC_CAT_SHADOW.timestampUs / 1000)).toISOString());
+    expect(doc.event).toMatchObject({
+      id: `${SAMPLE_HELLO.agentId}:17:3`,
+      kind: "event",
+      category: ["process"],
+      type: ["start"],
+      action: "exec",
+      outcome: "success",
+      dataset: "vigil.ftrace",
+    });
+    expect(doc.process).toMatchObject({
+      pid: 4242,
+      name: "cat",
+      executable: "/usr/bin/cat",
+      args: ["cat", "/etc/shadow"],
+      args_count: 2,
+      command_line: "cat /etc/shadow",
+      working_directory: "/home/alice",
+      tty: { name: "pts/1" },
+      parent: {
+        pid: 4100,
+        executable: "/usr/bin/bash",
+        command_line: "-bash",
+        parent: { pid: 4000, executable: "/usr/sbin/sshd", command_line: "sshd: alice@pts/1" },
+      },
+    });
+    expect(doc.user).toMatchObject({ id: "1000", name: "alice", effective: { id: "1000" } });
+    expect(doc.host).toMatchObject({ id: SAMPLE_HELLO.agentId, name: "web-01", os: { kernel: "6.1.0-28-amd64" } });
+    expect(doc.agent).toEqual({ id: SAMPLE_HELLO.agentId, type: "vigil-agent", version: "0.1.0" });
+  });
+
+  test("entity ids are stable for the same process and differ across processes", () => {
+    const first = ecs(EXEC_CAT_SHADOW).process;
+    const again = ecs(EXIT_EVENT).process;
+    const other = ecs(CONNECT_OUT).process;
+    expect(first.entity_id).toHaveLength(22);
+    expect(first.entity_id).toBe(again.entity_id);
+    expect(first.entity_id).not.toBe(other.entity_id);
+    expect(first.parent.entity_id).toBe(other.parent.entity_id);
+  });
+
+  test("connect becomes a network connection with destination; EINPROGRESS is an unknown outcome", () => {
+    const doc = ecs(CONNECT_OUT);
+    expect(doc.event).toMatchObject({ category: ["network"], type: ["connection", "start"], action: "connect", outcome: "unknown" });
+    expect(doc.destination).toEqual({ ip: "203.0.113.7", port: 4444, address: "203.0.113.7" });
+    expect(doc.network).toEqual({ transport: "tcp", type: "ipv4", direction: "egress" });
+    expect(doc.source).toBeUndefined();
+  });
+
+  test("write open becomes a file change with decoded flags and path parts", () => {
+    const doc = ecs(OPEN_AUTHORIZED_KEYS);
+    expect(doc.event).toMatchObject({ category: ["file"], type: ["change"], action: "open-write" });
+    expect(doc.file).toEqual({
+      path: "/home/alice/.ssh/authorized_keys",
+      name: "authorized_keys",
+      directory: "/home/alice/.ssh",
+      flags: ["O_WRONLY", "O_CREAT", "O_APPEND"],
+      mode: "0600",
+    });
+  });
+
+  test("read-only open of a sensitive file is an access, not a change", () => {
+    const read = { ...OPEN_AUTHORIZED_KEYS, payload: { $case: "fileOpen" as const, value: { path: "/etc/shadow", flags: 0o2000000, mode: 0, result: 3, created: false } } };
+    const doc = ecs(read);
+    expect(doc.event).toMatchObject({ type: ["access"], action: "open-read" });
+    expect(doc.file.flags).toEqual(["O_RDONLY", "O_CLOEXEC"]);
+  });
+
+  test("credential change records old and new ids", () => {
+    const doc = ecs(SETUID_ROOT);
+    expect(doc.event).toMatchObject({ category: ["process"], type: ["change"], action: "credential-change" });
+    expect(doc.vigil).toMatchObject({ syscall: "setuid", old_uid: "1000", new_uid: "0", new_euid: "0" });
+    expect(doc.user.changes).toEqual({ id: "0" });
+  });
+
+  test("a refused connect is a failure", () => {
+    const refused = { ...CONNECT_OUT, payload: { $case: "connect" as const, value: { ...(CONNECT_OUT.payload?.value as object), result: -111 } } };
+    expect(ecs(refused as typeof CONNECT_OUT).event.outcome).toBe("failure");
+  });
+
+  test("exit carries the exit code, including zero", () => {
+    expect(ecs(EXIT_EVENT).process.exit_code).toBe(1);
+    const clean = { ...EXIT_EVENT, payload: { $case: "exit" as const, value: { exitCode: 0, signal: 0 } } };
+    expect(ecs(clean).process.exit_code).toBe(0);
+    expect(ecs(EXEC_CAT_SHADOW).process.exit_code).toBeUndefined();
+  });
+
+  test("an event without payload is dropped", () => {
+    expect(normalizeEvent(identity, { ...EXEC_CAT_SHADOW, payload: undefined }, position)).toBeUndefined();
+  });
+
+  test("missing agent timestamp falls back to the time the server received it", () => {
+    const doc = ecs({ ...EXEC_CAT_SHADOW, timestampUs: 0 });
+    expect(doc["@timestamp"]).toBe(new Date(position.receivedUs / 1000).toISOString());
+  });
+});
