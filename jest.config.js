@@ -4,11 +4,23 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: "node",
-  roots: ["<rootDir>/proto", "<rootDir>/common", "<rootDir>/agent", "<rootDir>/server", "<rootDir>/hub", "<rootDir>/cli", "<rootDir>/test", "<rootDir>/rules"],
+  roots: [
+    "<rootDir>/proto",
+    "<rootDir>/common",
+    "<rootDir>/agent",
+    "<rootDir>/server",
+    "<rootDir>/hub",
+    "<rootDir>/cli",
+    "<rootDir>/test",
+    "<rootDir>/rules",
+  ],
   testMatch: ["**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/dist/"],
   transform: {
-    "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2023", parser: { syntax: "typescript" } }, module: { type: "commonjs" } }],
+    "^.+\\.ts$": [
+      "@swc/jest",
+      { jsc: { target: "es2023", parser: { syntax: "typescript" } }, module: { type: "commonjs" } },
+    ],
   },
   moduleNameMapper: {
     "^@vigil/(proto|common|agent|server|hub|cli)$": "<rootDir>/$1/src/index.ts",

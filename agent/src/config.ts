@@ -9,7 +9,10 @@ export const DEFAULT_STATE_DIR = "/var/lib/vigil";
 export const agentConfigSchema = z
   .object({
     /** Stable id; by default generated once and kept in stateDir/agent-id. */
-    agentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    agentId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .optional(),
     stateDir: z.string().min(1).default(DEFAULT_STATE_DIR),
     /** Static server list, "host:port"; tried in order, rotated on failure. */
     servers: listOf(z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, "must be host:port"))
@@ -26,7 +29,9 @@ export const agentConfigSchema = z
       })
       .strict()
       .optional(),
-    collectors: listOf(z.enum(COLLECTOR_NAMES)).pipe(z.array(z.enum(COLLECTOR_NAMES)).min(1)).default(["ftrace", "procfs"]),
+    collectors: listOf(z.enum(COLLECTOR_NAMES))
+      .pipe(z.array(z.enum(COLLECTOR_NAMES)).min(1))
+      .default(["ftrace", "procfs"]),
     /** When ftrace cannot run here, carry on with procfs alone instead of failing. */
     ftraceFallbackToProcfs: envBoolean.default(true),
     procfsIntervalMs: z.coerce.number().int().min(100).default(5000),
@@ -79,7 +84,11 @@ export const agentConfigSchema = z
       }
     });
     if (config.collectors.includes("replay") && config.replay.files.length === 0) {
-      context.addIssue({ code: "custom", path: ["replay", "files"], message: "the replay collector needs at least one file" });
+      context.addIssue({
+        code: "custom",
+        path: ["replay", "files"],
+        message: "the replay collector needs at least one file",
+      });
     }
   });
 

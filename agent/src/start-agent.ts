@@ -30,8 +30,12 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
       collectors.push(candidate);
       ftrace = candidate;
     } catch (error) {
-      if (!config.ftraceFallbackToProcfs || !isVigilError(error, ErrorCodes.COLLECTOR_UNAVAILABLE)) throw error;
-      logger.warn({ reason: (error as Error).message }, "ftrace collector unavailable; watching this host with procfs only");
+      if (!config.ftraceFallbackToProcfs || !isVigilError(error, ErrorCodes.COLLECTOR_UNAVAILABLE))
+        throw error;
+      logger.warn(
+        { reason: (error as Error).message },
+        "ftrace collector unavailable; watching this host with procfs only",
+      );
       names.add("procfs");
     }
   }
@@ -39,26 +43,45 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
     // After its first inventory scan, procfs reports only what ftrace missed.
     const knownPids = ftrace ? (pid: number) => (ftrace as FtraceCollector).knowsPid(pid) : undefined;
     collectors.push(
-      new ProcfsCollector({ logger: logger.child({ collector: "procfs" }), intervalMs: config.procfsIntervalMs, knownPids }),
+      new ProcfsCollector({
+        logger: logger.child({ collector: "procfs" }),
+        intervalMs: config.procfsIntervalMs,
+        knownPids,
+      }),
     );
   }
   if (names.has("replay")) {
     collectors.push(
-      new ReplayCollector({ files: config.replay.files, rebaseTime: config.replay.rebaseTime, logger: logger.child({ collector: "replay" }) }),
+      new ReplayCollector({
+        files: config.replay.files,
+        rebaseTime: config.replay.rebaseTime,
+        logger: logger.child({ collector: "replay" }),
+      }),
     );
   }
   return collectors;
 }
 
-export async function startAgent(config: AgentConfig, logger: Logger, collectors?: Collector[]): Promise<RunningAgent> {
+export async function startAgent(
+  config: AgentConfig,
+  logger: Logger,
+  collectors?: Collector[],
+): Promise<RunningAgent> {
   const agentId = config.agentId ?? loadOrCreateAgentId(config.stateDir);
   const chosen = collectors ?? (await buildCollectors(config, logger));
   const agent = new VigilAgent({ config, agentId, host: readHostInfo(), collectors: chosen, logger });
   await agent.start();
   const observability = config.metrics
-    ? await startObservabilityServer({ ...config.metrics, registry: agent.metrics, health: () => agent.health() })
+    ? await startObservabilityServer({
+        ...config.metrics,
+        registry: agent.metrics,
+        health: () => agent.health(),
+      })
     : undefined;
-  logger.info({ agentId, servers: config.servers, collectors: chosen.map((collector) => collector.name) }, "agent started");
+  logger.info(
+    { agentId, servers: config.servers, collectors: chosen.map((collector) => collector.name) },
+    "agent started",
+  );
   return {
     agent,
     collectors: chosen,

@@ -62,7 +62,10 @@ export class VigilAgent {
     this.batcher.flush();
     const drained = await this.link.whenDrained(drainMs);
     if (!drained) {
-      this.options.logger.warn({ pendingBatches: this.link.pendingBatches() }, "stopping with unacked batches");
+      this.options.logger.warn(
+        { pendingBatches: this.link.pendingBatches() },
+        "stopping with unacked batches",
+      );
     }
     await this.link.stop();
     return drained;

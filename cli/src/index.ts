@@ -1,4 +1,5 @@
 // Public face of @vigil/cli: the embedded launcher, for tests and embedding.
-export { startEmbedded } from "./commands/embedded";
+
 export type { EmbeddedOptions, EmbeddedVigil } from "./commands/embedded";
+export { startEmbedded } from "./commands/embedded";
 export { defaultDataDir } from "./data-dir";

@@ -11,7 +11,8 @@ const DEFAULT_API = process.env.VIGIL_API_URL ?? "http://127.0.0.1:8080";
 
 function port(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError("must be a port number");
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+    throw new InvalidArgumentError("must be a port number");
   return parsed;
 }
 
@@ -69,7 +70,11 @@ program
   });
 
 for (const [name, description, run] of [
-  ["server", "distributed mode: gRPC ingress → NATS JetStream (config: --config or VIGIL_SERVER_*)", runServer],
+  [
+    "server",
+    "distributed mode: gRPC ingress → NATS JetStream (config: --config or VIGIL_SERVER_*)",
+    runServer,
+  ],
   ["hub", "distributed mode: NATS JetStream → rules → alerts (config: --config or VIGIL_HUB_*)", runHub],
   ["agent", "distributed mode: this host's agent (config: --config or VIGIL_AGENT_*)", runAgent],
 ] as const) {

@@ -27,11 +27,14 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   VIGIL_ERR_BUS_STREAM: "A stream or consumer could not be created or does not exist.",
   VIGIL_ERR_PROTOCOL: "A peer sent a message that violates the wire protocol.",
   VIGIL_ERR_BATCH_TOO_LARGE: "An event batch exceeds the configured size limit.",
-  VIGIL_ERR_RULE_INVALID: "A detection rule failed validation or compilation; the message names the rule and field.",
-  VIGIL_ERR_COLLECTOR_UNAVAILABLE: "A collector cannot run on this host (missing kernel feature or permission).",
+  VIGIL_ERR_RULE_INVALID:
+    "A detection rule failed validation or compilation; the message names the rule and field.",
+  VIGIL_ERR_COLLECTOR_UNAVAILABLE:
+    "A collector cannot run on this host (missing kernel feature or permission).",
   VIGIL_ERR_SINK_WRITE: "An alert sink (SQLite, Elasticsearch) failed to store alerts.",
   VIGIL_ERR_REPLAY_INPUT: "A replay file contains a malformed record; the message names file and line.",
-  VIGIL_ERR_PREREQUISITE_MISSING: "A program the component needs is not installed; the message says what to install.",
+  VIGIL_ERR_PREREQUISITE_MISSING:
+    "A program the component needs is not installed; the message says what to install.",
 };
 
 export class VigilError extends Error {

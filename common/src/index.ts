@@ -1,52 +1,57 @@
 // Public face of @vigil/common: config, logging, bus, metrics, alert types and
 // the ECS document shape shared by every Vigil program.
-export { ErrorCodes, ERROR_DOCS, VigilError, isVigilError } from "./errors";
-export type { ErrorCode } from "./errors";
 
-export { loadConfig } from "./config/load-config";
-export type { LoadConfigOptions } from "./config/load-config";
-export { envBoolean, isLoopbackHost, listOf, natsConfigSchema } from "./config/schema-helpers";
-export type { NatsConfig } from "./config/schema-helpers";
-
-export { createLogger, silentLogger } from "./observability/logger";
-export type { Logger, LoggerOptions } from "./observability/logger";
-export { Counter, Gauge, Histogram, Registry, createMetricsRegistry } from "./observability/metrics";
-export { startObservabilityServer } from "./observability/http-endpoints";
-export type { HealthReport, ObservabilityServer, ObservabilityServerOptions } from "./observability/http-endpoints";
-
+export type { AlertStoreStats, SqliteAlertStoreOptions } from "./alerts/sqlite-alert-store";
+export { SqliteAlertStore } from "./alerts/sqlite-alert-store";
+export type {
+  Alert,
+  AlertLevel,
+  AlertQuery,
+  AlertReader,
+  AlertRule,
+  AlertSink,
+  EcsDocument,
+} from "./alerts/types";
+export { ALERT_LEVELS, SEVERITY_BY_LEVEL } from "./alerts/types";
+export type { MemoryBusOptions } from "./bus/memory-bus";
+export { createMemoryBus, MemoryBus } from "./bus/memory-bus";
+export { connectNatsBus, NatsBus } from "./bus/nats-bus";
+export type { NatsBusOptions, NatsBusTlsOptions } from "./bus/nats-bus-options";
 export type {
   Bus,
   BusMessage,
-  Consumption,
   ConsumeOptions,
+  Consumption,
   MessageHandler,
   PublishAck,
   PublishOptions,
   StreamSpec,
   Subscription,
 } from "./bus/types";
-
+export type { LoadConfigOptions } from "./config/load-config";
+export { loadConfig } from "./config/load-config";
+export type { NatsConfig } from "./config/schema-helpers";
+export { envBoolean, isLoopbackHost, listOf, natsConfigSchema } from "./config/schema-helpers";
+export { toEcsDocument } from "./ecs/to-ecs-document";
+export type { ErrorCode } from "./errors";
+export { ERROR_DOCS, ErrorCodes, isVigilError, VigilError } from "./errors";
+export type {
+  HealthReport,
+  ObservabilityServer,
+  ObservabilityServerOptions,
+} from "./observability/http-endpoints";
+export { startObservabilityServer } from "./observability/http-endpoints";
+export type { Logger, LoggerOptions } from "./observability/logger";
+export { createLogger, silentLogger } from "./observability/logger";
+export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./observability/metrics";
 export {
   AGENT_ID_PATTERN,
   ALERTS_STREAM,
-  DEAD_LETTER_STREAM,
-  EVENTS_STREAM,
-  HUB_DURABLE,
   alertsSubject,
   batchMessageId,
+  DEAD_LETTER_STREAM,
   defaultStreams,
+  EVENTS_STREAM,
   eventsSubject,
+  HUB_DURABLE,
 } from "./streams/subjects";
-
-export { ALERT_LEVELS, SEVERITY_BY_LEVEL } from "./alerts/types";
-export type { Alert, AlertLevel, AlertQuery, AlertReader, AlertRule, AlertSink, EcsDocument } from "./alerts/types";
-
-export { toEcsDocument } from "./ecs/to-ecs-document";
-
-export { SqliteAlertStore } from "./alerts/sqlite-alert-store";
-export type { AlertStoreStats, SqliteAlertStoreOptions } from "./alerts/sqlite-alert-store";
-
-export { createMemoryBus, MemoryBus } from "./bus/memory-bus";
-export type { MemoryBusOptions } from "./bus/memory-bus";
-export { connectNatsBus, NatsBus } from "./bus/nats-bus";
-export type { NatsBusOptions, NatsBusTlsOptions } from "./bus/nats-bus-options";

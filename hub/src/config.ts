@@ -7,7 +7,10 @@ export const DEFAULT_RULES_DIR = resolve(__dirname, "../../rules");
 
 export const hubConfigSchema = z
   .object({
-    hubId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default(() => `hub-${process.pid}`),
+    hubId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .default(() => `hub-${process.pid}`),
     rulesDir: z.string().min(1).default(DEFAULT_RULES_DIR),
     nats: natsConfigSchema.optional(),
     /** SQLite alert store (embedded mode, single-host installs). */

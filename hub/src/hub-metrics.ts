@@ -16,7 +16,11 @@ export function createHubMetrics(registry: Registry): HubMetrics {
       labelNames: ["outcome"],
       registers: [registry],
     }),
-    events: new Counter({ name: "vigil_hub_events_total", help: "Events evaluated against the ruleset", registers: [registry] }),
+    events: new Counter({
+      name: "vigil_hub_events_total",
+      help: "Events evaluated against the ruleset",
+      registers: [registry],
+    }),
     alerts: new Counter({
       name: "vigil_hub_alerts_total",
       help: "Alerts produced, by level",

@@ -82,11 +82,21 @@ function execEvent(index: number, commandLine: string): CanonicalEvent {
 }
 
 async function publishBatch(bus: MemoryBus, sequence: number, events: CanonicalEvent[]): Promise<void> {
-  const data = BusEventBatch.encode({ agentId: "agent-1", sequence, serverId: "s", receivedUs: 0, events }).finish();
+  const data = BusEventBatch.encode({
+    agentId: "agent-1",
+    sequence,
+    serverId: "s",
+    receivedUs: 0,
+    events,
+  }).finish();
   await bus.publish(eventsSubject("agent-1"), data, { msgId: `agent-1:${sequence}` });
 }
 
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+async function waitFor(
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -130,7 +140,11 @@ describe("hub service - evaluate, store, then ack", () => {
     await waitFor(async () => (await store.query({ limit: 10 })).length === 1, 3000, "one alert");
     const [alert] = await store.query({ limit: 10 });
     expect(alert).toMatchObject({
-      event: { kind: "alert", id: alertId("5a0d8d4e-6a43-4c2e-9a55-3f0f1c0d7b11", "agent-1:1:0"), severity: 73 },
+      event: {
+        kind: "alert",
+        id: alertId("5a0d8d4e-6a43-4c2e-9a55-3f0f1c0d7b11", "agent-1:1:0"),
+        severity: 73,
+      },
       rule: { id: "5a0d8d4e-6a43-4c2e-9a55-3f0f1c0d7b11", name: "Shadow file in a command line" },
       threat: { framework: "MITRE ATT&CK", technique: [{ id: "T1003.008" }] },
       process: { pid: 100, command_line: "cat /etc/shadow" },
@@ -152,7 +166,9 @@ describe("hub service - evaluate, store, then ack", () => {
     expect(sequence.duplicate).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(sink.stored.size).toBe(1);
-    expect(await hub.metricsRegistry.getSingleMetricAsString("vigil_hub_batches_total")).toContain('outcome="retried"');
+    expect(await hub.metricsRegistry.getSingleMetricAsString("vigil_hub_batches_total")).toContain(
+      'outcome="retried"',
+    );
     await hub.stop();
   });
 
@@ -161,7 +177,9 @@ describe("hub service - evaluate, store, then ack", () => {
     const sink = new ElasticsearchSink({ config: { nodes: [es.url], maxRetries: 1, retryBaseDelayMs: 10 } });
     await sink.start();
     const dead: EcsDocument[] = [];
-    bus.subscribe(DEAD_LETTER_SUBJECT, (_subject, data) => dead.push(JSON.parse(Buffer.from(data).toString())));
+    bus.subscribe(DEAD_LETTER_SUBJECT, (_subject, data) =>
+      dead.push(JSON.parse(Buffer.from(data).toString())),
+    );
     const refusedId = alertId("5a0d8d4e-6a43-4c2e-9a55-3f0f1c0d7b11", "agent-1:1:0");
     es.failItem(refusedId, "document_parsing", 100);
     const hub = new HubService({ bus, rules, sinks: [sink], consumer, logger });
@@ -171,7 +189,9 @@ describe("hub service - evaluate, store, then ack", () => {
     expect(dead[0]).toMatchObject({ sink: "elasticsearch", type: "document_parsing_exception" });
     expect((dead[0].alert as EcsDocument).event).toMatchObject({ id: refusedId });
     await waitFor(() => es.documents("vigil-alerts").length === 1, 3000, "the other alert in ES");
-    expect(await hub.metricsRegistry.getSingleMetricAsString("vigil_hub_batches_total")).toContain('outcome="acked"');
+    expect(await hub.metricsRegistry.getSingleMetricAsString("vigil_hub_batches_total")).toContain(
+      'outcome="acked"',
+    );
     await hub.stop();
     await sink.close();
     await es.stop();
@@ -184,7 +204,9 @@ describe("hub service - evaluate, store, then ack", () => {
     await bus.publish(eventsSubject("agent-1"), Buffer.from([0xff, 0xff, 0xff, 0xff]), { msgId: "junk" });
     await publishBatch(bus, 4, [execEvent(9, "tail /etc/shadow")]);
     await waitFor(() => sink.stored.size === 1, 3000, "the good batch");
-    expect(await hub.metricsRegistry.getSingleMetricAsString("vigil_hub_batches_total")).toContain('outcome="poison"');
+    expect(await hub.metricsRegistry.getSingleMetricAsString("vigil_hub_batches_total")).toContain(
+      'outcome="poison"',
+    );
     expect(hub.health().healthy).toBe(true);
     await hub.stop();
   });

@@ -7,8 +7,8 @@ import {
   type Consumption,
   createMetricsRegistry,
   defaultStreams,
-  EVENTS_STREAM,
   type EcsDocument,
+  EVENTS_STREAM,
   type HealthReport,
   HUB_DURABLE,
   type Logger,
@@ -77,7 +77,10 @@ export class HubService {
       },
       (message) => this.handle(message),
     );
-    logger.info({ rules: this.options.rules.size, sinks: this.options.sinks.map((sink) => sink.name) }, "hub consuming");
+    logger.info(
+      { rules: this.options.rules.size, sinks: this.options.sinks.map((sink) => sink.name) },
+      "hub consuming",
+    );
   }
 
   async stop(): Promise<void> {
@@ -150,7 +153,14 @@ export class HubService {
       const alert = alerts.find((candidate) => candidate.id === rejected.alertId);
       await this.options.bus.publish(
         DEAD_LETTER_SUBJECT,
-        Buffer.from(JSON.stringify({ sink: sinkName, reason: rejected.reason, type: rejected.type, alert: alert?.document })),
+        Buffer.from(
+          JSON.stringify({
+            sink: sinkName,
+            reason: rejected.reason,
+            type: rejected.type,
+            alert: alert?.document,
+          }),
+        ),
         { msgId: `${sinkName}:${rejected.alertId}` },
       );
       this.metrics.sinkErrors.inc({ sink: sinkName });
@@ -193,7 +203,12 @@ export class HubService {
     for (const alert of alerts) {
       this.metrics.alerts.inc({ level: alert.level });
       this.options.logger.info(
-        { alertId: alert.id, rule: alert.rule.name, level: alert.level, host: (alert.document.host as EcsDocument)?.name },
+        {
+          alertId: alert.id,
+          rule: alert.rule.name,
+          level: alert.level,
+          host: (alert.document.host as EcsDocument)?.name,
+        },
         "alert",
       );
     }

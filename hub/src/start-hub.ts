@@ -1,5 +1,12 @@
-import { type AlertSink, type Bus, ErrorCodes, type Logger, startObservabilityServer, VigilError } from "@vigil/common";
-import { SqliteAlertStore } from "@vigil/common";
+import {
+  type AlertSink,
+  type Bus,
+  ErrorCodes,
+  type Logger,
+  SqliteAlertStore,
+  startObservabilityServer,
+  VigilError,
+} from "@vigil/common";
 import type { HubConfig } from "./config";
 import { HubService } from "./hub-service";
 import { SigmaRuleEvaluator } from "./rules/rule-evaluator";
@@ -32,7 +39,11 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
   });
   await service.start();
   const observability = config.metrics
-    ? await startObservabilityServer({ ...config.metrics, registry: service.metricsRegistry, health: () => service.health() })
+    ? await startObservabilityServer({
+        ...config.metrics,
+        registry: service.metricsRegistry,
+        health: () => service.health(),
+      })
     : undefined;
   return {
     service,
@@ -55,7 +66,13 @@ async function openSinks(config: HubConfig, logger: Logger): Promise<AlertSink[]
         ? { username: es.username, password: es.password }
         : undefined;
     const sink = new ElasticsearchSink({
-      config: { nodes: es.nodes, auth, caFile: es.caFile, requestTimeoutMs: es.requestTimeoutMs, maxRetries: es.maxRetries },
+      config: {
+        nodes: es.nodes,
+        auth,
+        caFile: es.caFile,
+        requestTimeoutMs: es.requestTimeoutMs,
+        maxRetries: es.maxRetries,
+      },
       logger: logger.child({ sink: "elasticsearch" }),
     });
     await sink.start();

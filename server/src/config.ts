@@ -18,7 +18,10 @@ const tlsSchema = z
 
 export const serverConfigSchema = z
   .object({
-    serverId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default(() => `server-${process.pid}`),
+    serverId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .default(() => `server-${process.pid}`),
     grpc: z
       .object({
         host: z.string().default("127.0.0.1"),
@@ -71,4 +74,3 @@ export type ServerConfig = z.infer<typeof serverConfigSchema>;
 export function loadServerConfig(options: Partial<LoadConfigOptions> = {}): ServerConfig {
   return loadConfig(serverConfigSchema, { envPrefix: "VIGIL_SERVER_", ...options });
 }
-

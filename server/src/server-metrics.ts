@@ -11,7 +11,11 @@ export interface ServerMetrics {
 
 export function createServerMetrics(registry: Registry): ServerMetrics {
   return {
-    streams: new Gauge({ name: "vigil_server_agent_streams", help: "Open agent streams", registers: [registry] }),
+    streams: new Gauge({
+      name: "vigil_server_agent_streams",
+      help: "Open agent streams",
+      registers: [registry],
+    }),
     batches: new Counter({
       name: "vigil_server_batches_total",
       help: "Agent batches by outcome (stored, duplicate, rejected, failed)",

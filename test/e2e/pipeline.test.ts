@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentConfigSchema, type RunningAgent, startAgent } from "@vigil/agent";
-import { type Bus, connectNatsBus, type EcsDocument, silentLogger, SqliteAlertStore } from "@vigil/common";
+import { type Bus, connectNatsBus, type EcsDocument, SqliteAlertStore, silentLogger } from "@vigil/common";
 import { hubConfigSchema, type RunningHub, startHub } from "@vigil/hub";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
@@ -31,7 +31,9 @@ function scenarioFiles(): string[] {
 function expectedAlerts(): string[] {
   const expected: ExpectedAlert[] = [];
   for (const file of scenarioFiles()) {
-    expected.push(...(JSON.parse(readFileSync(file.replace(/\.jsonl$/, ".expected.json"), "utf8")) as ExpectedAlert[]));
+    expected.push(
+      ...(JSON.parse(readFileSync(file.replace(/\.jsonl$/, ".expected.json"), "utf8")) as ExpectedAlert[]),
+    );
   }
   return expected.map((alert) => `${alert.pid} ${alert.rule}`).sort();
 }
@@ -39,7 +41,8 @@ function expectedAlerts(): string[] {
 function eventCount(): number {
   let count = 0;
   for (const file of scenarioFiles()) {
-    for (const line of readFileSync(file, "utf8").split("\n")) if (line.trim() && !line.startsWith("#")) count++;
+    for (const line of readFileSync(file, "utf8").split("\n"))
+      if (line.trim() && !line.startsWith("#")) count++;
   }
   return count;
 }
@@ -79,12 +82,18 @@ describe("end to end - replayed scenarios produce exactly the expected alerts", 
     };
     const serverBus = await connect("e2e-server");
     server = await startVigilServer({
-      config: serverConfigSchema.parse({ serverId: "e2e", grpc: { port: 0, agentToken: TOKEN }, api: { port: 0 } }),
+      config: serverConfigSchema.parse({
+        serverId: "e2e",
+        grpc: { port: 0, agentToken: TOKEN },
+        api: { port: 0 },
+      }),
       bus: serverBus,
       logger,
       alertReader: store,
     });
-    serverBus.subscribe("vigil.alerts.>", (_subject, data) => published.push(JSON.parse(Buffer.from(data).toString())));
+    serverBus.subscribe("vigil.alerts.>", (_subject, data) =>
+      published.push(JSON.parse(Buffer.from(data).toString())),
+    );
     for (const hubId of ["hub-a", "hub-b"]) {
       const config = hubConfigSchema.parse({
         hubId,
@@ -121,11 +130,18 @@ describe("end to end - replayed scenarios produce exactly the expected alerts", 
     const expected = expectedAlerts();
     const total = eventCount();
     await waitFor(
-      async () => (await counterValue(hubs[0], "vigil_hub_events_total")) + (await counterValue(hubs[1], "vigil_hub_events_total")) >= total,
+      async () =>
+        (await counterValue(hubs[0], "vigil_hub_events_total")) +
+          (await counterValue(hubs[1], "vigil_hub_events_total")) >=
+        total,
       30_000,
       `${total} events evaluated by the hubs`,
     );
-    await waitFor(async () => (await store.query({ limit: 1000 })).length >= expected.length, 10_000, "alerts stored");
+    await waitFor(
+      async () => (await store.query({ limit: 1000 })).length >= expected.length,
+      10_000,
+      "alerts stored",
+    );
     // Give a late duplicate or a stray alert the chance to show up before judging.
     await new Promise((resolve) => setTimeout(resolve, 1000));
 
@@ -159,6 +175,7 @@ describe("end to end - replayed scenarios produce exactly the expected alerts", 
     expect(body.count).toBe(expected.length);
     const high = await fetch(`http://127.0.0.1:${server.apiPort}/api/v1/alerts?level=critical`);
     const critical = (await high.json()) as { alerts: EcsDocument[] };
-    for (const alert of critical.alerts) expect(((alert.vigil as EcsDocument).alert as EcsDocument).level).toBe("critical");
+    for (const alert of critical.alerts)
+      expect(((alert.vigil as EcsDocument).alert as EcsDocument).level).toBe("critical");
   });
 });

@@ -1,6 +1,19 @@
 import { credentials, Metadata, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
-import { type AgentConfig, agentConfigSchema, type Collector, type EventSink, VigilAgent } from "@vigil/agent";
-import { type BusMessage, createMemoryBus, defaultStreams, EVENTS_STREAM, type MemoryBus, silentLogger } from "@vigil/common";
+import {
+  type AgentConfig,
+  agentConfigSchema,
+  type Collector,
+  type EventSink,
+  VigilAgent,
+} from "@vigil/agent";
+import {
+  type BusMessage,
+  createMemoryBus,
+  defaultStreams,
+  EVENTS_STREAM,
+  type MemoryBus,
+  silentLogger,
+} from "@vigil/common";
 import { AgentServiceClient, BusEventBatch, type Event } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { EXEC_CAT_SHADOW, SAMPLE_HELLO } from "../fixtures/sample-events";
@@ -27,7 +40,6 @@ class ManualCollector implements Collector {
     }
   }
 }
-
 
 async function startServer(bus: MemoryBus, grpcPort: number): Promise<VigilServer> {
   const config = serverConfigSchema.parse({
@@ -88,15 +100,30 @@ describe("agent ↔ server - gRPC stream with acks", () => {
     const server = await startServer(bus, port);
     const seen = await collectFromBus(bus);
     const collector = new ManualCollector();
-    const agent = new VigilAgent({ config: agentConfig(port), agentId: "it-agent-1", host, collectors: [collector], logger });
+    const agent = new VigilAgent({
+      config: agentConfig(port),
+      agentId: "it-agent-1",
+      host,
+      collectors: [collector],
+      logger,
+    });
     await agent.start();
     collector.emit(95, 10_000);
     agent.flush();
     expect(await agent.link.whenDrained(5000)).toBe(true);
     await waitFor(() => seen.pids.length === 95, 5000, "95 events on the bus");
     expect(new Set(seen.pids).size).toBe(95);
-    expect(agent.counters()).toMatchObject({ eventsCollected: 95, eventsSent: 95, pendingBatches: 0, batchesResent: 0 });
-    expect(server.registry.get("it-agent-1")).toMatchObject({ online: true, hostname: "it-host", eventsReceived: 95 });
+    expect(agent.counters()).toMatchObject({
+      eventsCollected: 95,
+      eventsSent: 95,
+      pendingBatches: 0,
+      batchesResent: 0,
+    });
+    expect(server.registry.get("it-agent-1")).toMatchObject({
+      online: true,
+      hostname: "it-host",
+      eventsReceived: 95,
+    });
     await agent.stop(1000);
     await server.close();
     await bus.close();
@@ -107,7 +134,13 @@ describe("agent ↔ server - gRPC stream with acks", () => {
     const port = await freePort();
     const seen = await collectFromBus(bus);
     const collector = new ManualCollector();
-    const agent = new VigilAgent({ config: agentConfig(port), agentId: "it-agent-2", host, collectors: [collector], logger });
+    const agent = new VigilAgent({
+      config: agentConfig(port),
+      agentId: "it-agent-2",
+      host,
+      collectors: [collector],
+      logger,
+    });
     await agent.start();
     collector.emit(40, 20_000); // no server yet
     agent.flush();
@@ -217,7 +250,9 @@ describe("server ingress - bad peers get a clear status and the server keeps ser
       "AgentService",
     );
     const client = new Raw(address, credentials.createInsecure()) as unknown as {
-      connect(metadata: Metadata): NodeJS.ReadWriteStream & { on(event: "error", cb: (e: ServiceError) => void): void };
+      connect(
+        metadata: Metadata,
+      ): NodeJS.ReadWriteStream & { on(event: "error", cb: (e: ServiceError) => void): void };
       close(): void;
     };
     const metadata = new Metadata();

@@ -97,7 +97,10 @@ export class ServerLink {
     const { dropped } = this.pending.add(events);
     if (dropped) {
       this.counters.eventsDroppedOverflow += dropped.events.length;
-      this.options.logger.warn({ sequence: dropped.sequence, events: dropped.events.length }, "pending batch limit reached: oldest batch dropped");
+      this.options.logger.warn(
+        { sequence: dropped.sequence, events: dropped.events.length },
+        "pending batch limit reached: oldest batch dropped",
+      );
     }
     this.pump();
   }
@@ -147,7 +150,11 @@ export class ServerLink {
       // A stream that lived a while was a success: start backoff over.
       failures = Date.now() - started > 30_000 ? 0 : failures + 1;
       this.serverIndex++;
-      const delay = backoffDelayMs(failures, this.options.transport.backoffInitialMs, this.options.transport.backoffMaxMs);
+      const delay = backoffDelayMs(
+        failures,
+        this.options.transport.backoffInitialMs,
+        this.options.transport.backoffMaxMs,
+      );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wakeBackoff = () => {
@@ -173,12 +180,15 @@ export class ServerLink {
         logger.warn({ server }, "no Welcome from server in time");
         stream.cancel();
       }, transport.connectTimeoutMs);
-      const ackWatch = setInterval(() => {
-        if (this.pending.inFlight() > 0 && Date.now() - this.lastAckAt > transport.ackTimeoutMs) {
-          logger.warn({ server, inFlight: this.pending.inFlight() }, "ack timeout: reconnecting to resend");
-          stream.cancel();
-        }
-      }, Math.min(1000, transport.ackTimeoutMs));
+      const ackWatch = setInterval(
+        () => {
+          if (this.pending.inFlight() > 0 && Date.now() - this.lastAckAt > transport.ackTimeoutMs) {
+            logger.warn({ server, inFlight: this.pending.inFlight() }, "ack timeout: reconnecting to resend");
+            stream.cancel();
+          }
+        },
+        Math.min(1000, transport.ackTimeoutMs),
+      );
       const finish = (why: string) => {
         clearTimeout(welcomeTimer);
         clearInterval(ackWatch);
@@ -197,7 +207,10 @@ export class ServerLink {
         switch (body.$case) {
           case "welcome":
             clearTimeout(welcomeTimer);
-            heartbeat = setInterval(() => this.sendHeartbeat(), Math.max(1000, body.value.heartbeatIntervalMs));
+            heartbeat = setInterval(
+              () => this.sendHeartbeat(),
+              Math.max(1000, body.value.heartbeatIntervalMs),
+            );
             this.onWelcome(server, body.value);
             return;
           case "ack":
@@ -261,14 +274,19 @@ export class ServerLink {
       if (this.pending.inFlight() === 1) this.lastAckAt = Date.now();
       this.counters.batchesSent++;
       if (batch.attempts > 1) this.counters.batchesResent++;
-      this.stream.write({ body: { $case: "batch", value: { sequence: batch.sequence, events: batch.events } } });
+      this.stream.write({
+        body: { $case: "batch", value: { sequence: batch.sequence, events: batch.events } },
+      });
     }
   }
 
   private sendHeartbeat(): void {
     if (!this.streamReady || !this.stream) return;
     this.stream.write({
-      body: { $case: "heartbeat", value: { timestampUs: Date.now() * 1000, counters: this.options.counters() } },
+      body: {
+        $case: "heartbeat",
+        value: { timestampUs: Date.now() * 1000, counters: this.options.counters() },
+      },
     });
   }
 }

@@ -41,9 +41,13 @@ async function fetchAlerts(options: AlertsCommandOptions, since: string | undefi
   if (since) url.searchParams.set("since", since);
   let response: Response;
   try {
-    response = await fetch(url, { headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
+    response = await fetch(url, {
+      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+    });
   } catch (error) {
-    throw new Error(`cannot reach the Vigil API at ${options.api} (${(error as Error).message}); is \`npm start\` running?`);
+    throw new Error(
+      `cannot reach the Vigil API at ${options.api} (${(error as Error).message}); is \`npm start\` running?`,
+    );
   }
   const body = (await response.json()) as { alerts?: EcsDocument[]; message?: string };
   if (!response.ok) throw new Error(`API ${response.status}: ${body.message ?? JSON.stringify(body)}`);
@@ -56,7 +60,11 @@ function alertIdOf(alert: EcsDocument): string {
 
 function formatAlert(alert: EcsDocument): string {
   const vigil = (alert.vigil ?? {}) as EcsDocument;
-  const level = String(((vigil.alert ?? {}) as EcsDocument).level ?? "").toUpperCase().padEnd(8);
-  const time = String(alert["@timestamp"] ?? "").replace("T", " ").replace("Z", "");
+  const level = String(((vigil.alert ?? {}) as EcsDocument).level ?? "")
+    .toUpperCase()
+    .padEnd(8);
+  const time = String(alert["@timestamp"] ?? "")
+    .replace("T", " ")
+    .replace("Z", "");
   return `${time}  ${level}  ${String(alert.message ?? "")}`;
 }

@@ -13,7 +13,9 @@ export async function runServer(configFile: string | undefined): Promise<Stopper
   const logger = createLogger({ name: "vigil-server", level: config.logLevel });
   if (!config.nats) throw missing("nats.servers (VIGIL_SERVER_NATS__SERVERS)", "vigil server");
   const bus = await connectNatsBus({ ...config.nats, name: `vigil-server@${config.serverId}`, logger });
-  const alertReader = config.alertStorePath ? new SqliteAlertStore({ path: config.alertStorePath, logger }) : undefined;
+  const alertReader = config.alertStorePath
+    ? new SqliteAlertStore({ path: config.alertStorePath, logger })
+    : undefined;
   const server = await startVigilServer({ config, bus, logger, alertReader });
   return async () => {
     await server.close();
@@ -42,5 +44,8 @@ export async function runAgent(configFile: string | undefined): Promise<Stopper>
 }
 
 function missing(key: string, program: string): VigilError {
-  return new VigilError(ErrorCodes.CONFIG_INVALID, `${key} is required for \`${program}\`; use \`vigil start\` for embedded mode`);
+  return new VigilError(
+    ErrorCodes.CONFIG_INVALID,
+    `${key} is required for \`${program}\`; use \`vigil start\` for embedded mode`,
+  );
 }

@@ -40,7 +40,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     file,
     section: file ? "server" : undefined,
     overrides: {
-      grpc: { host: "127.0.0.1", agentToken, ...(options.grpcPort !== undefined ? { port: options.grpcPort } : {}) },
+      grpc: {
+        host: "127.0.0.1",
+        agentToken,
+        ...(options.grpcPort !== undefined ? { port: options.grpcPort } : {}),
+      },
       ...(options.apiPort !== undefined ? { api: { port: options.apiPort } } : {}),
       alertStorePath,
     },
@@ -49,7 +53,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
   const hubConfig = loadHubConfig({ file, section: file ? "hub" : undefined, overrides: { alertStorePath } });
   const bus = createMemoryBus({ logger: logger.child({ component: "bus" }) });
   const alertStore = new SqliteAlertStore({ path: alertStorePath, logger });
-  const server = await startVigilServer({ config: serverConfig, bus, logger: logger.child({ component: "server" }), alertReader: alertStore });
+  const server = await startVigilServer({
+    config: serverConfig,
+    bus,
+    logger: logger.child({ component: "server" }),
+    alertReader: alertStore,
+  });
   const hub = await startHub(hubConfig, bus, logger.child({ component: "hub" }));
   const agentConfig = loadAgentConfig({
     file,

@@ -34,7 +34,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadConfigOp
       const key = issue.path.join(".") || "(root)";
       return `${key}: ${issue.message}`;
     });
-    const source = options.file ? ` (file ${options.file}, env ${options.envPrefix}*)` : ` (env ${options.envPrefix}*)`;
+    const source = options.file
+      ? ` (file ${options.file}, env ${options.envPrefix}*)`
+      : ` (env ${options.envPrefix}*)`;
     throw new VigilError(ErrorCodes.CONFIG_INVALID, `invalid configuration${source}: ${problems.join("; ")}`);
   }
   return parsed.data;
@@ -51,9 +53,13 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     value = YAML.parse(text);
   } catch (cause) {
-    throw new VigilError(ErrorCodes.CONFIG_FILE, `config file ${path} is not valid YAML/JSON: ${String(cause)}`, {
-      cause,
-    });
+    throw new VigilError(
+      ErrorCodes.CONFIG_FILE,
+      `config file ${path} is not valid YAML/JSON: ${String(cause)}`,
+      {
+        cause,
+      },
+    );
   }
   if (value === null || value === undefined) return {};
   if (typeof value !== "object" || Array.isArray(value)) {

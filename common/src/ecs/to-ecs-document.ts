@@ -33,7 +33,8 @@ export function toEcsDocument(event: CanonicalEvent): EcsDocument {
     });
   }
   if (event.host) doc.host = hostDocument(event.host);
-  if (event.agent) doc.agent = compact({ id: event.agent.id, type: event.agent.type, version: event.agent.version });
+  if (event.agent)
+    doc.agent = compact({ id: event.agent.id, type: event.agent.type, version: event.agent.version });
   if (event.process) doc.process = processDocument(event.process);
   if (event.user) doc.user = userDocument(event.user);
   if (event.source) doc.source = endpointDocument(event.source);
@@ -126,7 +127,13 @@ function compact(fields: Record<string, unknown>): EcsDocument {
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined || value === "") continue;
     if (Array.isArray(value) && value.length === 0) continue;
-    if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0) continue;
+    if (
+      typeof value === "object" &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.keys(value).length === 0
+    )
+      continue;
     out[key] = value;
   }
   return out;

@@ -24,7 +24,9 @@ export interface ObservabilityServer {
  * Serves GET /healthz (200 or 503 with the checks as JSON) and GET /metrics
  * (Prometheus text) for programs that have no other HTTP server.
  */
-export async function startObservabilityServer(options: ObservabilityServerOptions): Promise<ObservabilityServer> {
+export async function startObservabilityServer(
+  options: ObservabilityServerOptions,
+): Promise<ObservabilityServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     if (request.method !== "GET") {

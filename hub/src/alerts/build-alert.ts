@@ -8,7 +8,17 @@ export interface AlertingRule extends AlertRule {
 }
 
 /** Fields copied from the event into the alert, so an analyst sees the context in one document. */
-const CONTEXT_FIELDS = ["host", "agent", "process", "user", "file", "source", "destination", "network", "container"] as const;
+const CONTEXT_FIELDS = [
+  "host",
+  "agent",
+  "process",
+  "user",
+  "file",
+  "source",
+  "destination",
+  "network",
+  "container",
+] as const;
 
 /** Same rule + same event → same id: a redelivered event cannot make a second alert. */
 export function alertId(ruleId: string, eventId: string): string {
@@ -53,7 +63,10 @@ export function buildAlert(rule: AlertingRule, event: EcsDocument, createdAt: Da
         ...(technique.name ? { name: technique.name } : {}),
         reference: `https://attack.mitre.org/techniques/${technique.id.replace(".", "/")}/`,
       })),
-      tactic: { id: rule.tactics.map((tactic) => tactic.id), name: rule.tactics.map((tactic) => tactic.name) },
+      tactic: {
+        id: rule.tactics.map((tactic) => tactic.id),
+        name: rule.tactics.map((tactic) => tactic.name),
+      },
     };
   }
   for (const field of CONTEXT_FIELDS) {
@@ -93,7 +106,9 @@ function alertMessage(rule: AlertingRule, event: EcsDocument): string {
     (process.command_line as string | undefined) ??
     (process.executable as string | undefined) ??
     "";
-  const actor = process.executable ? ` by ${process.executable}${process.pid ? ` (pid ${process.pid})` : ""}` : "";
+  const actor = process.executable
+    ? ` by ${process.executable}${process.pid ? ` (pid ${process.pid})` : ""}`
+    : "";
   const where = host.name ? ` on ${host.name}` : "";
   return `${rule.name}: ${subject}${actor}${where}`.slice(0, 1000);
 }

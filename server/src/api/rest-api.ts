@@ -68,23 +68,28 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
     return reply.type(options.metrics.contentType).send(text);
   });
 
-  app.get<{ Querystring: AlertsQuery }>("/api/v1/alerts", { schema: { querystring: alertsQuerySchema } }, async (request, reply) => {
-    if (!options.alerts) {
-      return reply.code(503).send({
-        error: "no_alert_store",
-        message: "this server has no alert store (alertStorePath); alerts are in Elasticsearch data stream vigil-alerts",
+  app.get<{ Querystring: AlertsQuery }>(
+    "/api/v1/alerts",
+    { schema: { querystring: alertsQuerySchema } },
+    async (request, reply) => {
+      if (!options.alerts) {
+        return reply.code(503).send({
+          error: "no_alert_store",
+          message:
+            "this server has no alert store (alertStorePath); alerts are in Elasticsearch data stream vigil-alerts",
+        });
+      }
+      const { limit, level, rule, host, since } = request.query;
+      const alerts = await options.alerts.query({
+        limit,
+        minLevel: level,
+        ruleId: rule,
+        hostName: host,
+        sinceUs: since ? Date.parse(since) * 1000 : undefined,
       });
-    }
-    const { limit, level, rule, host, since } = request.query;
-    const alerts = await options.alerts.query({
-      limit,
-      minLevel: level,
-      ruleId: rule,
-      hostName: host,
-      sinceUs: since ? Date.parse(since) * 1000 : undefined,
-    });
-    return { count: alerts.length, alerts };
-  });
+      return { count: alerts.length, alerts };
+    },
+  );
 
   app.get("/api/v1/agents", async () => {
     const agents = options.registry.list();

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
 import { AGENT_ID_PATTERN, type Logger } from "@vigil/common";
 import {
-  type AgentMessage,
   AckStatus,
+  type AgentMessage,
   type CanonicalEvent,
   type EventBatch,
   type Hello,
@@ -52,9 +52,14 @@ export class AgentSession {
   ) {
     this.logger = deps.logger.child({ session: this.sessionId, peer: call.getPeer() });
     deps.metrics.streams.inc();
-    this.helloTimer = setTimeout(() => this.fail(GrpcStatus.DEADLINE_EXCEEDED, "no Hello received", "hello-timeout"), deps.settings.helloTimeoutMs);
+    this.helloTimer = setTimeout(
+      () => this.fail(GrpcStatus.DEADLINE_EXCEEDED, "no Hello received", "hello-timeout"),
+      deps.settings.helloTimeoutMs,
+    );
     call.on("data", (message: AgentMessage) => {
-      this.chain = this.chain.then(() => this.handle(message)).catch((error: unknown) => this.onHandlerError(error));
+      this.chain = this.chain
+        .then(() => this.handle(message))
+        .catch((error: unknown) => this.onHandlerError(error));
     });
     call.on("end", () => this.close("agent closed the stream"));
     call.on("error", (error) => this.close(`stream error: ${error.message}`));
@@ -92,19 +97,28 @@ export class AgentSession {
   }
 
   private onHello(hello: Hello): void {
-    if (this.identity) return this.fail(GrpcStatus.INVALID_ARGUMENT, "second Hello on one stream", "duplicate-hello");
+    if (this.identity) {
+      this.fail(GrpcStatus.INVALID_ARGUMENT, "second Hello on one stream", "duplicate-hello");
+      return;
+    }
     if (!AGENT_ID_PATTERN.test(hello.agentId)) {
-      return this.fail(
+      this.fail(
         GrpcStatus.INVALID_ARGUMENT,
         `Hello.agent_id "${hello.agentId.slice(0, 80)}" must match ${AGENT_ID_PATTERN}`,
         "bad-agent-id",
       );
+      return;
     }
     clearTimeout(this.helloTimer);
     this.identity = identityFromHello(hello);
     this.deps.registry.connected(this.identity, this.sessionId, hello.collectors, hello.lastAckedSequence);
     this.logger.info(
-      { agentId: hello.agentId, hostname: hello.hostname, version: hello.agentVersion, collectors: hello.collectors },
+      {
+        agentId: hello.agentId,
+        hostname: hello.hostname,
+        version: hello.agentVersion,
+        collectors: hello.collectors,
+      },
       "agent connected",
     );
     const { settings } = this.deps;
@@ -133,7 +147,10 @@ export class AgentSession {
     }
     if (batch.events.length > settings.maxBatchEvents) {
       metrics.batches.inc({ status: "rejected" });
-      this.logger.warn({ sequence: batch.sequence, events: batch.events.length }, "batch rejected: too many events");
+      this.logger.warn(
+        { sequence: batch.sequence, events: batch.events.length },
+        "batch rejected: too many events",
+      );
       return this.ack(
         batch.sequence,
         AckStatus.ACK_STATUS_REJECTED,
@@ -143,7 +160,11 @@ export class AgentSession {
     const receivedUs = Date.now() * 1000;
     const canonical: CanonicalEvent[] = [];
     for (let index = 0; index < batch.events.length; index++) {
-      const event = normalizeEvent(identity, batch.events[index], { sequence: batch.sequence, index, receivedUs });
+      const event = normalizeEvent(identity, batch.events[index], {
+        sequence: batch.sequence,
+        index,
+        receivedUs,
+      });
       if (event) canonical.push(event);
       else metrics.eventsDropped.inc({ reason: "no-payload" });
     }
@@ -154,7 +175,10 @@ export class AgentSession {
     } catch (error) {
       // Not acked: the agent keeps the batch and resends it on its next stream.
       metrics.batches.inc({ status: "failed" });
-      this.logger.error({ err: error, sequence: batch.sequence }, "publish failed; ending stream so the agent resends");
+      this.logger.error(
+        { err: error, sequence: batch.sequence },
+        "publish failed; ending stream so the agent resends",
+      );
       return this.fail(GrpcStatus.UNAVAILABLE, "event bus unavailable, retry later", "bus-unavailable");
     }
     stopTimer();
@@ -165,7 +189,11 @@ export class AgentSession {
     }
     metrics.events.inc(canonical.length);
     metrics.batches.inc({ status: published.duplicate ? "duplicate" : "stored" });
-    this.ack(batch.sequence, published.duplicate ? AckStatus.ACK_STATUS_DUPLICATE : AckStatus.ACK_STATUS_STORED, "");
+    this.ack(
+      batch.sequence,
+      published.duplicate ? AckStatus.ACK_STATUS_DUPLICATE : AckStatus.ACK_STATUS_STORED,
+      "",
+    );
   }
 
   private requireIdentity(what: string): AgentIdentity | undefined {

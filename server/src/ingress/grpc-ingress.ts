@@ -1,11 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
-import {
-  Server,
-  ServerCredentials,
-  status as GrpcStatus,
-  type ServerDuplexStream,
-} from "@grpc/grpc-js";
+import { status as GrpcStatus, Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
 import { ErrorCodes, VigilError } from "@vigil/common";
 import { type AgentMessage, AgentServiceService, type ServerMessage } from "@vigil/proto";
 import type { ServerConfig } from "../config";

@@ -16,6 +16,7 @@ const position = { sequence: 17, index: 3, receivedUs: 1_763_900_000_500_000 };
 function ecs(event: typeof EXEC_CAT_SHADOW) {
   const canonical = normalizeEvent(identity, event, position);
   if (!canonical) throw new Error("expected a canonical event");
+  // biome-ignore lint/suspicious/noExplicitAny: assertions walk the nested ECS document freely
   return toEcsDocument(canonical) as Record<string, any>;
 }
 
@@ -49,7 +50,11 @@ describe("normalize - agent events to ECS", () => {
       },
     });
     expect(doc.user).toMatchObject({ id: "1000", name: "alice", effective: { id: "1000" } });
-    expect(doc.host).toMatchObject({ id: SAMPLE_HELLO.agentId, name: "web-01", os: { kernel: "6.1.0-28-amd64" } });
+    expect(doc.host).toMatchObject({
+      id: SAMPLE_HELLO.agentId,
+      name: "web-01",
+      os: { kernel: "6.1.0-28-amd64" },
+    });
     expect(doc.agent).toEqual({ id: SAMPLE_HELLO.agentId, type: "vigil-agent", version: "0.1.0" });
   });
 
@@ -65,7 +70,12 @@ describe("normalize - agent events to ECS", () => {
 
   test("connect becomes a network connection with destination; EINPROGRESS is an unknown outcome", () => {
     const doc = ecs(CONNECT_OUT);
-    expect(doc.event).toMatchObject({ category: ["network"], type: ["connection", "start"], action: "connect", outcome: "unknown" });
+    expect(doc.event).toMatchObject({
+      category: ["network"],
+      type: ["connection", "start"],
+      action: "connect",
+      outcome: "unknown",
+    });
     expect(doc.destination).toEqual({ ip: "203.0.113.7", port: 4444, address: "203.0.113.7" });
     expect(doc.network).toEqual({ transport: "tcp", type: "ipv4", direction: "egress" });
     expect(doc.source).toBeUndefined();
@@ -84,7 +94,13 @@ describe("normalize - agent events to ECS", () => {
   });
 
   test("read-only open of a sensitive file is an access, not a change", () => {
-    const read = { ...OPEN_AUTHORIZED_KEYS, payload: { $case: "fileOpen" as const, value: { path: "/etc/shadow", flags: 0o2000000, mode: 0, result: 3, created: false } } };
+    const read = {
+      ...OPEN_AUTHORIZED_KEYS,
+      payload: {
+        $case: "fileOpen" as const,
+        value: { path: "/etc/shadow", flags: 0o2000000, mode: 0, result: 3, created: false },
+      },
+    };
     const doc = ecs(read);
     expect(doc.event).toMatchObject({ type: ["access"], action: "open-read" });
     expect(doc.file.flags).toEqual(["O_RDONLY", "O_CLOEXEC"]);
@@ -98,7 +114,13 @@ describe("normalize - agent events to ECS", () => {
   });
 
   test("a refused connect is a failure", () => {
-    const refused = { ...CONNECT_OUT, payload: { $case: "connect" as const, value: { ...(CONNECT_OUT.payload?.value as object), result: -111 } } };
+    const refused = {
+      ...CONNECT_OUT,
+      payload: {
+        $case: "connect" as const,
+        value: { ...(CONNECT_OUT.payload?.value as object), result: -111 },
+      },
+    };
     expect(ecs(refused as typeof CONNECT_OUT).event.outcome).toBe("failure");
   });
 

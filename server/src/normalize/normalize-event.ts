@@ -150,7 +150,13 @@ function baseEvent(identity: AgentIdentity, event: Event, position: EventPositio
 /** A non-blocking connect answers EINPROGRESS: neither success nor failure yet. */
 const EINPROGRESS = -115;
 
-function setAction(target: EcsEvent, category: string[], type: string[], action: string, result: number): void {
+function setAction(
+  target: EcsEvent,
+  category: string[],
+  type: string[],
+  action: string,
+  result: number,
+): void {
   target.category = category;
   target.type = type;
   target.action = action;
@@ -173,7 +179,13 @@ function processFields(agentId: string, process: Process): EcsProcess {
   fields.startUs = process.startTimeUs;
   fields.sessionLeaderPid = process.sessionId;
   fields.tty = process.tty ? { name: process.tty } : undefined;
-  fields.user = { id: String(process.uid), name: process.userName, group: undefined, effective: undefined, changes: undefined };
+  fields.user = {
+    id: String(process.uid),
+    name: process.userName,
+    group: undefined,
+    effective: undefined,
+    changes: undefined,
+  };
   if (process.parent) {
     fields.parent = parentFields(agentId, process.parent);
     if (process.grandparent) fields.parent.parent = parentFields(agentId, process.grandparent);

@@ -22,8 +22,16 @@ export class EventPublisher {
     events: CanonicalEvent[],
     receivedUs: number,
   ): Promise<PublishedBatch> {
-    const data = BusEventBatch.encode({ agentId, sequence, serverId: this.serverId, receivedUs, events }).finish();
-    const ack = await this.bus.publish(eventsSubject(agentId), data, { msgId: batchMessageId(agentId, sequence) });
+    const data = BusEventBatch.encode({
+      agentId,
+      sequence,
+      serverId: this.serverId,
+      receivedUs,
+      events,
+    }).finish();
+    const ack = await this.bus.publish(eventsSubject(agentId), data, {
+      msgId: batchMessageId(agentId, sequence),
+    });
     return { duplicate: ack.duplicate, bytes: data.byteLength };
   }
 }

@@ -25,7 +25,12 @@ export interface AgentRecord {
 export class AgentRegistry {
   private readonly agents = new Map<string, AgentRecord>();
 
-  connected(identity: AgentIdentity, sessionId: string, collectors: string[], lastAckedSequence: number): AgentRecord {
+  connected(
+    identity: AgentIdentity,
+    sessionId: string,
+    collectors: string[],
+    lastAckedSequence: number,
+  ): AgentRecord {
     const now = new Date().toISOString();
     const previous = this.agents.get(identity.agentId);
     const record: AgentRecord = {
