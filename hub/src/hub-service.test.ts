@@ -12,7 +12,7 @@ import {
   SqliteAlertStore,
   silentLogger,
 } from "@vigil/common";
-import { BusEventBatch, type CanonicalEvent } from "@vigil/proto";
+import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
 import { ElasticsearchDouble } from "../../test/doubles/elasticsearch-double";
 import { alertId } from "./alerts/build-alert";
 import { DEAD_LETTER_SUBJECT, HubService } from "./hub-service";
@@ -38,47 +38,19 @@ detection:
 const logger = silentLogger();
 
 function execEvent(index: number, commandLine: string): CanonicalEvent {
-  return {
+  return CanonicalEvent.fromPartial({
     timestampUs: 1_763_900_000_000_000 + index,
-    event: {
-      id: `agent-1:1:${index}`,
-      kind: "event",
-      category: ["process"],
-      type: ["start"],
-      action: "exec",
-      outcome: "success",
-      module: "vigil",
-      dataset: "vigil.replay",
-      sequence: 1,
-      ingestedUs: 0,
-    },
-    host: { id: "agent-1", name: "web-01", hostname: "web-01", os: undefined, architecture: "", ip: [] },
-    agent: undefined,
+    event: { id: `agent-1:1:${index}`, kind: "event", category: ["process"], type: ["start"], action: "exec" },
+    host: { id: "agent-1", name: "web-01", hostname: "web-01" },
     process: {
       pid: 100 + index,
-      entityId: "",
       name: "cat",
       executable: "/usr/bin/cat",
       args: commandLine.split(" "),
       argsCount: 2,
       commandLine,
-      workingDirectory: "/",
-      startUs: 0,
-      exitCode: 0,
-      hasExitCode: false,
-      parent: undefined,
-      user: undefined,
-      tty: undefined,
-      sessionLeaderPid: 0,
     },
-    user: undefined,
-    source: undefined,
-    destination: undefined,
-    network: undefined,
-    file: undefined,
-    container: undefined,
-    vigil: {},
-  };
+  });
 }
 
 async function publishBatch(bus: MemoryBus, sequence: number, events: CanonicalEvent[]): Promise<void> {

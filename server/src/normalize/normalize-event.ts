@@ -3,8 +3,8 @@ import {
   AddressFamily,
   type CanonicalEvent,
   type EcsEvent,
-  type EcsProcess,
-  type EcsProcessParent,
+  EcsProcess,
+  EcsProcessParent,
   type Event,
   type Process,
   type ProcessRef,
@@ -164,12 +164,12 @@ function setAction(
 }
 
 function ensureProcess(canonical: CanonicalEvent): EcsProcess {
-  canonical.process ??= emptyProcess();
+  canonical.process ??= EcsProcess.create();
   return canonical.process;
 }
 
 function processFields(agentId: string, process: Process): EcsProcess {
-  const fields = emptyProcess();
+  const fields = EcsProcess.create();
   fields.pid = process.pid;
   fields.entityId = processEntityId(agentId, process.pid, process.startTimeUs);
   fields.name = process.name || (process.executable ? posix.basename(process.executable) : "");
@@ -196,9 +196,7 @@ function processFields(agentId: string, process: Process): EcsProcess {
 }
 
 function parentFields(agentId: string, ref: ProcessRef | undefined): EcsProcessParent {
-  if (!ref) {
-    return { pid: 0, entityId: "", name: "", executable: "", args: [], commandLine: "", parent: undefined };
-  }
+  if (!ref) return EcsProcessParent.create();
   return {
     pid: ref.pid,
     entityId: processEntityId(agentId, ref.pid, ref.startTimeUs),
@@ -229,24 +227,4 @@ function setArgs(process: EcsProcess, args: string[]): void {
 function extensionOf(path: string): string {
   const ext = posix.extname(path);
   return ext ? ext.slice(1) : "";
-}
-
-function emptyProcess(): EcsProcess {
-  return {
-    pid: 0,
-    entityId: "",
-    name: "",
-    executable: "",
-    args: [],
-    argsCount: 0,
-    commandLine: "",
-    workingDirectory: "",
-    startUs: 0,
-    exitCode: 0,
-    hasExitCode: false,
-    parent: undefined,
-    user: undefined,
-    tty: undefined,
-    sessionLeaderPid: 0,
-  };
 }
