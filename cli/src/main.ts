@@ -1,5 +1,6 @@
 // `vigil`: embedded mode (start), the distributed programs (server, hub,
 // agent) and analyst commands (alerts, agents).
+import "./require-node";
 import { Command, InvalidArgumentError } from "commander";
 import { showAgents } from "./commands/agents";
 import { showAlerts } from "./commands/alerts";
@@ -22,24 +23,38 @@ function positive(value: string): number {
   return parsed;
 }
 
-/** Keeps the process up until SIGINT/SIGTERM, then stops cleanly. */
-function untilSignal(stop: Stopper): void {
+/**
+ * Keeps the process up until SIGINT/SIGTERM, then stops cleanly and exits 0.
+ * Installed before the program starts, so a signal that arrives while it is
+ * still starting (connecting to NATS, setting up tracefs) waits for the start
+ * and then stops it, instead of killing the process half set up.
+ */
+function untilSignal(started: Promise<Stopper>): Promise<unknown> {
   let stopping = false;
   const onSignal = (signal: string) => {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`vigil: ${signal}, stopping\n`);
-    stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`vigil: error while stopping: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
+    started
+      .then((stop) => stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`vigil: error while stopping: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  return started;
 }
+
+// `vigil alerts | head` closes stdout early: that is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
 
 const program = new Command("vigil").description("Vigil host intrusion detection").showHelpAfterError();
 
@@ -58,15 +73,16 @@ program
       : options.replay
         ? ["ftrace", "procfs", "replay"]
         : undefined;
-    const vigil = await startEmbedded({
-      configFile: options.config,
-      dataDir: options.dataDir,
-      apiPort: options.apiPort,
-      grpcPort: options.grpcPort,
-      replayFiles: options.replay,
-      collectors: collectors as never,
-    });
-    untilSignal(() => vigil.stop());
+    await untilSignal(
+      startEmbedded({
+        configFile: options.config,
+        dataDir: options.dataDir,
+        apiPort: options.apiPort,
+        grpcPort: options.grpcPort,
+        replayFiles: options.replay,
+        collectors: collectors as never,
+      }).then((vigil) => () => vigil.stop()),
+    );
   });
 
 for (const [name, description, run] of [
@@ -82,7 +98,9 @@ for (const [name, description, run] of [
     .command(name)
     .description(description)
     .option("-c, --config <file>", "YAML configuration file")
-    .action(async (options) => untilSignal(await run(options.config)));
+    .action(async (options) => {
+      await untilSignal(run(options.config));
+    });
 }
 
 program

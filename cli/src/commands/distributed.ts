@@ -12,7 +12,11 @@ export async function runServer(configFile: string | undefined): Promise<Stopper
   const config = loadServerConfig({ file: configFile });
   const logger = createLogger({ name: "vigil-server", level: config.logLevel });
   if (!config.nats) throw missing("nats.servers (VIGIL_SERVER_NATS__SERVERS)", "vigil server");
-  const bus = await connectNatsBus({ ...config.nats, name: `vigil-server@${config.serverId}`, logger });
+  const bus = await connectNatsBus({
+    ...config.nats,
+    name: config.nats.name ?? `vigil-server@${config.serverId}`,
+    logger,
+  });
   const alertReader = config.alertStorePath
     ? new SqliteAlertStore({ path: config.alertStorePath, logger })
     : undefined;
@@ -28,7 +32,11 @@ export async function runHub(configFile: string | undefined): Promise<Stopper> {
   const config = loadHubConfig({ file: configFile });
   const logger = createLogger({ name: "vigil-hub", level: config.logLevel });
   if (!config.nats) throw missing("nats.servers (VIGIL_HUB_NATS__SERVERS)", "vigil hub");
-  const bus = await connectNatsBus({ ...config.nats, name: `vigil-hub@${config.hubId}`, logger });
+  const bus = await connectNatsBus({
+    ...config.nats,
+    name: config.nats.name ?? `vigil-hub@${config.hubId}`,
+    logger,
+  });
   const hub = await startHub(config, bus, logger);
   return async () => {
     await hub.stop();
