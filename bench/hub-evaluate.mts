@@ -1,0 +1,111 @@
+// Hub evaluation per core through the full default ruleset (rules/): a busy
+// host's mix (mostly benign exec/open/connect, ~1% scenario attacks),
+// normalised by the server's normalizeEvent into BusEventBatches of 1000.
+//   ruleset match only        Ruleset.match on prepared ECS documents
+//   decode / +toEcs           the stages before matching, for the breakdown
+//   decode+ecs+match+alert    BusEventBatch.decode + HubService.evaluateBatch
+//                             (toEcsDocument, SigmaRuleEvaluator, buildAlert)
+// Target (DESIGN.md §4): 200k events/s per core through the full ruleset.
+//   npm run build && node bench/hub-evaluate.mts [seconds-per-measurement]
+import { createMemoryBus, type EcsDocument, silentLogger, toEcsDocument } from "@vigil/common";
+import { DEFAULT_RULES_DIR, HubService, loadRuleset, Ruleset, SigmaRuleEvaluator } from "@vigil/hub";
+import { BusEventBatch } from "@vigil/proto";
+import {
+  benchIdentity,
+  benchSeconds,
+  encodeBusBatch,
+  eventMix,
+  measure,
+  rateFields,
+  report,
+  toBusBatches,
+  toEvents,
+  vsTarget,
+} from "./bench-util.mts";
+
+const TARGET = 200_000;
+const POOL_EVENTS = 20_000;
+const SECONDS = Number(process.argv[2] ?? benchSeconds());
+
+const loaded = loadRuleset(DEFAULT_RULES_DIR);
+if (loaded.errors.length > 0) {
+  for (const error of loaded.errors) process.stderr.write(`rule error: ${error.message}\n`);
+}
+const ruleset = new Ruleset(loaded.rules);
+const evaluator = new SigmaRuleEvaluator(ruleset);
+const bus = createMemoryBus();
+const service = new HubService({
+  bus,
+  rules: evaluator,
+  sinks: [],
+  consumer: { maxInFlight: 1, ackWaitMs: 30_000, maxDeliver: 1, retryDelayMs: 0 },
+  logger: silentLogger(),
+});
+
+const batches = toBusBatches(benchIdentity(), toEvents(eventMix(POOL_EVENTS, 0.01)));
+const encoded = batches.map(encodeBusBatch);
+const canonical = batches.flatMap((batch) => batch.events);
+const documents: EcsDocument[] = canonical.map(toEcsDocument);
+const bytesPerEvent = encoded.reduce((sum, data) => sum + data.byteLength, 0) / canonical.length;
+
+// Sanity: the attacks fire, the benign events do not.
+let matchedDocs = 0;
+for (const document of documents) if (ruleset.match(document).length > 0) matchedDocs++;
+report("hub setup", {
+  rules: ruleset.size,
+  pool_events: documents.length,
+  matching_events_pct: (100 * matchedDocs) / documents.length,
+  bus_bytes_per_event: Math.round(bytesPerEvent),
+});
+
+const CHUNK = 1000;
+let cursor = 0;
+let sink = 0;
+
+const match = measure(() => {
+  const end = cursor + CHUNK;
+  for (let i = cursor; i < end; i++) sink += ruleset.match(documents[i]).length;
+  cursor = end % documents.length;
+  return CHUNK;
+}, SECONDS);
+report("hub ruleset match only", {
+  ...rateFields(match),
+  vs_target: vsTarget(match.perCpuSecond, TARGET),
+});
+
+let batchIndex = 0;
+const decode = measure(() => {
+  const batch = BusEventBatch.decode(encoded[batchIndex]);
+  batchIndex = (batchIndex + 1) % encoded.length;
+  return batch.events.length;
+}, SECONDS);
+report("hub decode only", {
+  ...rateFields(decode),
+});
+
+const decodeEcs = measure(() => {
+  const batch = BusEventBatch.decode(encoded[batchIndex]);
+  batchIndex = (batchIndex + 1) % encoded.length;
+  for (const event of batch.events) sink += Object.keys(toEcsDocument(event)).length;
+  return batch.events.length;
+}, SECONDS);
+report("hub decode+toEcs", {
+  ...rateFields(decodeEcs),
+});
+
+const full = measure(() => {
+  const batch = BusEventBatch.decode(encoded[batchIndex]);
+  batchIndex = (batchIndex + 1) % encoded.length;
+  sink += service.evaluateBatch(batch).length;
+  return batch.events.length;
+}, SECONDS);
+let alerts = 0;
+for (const data of encoded) alerts += service.evaluateBatch(BusEventBatch.decode(data)).length;
+report("hub decode+ecs+match+alert", {
+  ...rateFields(full),
+  alerts_per_1k: (1000 * alerts) / canonical.length,
+  vs_target: vsTarget(full.perCpuSecond, TARGET),
+});
+
+await bus.close();
+if (sink < 0) process.stdout.write("unreachable\n"); // keeps the measured work observable
