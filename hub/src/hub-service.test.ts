@@ -40,7 +40,13 @@ const logger = silentLogger();
 function execEvent(index: number, commandLine: string): CanonicalEvent {
   return CanonicalEvent.fromPartial({
     timestampUs: 1_763_900_000_000_000 + index,
-    event: { id: `agent-1:1:${index}`, kind: "event", category: ["process"], type: ["start"], action: "exec" },
+    event: {
+      id: `agent-1:1:${index}`,
+      kind: "event",
+      category: ["process"],
+      type: ["start"],
+      action: "exec",
+    },
     host: { id: "agent-1", name: "web-01", hostname: "web-01" },
     process: {
       pid: 100 + index,

@@ -140,6 +140,17 @@ export function runBusContract(name: string, factory: BusFactory): void {
       expect((error as Error).message).toContain(subject);
     });
 
+    it("publish - a message over maxMessageBytes rejects with VIGIL_ERR_BUS_PUBLISH; one at the limit is stored", async () => {
+      await bus.ensureStreams([spec()]);
+      const limit = bus.maxMessageBytes();
+      expect(limit).toBeGreaterThanOrEqual(64 * 1024);
+      const error = await bus.publish(`${base}.big`, new Uint8Array(limit + 1)).catch((e: unknown) => e);
+      expect(isVigilError(error, "VIGIL_ERR_BUS_PUBLISH")).toBe(true);
+      // Headers and framing count against the limit on NATS, so leave them room.
+      const ack = await bus.publish(`${base}.fits`, new Uint8Array(limit - 4096));
+      expect(ack.duplicate).toBe(false);
+    });
+
     it("consume - two members of one durable split 200 messages, none twice, none lost", async () => {
       await bus.ensureStreams([spec()]);
       const byMember: number[][] = [[], []];

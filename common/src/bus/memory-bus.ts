@@ -20,8 +20,13 @@ import type {
 // process. Nothing survives a restart; everything else (limits, dedup, work
 // queue, redelivery) behaves as JetStream does.
 
+/** Same as nats-server's default max_payload, so embedded mode behaves like a default NATS. */
+export const DEFAULT_MEMORY_MAX_MESSAGE_BYTES = 1024 * 1024;
+
 export interface MemoryBusOptions {
   logger?: Logger;
+  /** Largest message accepted (default 1 MiB). */
+  maxMessageBytes?: number;
 }
 
 interface LiveSubscriber {
@@ -38,9 +43,15 @@ export class MemoryBus implements Bus {
   private subscribers: LiveSubscriber[] = [];
   private readonly logger: Logger;
   private closed = false;
+  private readonly maxBytes: number;
 
   constructor(options: MemoryBusOptions = {}) {
     this.logger = options.logger ?? silentLogger();
+    this.maxBytes = options.maxMessageBytes ?? DEFAULT_MEMORY_MAX_MESSAGE_BYTES;
+  }
+
+  maxMessageBytes(): number {
+    return this.maxBytes;
   }
 
   async ensureStreams(specs: StreamSpec[]): Promise<void> {
@@ -71,6 +82,12 @@ export class MemoryBus implements Bus {
     this.assertOpen();
     if (!isValidPublishSubject(subject)) {
       throw new VigilError(ErrorCodes.BUS_PUBLISH, `publish to "${subject}": not a valid subject`);
+    }
+    if (data.byteLength > this.maxBytes) {
+      throw new VigilError(
+        ErrorCodes.BUS_PUBLISH,
+        `publish to "${subject}": message of ${data.byteLength} bytes exceeds the ${this.maxBytes}-byte limit`,
+      );
     }
     const stream = this.streamFor(subject);
     if (!stream) {

@@ -72,6 +72,11 @@ export class NatsBus implements Bus {
     for (const spec of specs) await this.ensureStream(spec);
   }
 
+  maxMessageBytes(): number {
+    // The server announces its limit on connect; 1 MiB is NATS's default.
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
   async publish(subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PublishAck> {
     this.assertOpen();
     let headers: ReturnType<typeof createHeaders> | undefined;

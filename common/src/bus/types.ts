@@ -78,6 +78,8 @@ export interface Bus {
   consume(options: ConsumeOptions, handler: MessageHandler): Promise<Consumption>;
   /** Live, non-durable tail of a subject pattern (notifiers, CLI). */
   subscribe(subject: string, handler: (subject: string, data: Uint8Array) => void): Subscription;
+  /** Largest message the bus accepts (NATS max_payload); publishers split above it. */
+  maxMessageBytes(): number;
   /** Health for /healthz. */
   isHealthy(): boolean;
   close(): Promise<void>;

@@ -11,7 +11,7 @@ import {
 } from "@vigil/proto";
 import { type AgentIdentity, identityFromHello } from "../normalize/agent-identity";
 import { normalizeEvent } from "../normalize/normalize-event";
-import type { EventPublisher } from "../publish/event-publisher";
+import type { EventPublisher, PublishedBatch } from "../publish/event-publisher";
 import type { AgentRegistry } from "../registry/agent-registry";
 import type { ServerMetrics } from "../server-metrics";
 
@@ -169,7 +169,7 @@ export class AgentSession {
       else metrics.eventsDropped.inc({ reason: "no-payload" });
     }
     const stopTimer = metrics.publishSeconds.startTimer();
-    let published: { duplicate: boolean };
+    let published: PublishedBatch;
     try {
       published = await this.deps.publisher.publish(identity.agentId, batch.sequence, canonical, receivedUs);
     } catch (error) {
@@ -182,12 +182,19 @@ export class AgentSession {
       return this.fail(GrpcStatus.UNAVAILABLE, "event bus unavailable, retry later", "bus-unavailable");
     }
     stopTimer();
+    if (published.oversizedEvents > 0) {
+      metrics.eventsDropped.inc({ reason: "larger-than-bus-message" }, published.oversizedEvents);
+      this.logger.warn(
+        { sequence: batch.sequence, dropped: published.oversizedEvents },
+        "events larger than the bus message limit dropped",
+      );
+    }
     if (record) {
       record.lastSequence = batch.sequence;
       record.lastSeen = new Date().toISOString();
       record.eventsReceived += canonical.length;
     }
-    metrics.events.inc(canonical.length);
+    metrics.events.inc(canonical.length - published.oversizedEvents);
     metrics.batches.inc({ status: published.duplicate ? "duplicate" : "stored" });
     this.ack(
       batch.sequence,
