@@ -1,4 +1,12 @@
-import { envBoolean, isLoopbackHost, type LoadConfigOptions, listOf, loadConfig } from "@vigil/common";
+import {
+  envBoolean,
+  isLoopbackHost,
+  type LoadConfigOptions,
+  listOf,
+  loadConfig,
+  logLevelSchema,
+  metricsEndpointSchema,
+} from "@vigil/common";
 import { z } from "zod";
 
 export const COLLECTOR_NAMES = ["ftrace", "procfs", "replay"] as const;
@@ -64,11 +72,8 @@ export const agentConfigSchema = z
       .strict()
       .prefault({}),
     labels: z.record(z.string(), z.string()).default({}),
-    metrics: z
-      .object({ host: z.string().default("127.0.0.1"), port: z.coerce.number().int().min(0).max(65535) })
-      .strict()
-      .optional(),
-    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    metrics: metricsEndpointSchema.optional(),
+    logLevel: logLevelSchema,
   })
   .strict()
   .superRefine((config, context) => {

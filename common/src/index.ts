@@ -31,7 +31,14 @@ export type {
 export type { LoadConfigOptions } from "./config/load-config";
 export { loadConfig } from "./config/load-config";
 export type { NatsConfig } from "./config/schema-helpers";
-export { envBoolean, isLoopbackHost, listOf, natsConfigSchema } from "./config/schema-helpers";
+export {
+  envBoolean,
+  isLoopbackHost,
+  listOf,
+  logLevelSchema,
+  metricsEndpointSchema,
+  natsConfigSchema,
+} from "./config/schema-helpers";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";
 export { ERROR_DOCS, ErrorCodes, isVigilError, VigilError } from "./errors";

@@ -1,5 +1,12 @@
 import { resolve } from "node:path";
-import { type LoadConfigOptions, listOf, loadConfig, natsConfigSchema } from "@vigil/common";
+import {
+  type LoadConfigOptions,
+  listOf,
+  loadConfig,
+  logLevelSchema,
+  metricsEndpointSchema,
+  natsConfigSchema,
+} from "@vigil/common";
 import { z } from "zod";
 
 /** The default ruleset shipped with Vigil (rules/ at the repository root). */
@@ -36,11 +43,8 @@ export const hubConfigSchema = z
       })
       .strict()
       .prefault({}),
-    metrics: z
-      .object({ host: z.string().default("127.0.0.1"), port: z.coerce.number().int().min(0).max(65535) })
-      .strict()
-      .optional(),
-    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    metrics: metricsEndpointSchema.optional(),
+    logLevel: logLevelSchema,
   })
   .strict()
   .superRefine((config, context) => {

@@ -14,6 +14,7 @@ import {
 } from "@vigil/common";
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
 import { ElasticsearchDouble } from "../../test/doubles/elasticsearch-double";
+import { waitFor } from "../../test/harness/wait-for";
 import { alertId } from "./alerts/build-alert";
 import { DEAD_LETTER_SUBJECT, HubService } from "./hub-service";
 import { SigmaRuleEvaluator } from "./rules/rule-evaluator";
@@ -68,18 +69,6 @@ async function publishBatch(bus: MemoryBus, sequence: number, events: CanonicalE
     events,
   }).finish();
   await bus.publish(eventsSubject("agent-1"), data, { msgId: `agent-1:${sequence}` });
-}
-
-async function waitFor(
-  condition: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** A sink that fails its first `failures` writes, like a database that is briefly down. */

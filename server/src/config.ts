@@ -1,4 +1,10 @@
-import { isLoopbackHost, type LoadConfigOptions, loadConfig, natsConfigSchema } from "@vigil/common";
+import {
+  isLoopbackHost,
+  type LoadConfigOptions,
+  loadConfig,
+  logLevelSchema,
+  natsConfigSchema,
+} from "@vigil/common";
 import { z } from "zod";
 
 export const DEFAULT_GRPC_PORT = 7443;
@@ -49,7 +55,7 @@ export const serverConfigSchema = z
     nats: natsConfigSchema.optional(),
     /** SQLite alert store served by GET /api/v1/alerts (embedded mode and single-host installs). */
     alertStorePath: z.string().optional(),
-    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    logLevel: logLevelSchema,
   })
   .strict()
   .superRefine((config, context) => {

@@ -6,6 +6,7 @@ import { type Bus, connectNatsBus, type EcsDocument, SqliteAlertStore, silentLog
 import { hubConfigSchema, type RunningHub, startHub } from "@vigil/hub";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { waitFor } from "../harness/wait-for";
 
 // Replayed attack scenarios through the real pipeline: agent → gRPC → server
 // → NATS JetStream → two hubs sharing one durable consumer → SQLite. The
@@ -50,14 +51,6 @@ function eventCount(): number {
 async function counterValue(hub: RunningHub, name: string): Promise<number> {
   const data = await hub.service.metricsRegistry.getSingleMetric(name)?.get();
   return data?.values.reduce((sum, sample) => sum + sample.value, 0) ?? 0;
-}
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("end to end - replayed scenarios produce exactly the expected alerts", () => {

@@ -18,6 +18,7 @@ import { AgentServiceClient, BusEventBatch, type Event } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { EXEC_CAT_SHADOW, SAMPLE_HELLO } from "../fixtures/sample-events";
 import { freeLoopbackPort as freePort } from "../harness/nats-server";
+import { waitFor } from "../harness/wait-for";
 
 const TOKEN = "integration-test-token-0123456789";
 const logger = silentLogger();
@@ -74,14 +75,6 @@ async function collectFromBus(bus: MemoryBus): Promise<{ pids: number[]; batches
     },
   );
   return seen;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const host = {

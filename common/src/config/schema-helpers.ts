@@ -47,3 +47,13 @@ export const natsConfigSchema = z
   .strict();
 
 export type NatsConfig = z.infer<typeof natsConfigSchema>;
+
+/** pino levels a program's logLevel may take. */
+export const logLevelSchema = z
+  .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+  .default("info");
+
+/** Where a program without its own HTTP server serves /healthz and /metrics. */
+export const metricsEndpointSchema = z
+  .object({ host: z.string().default("127.0.0.1"), port: z.coerce.number().int().min(0).max(65535) })
+  .strict();
