@@ -1,0 +1,208 @@
+// Maps decoded /dev/vigil records to the agent's typed events (@vigil/proto
+// Event) where the wire contract has a payload for them (exec, fork, exit,
+// credential change, connect, file open/create), and to a generic, JSON-safe
+// representation otherwise (DNS query, ptrace, rename, unlink, chmod, memfd,
+// module load, integrity findings, drops, ...).
+
+import { AddressFamily, type Event, type Process } from "@vigil/proto";
+import { VIGIL_EXEC_ARGV_TRUNCATED } from "./event-table.gen";
+import type { DriverAddress, DriverFieldValue, DriverRecord } from "./record-decoder";
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const O_CREAT = 0x40;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+
+/** x86_64 numbers of the calls that change credentials (CRED_CHANGE.syscall). */
+const CRED_SYSCALLS: Record<number, string> = {
+  59: "execve",
+  105: "setuid",
+  106: "setgid",
+  113: "setreuid",
+  114: "setregid",
+  117: "setresuid",
+  119: "setresgid",
+  122: "setfsuid",
+  123: "setfsgid",
+  322: "execveat",
+};
+
+/** A record without a typed payload in the wire contract. Values are JSON-safe (u64 as decimal strings, blobs as hex). */
+export interface DriverGenericEvent {
+  timestampUs: number;
+  collector: "driver";
+  /** events.def name: "dns", "ptrace", "file_rename", ... */
+  type: string;
+  /** events.def category: process, network, file, kernel, integrity, meta. */
+  category: string;
+  process: Process;
+  fields: Record<string, string | number | string[] | { family: number; port: number; ip: string }>;
+}
+
+export type MappedDriverRecord =
+  | { kind: "event"; event: Event }
+  | { kind: "generic"; event: DriverGenericEvent };
+
+export function mapDriverRecord(record: DriverRecord): MappedDriverRecord {
+  const payload = typedPayload(record);
+  const process = processOf(record);
+  const timestampUs = Number(record.header.tsRealNs / 1000n);
+  if (payload !== undefined) {
+    return { kind: "event", event: { timestampUs, collector: "driver", process, payload } };
+  }
+  return {
+    kind: "generic",
+    event: {
+      timestampUs,
+      collector: "driver",
+      type: record.def.name,
+      category: record.def.category,
+      process,
+      fields: jsonFields(record.fields),
+    },
+  };
+}
+
+/** The acting process as the header describes it; richer context (parent, user name) is the collector's job. */
+function processOf(record: DriverRecord): Process {
+  const h = record.header;
+  const exec = record.def.key === "EXEC";
+  return {
+    pid: h.tgid,
+    ppid: h.ppid,
+    name: h.comm,
+    executable: exec ? str(record.fields.filename) : "",
+    args: exec ? strs(record.fields.argv) : [],
+    workingDirectory: exec ? str(record.fields.cwd) : "",
+    uid: h.uid,
+    euid: h.euid,
+    gid: h.gid,
+    egid: h.gid,
+    userName: "",
+    startTimeUs: 0,
+    tty: exec ? str(record.fields.tty) : "",
+    sessionId: h.sid,
+    containerId: "",
+    parent: undefined,
+    grandparent: undefined,
+  };
+}
+
+function typedPayload(record: DriverRecord): Event["payload"] {
+  const f = record.fields;
+  switch (record.def.key) {
+    case "EXEC":
+      return {
+        $case: "exec",
+        value: {
+          filename: str(f.filename),
+          argv: strs(f.argv),
+          argvTruncated: (num(f.flags) & VIGIL_EXEC_ARGV_TRUNCATED) !== 0,
+          result: 0,
+        },
+      };
+    case "FORK":
+      // Threads are not processes: they stay generic.
+      if (num(f.is_thread) !== 0) return undefined;
+      return { $case: "fork", value: { childPid: num(f.child_tgid) } };
+    case "EXIT": {
+      if (num(f.is_thread) !== 0) return undefined;
+      // task->exit_code: wait(2) status layout (code << 8 | terminating signal).
+      const status = num(f.exit_code);
+      return { $case: "exit", value: { exitCode: (status >> 8) & 0xff, signal: status & 0x7f } };
+    }
+    case "CRED_CHANGE": {
+      const nr = num(f.syscall);
+      return {
+        $case: "credentialChange",
+        value: {
+          syscall: CRED_SYSCALLS[nr] ?? `syscall_${nr}`,
+          oldUid: num(f.old_uid),
+          oldEuid: num(f.old_euid),
+          oldGid: num(f.old_gid),
+          newUid: num(f.new_uid),
+          newEuid: num(f.new_euid),
+          newGid: num(f.new_gid),
+          result: 0,
+        },
+      };
+    }
+    case "CONNECT": {
+      const local = addr(f.local);
+      const remote = addr(f.remote);
+      return {
+        $case: "connect",
+        value: {
+          family: family(remote.family || local.family),
+          transport: transport(num(f.protocol)),
+          sourceIp: local.ip,
+          sourcePort: local.port,
+          destinationIp: remote.ip,
+          destinationPort: remote.port,
+          result: num(f.result),
+          unixPath: "",
+        },
+      };
+    }
+    case "FILE_OPEN_WRITE":
+      return {
+        $case: "fileOpen",
+        value: {
+          path: str(f.path),
+          flags: num(f.flags),
+          mode: num(f.mode),
+          result: 0,
+          created: false,
+        },
+      };
+    case "FILE_CREATE":
+      return {
+        $case: "fileOpen",
+        value: { path: str(f.path), flags: O_CREAT, mode: num(f.mode), result: 0, created: true },
+      };
+    default:
+      return undefined;
+  }
+}
+
+function family(af: number): AddressFamily {
+  if (af === AF_INET) return AddressFamily.ADDRESS_FAMILY_INET;
+  if (af === AF_INET6) return AddressFamily.ADDRESS_FAMILY_INET6;
+  return AddressFamily.ADDRESS_FAMILY_UNSPECIFIED;
+}
+
+function transport(protocol: number): string {
+  if (protocol === IPPROTO_TCP) return "tcp";
+  if (protocol === IPPROTO_UDP) return "udp";
+  return protocol === 0 ? "" : `ip_${protocol}`;
+}
+
+function num(value: DriverFieldValue | undefined): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "bigint") return Number(value);
+  return 0;
+}
+
+function str(value: DriverFieldValue | undefined): string {
+  return typeof value === "string" ? value : "";
+}
+
+function strs(value: DriverFieldValue | undefined): string[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function addr(value: DriverFieldValue | undefined): DriverAddress {
+  if (value !== undefined && typeof value === "object" && "family" in value) return value;
+  return { family: 0, port: 0, ip: "" };
+}
+
+function jsonFields(fields: Record<string, DriverFieldValue>): DriverGenericEvent["fields"] {
+  const out: DriverGenericEvent["fields"] = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (typeof value === "bigint") out[name] = value.toString();
+    else if (value instanceof Uint8Array) out[name] = Buffer.from(value).toString("hex");
+    else out[name] = value;
+  }
+  return out;
+}
