@@ -91,13 +91,18 @@ static int __init vg_init(void)
 	ret = vg_net_init();
 	if (ret)
 		goto err_proc;
-	ret = vg_misc_init();
+	ret = vg_file_init();
 	if (ret)
 		goto err_net;
+	ret = vg_misc_init();
+	if (ret)
+		goto err_file;
 	pr_info("vigil: loaded, abi %d schema %d, buffer %u KiB\n",
 		VIGIL_ABI_VERSION, VIGIL_SCHEMA_VERSION, buffer_kb);
 	return 0;
 
+err_file:
+	vg_file_exit();
 err_net:
 	vg_net_exit();
 err_proc:
@@ -117,6 +122,7 @@ err_record:
 static void __exit vg_exit(void)
 {
 	vg_misc_exit();
+	vg_file_exit();
 	vg_net_exit();
 	vg_proc_exit();
 	/* No probe runs or will run after this. */

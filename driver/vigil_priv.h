@@ -109,6 +109,8 @@ int vg_proc_init(void);
 void vg_proc_exit(void);
 int vg_net_init(void);
 void vg_net_exit(void);
+int vg_file_init(void);
+void vg_file_exit(void);
 int vg_misc_init(void);
 void vg_misc_exit(void);
 void vg_emit_device_opened(unsigned int flags, int result);

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * file.c - file hooks on watched path prefixes (control: "watch <prefix>").
+ *
+ *	FILE_CREATE	kprobe security_path_mknod (also open(O_CREAT))
+ *	FILE_OPEN_WRITE	kprobe security_file_open, FMODE_WRITE only
+ *	FILE_RENAME	kprobe security_path_rename
+ *	FILE_UNLINK	kprobe security_path_unlink
+ *	FILE_CHMOD	kprobe security_path_chmod
+ *
+ * The security_path_* hooks need CONFIG_SECURITY_PATH (Debian, Ubuntu,
+ * RHEL have it); a missing one is logged and skipped.  The dentries are
+ * pinned by the caller; d_path() does not sleep.
+ */
+#include <linux/kernel.h>
+#include <linux/kprobes.h>
+#include <linux/fs.h>
+#include <linux/path.h>
+#include <linux/dcache.h>
+#include <linux/limits.h>
+#include <linux/err.h>
+#include "vigil_priv.h"
+#include "compat.h"
+
+#define VG_HALF	(PATH_MAX / 2)
+
+/* d_path of (mnt of dir, dentry) into buf; NULL when not watched. */
+static char *vg_watched_path(const struct path *dir, struct dentry *dentry,
+			     char *buf, int buflen, size_t *len)
+{
+	struct path p = { .mnt = dir->mnt, .dentry = dentry };
+	char *s = d_path(&p, buf, buflen);
+
+	if (IS_ERR(s))
+		return NULL;
+	*len = strlen(s);
+	return s;
+}
+
+static int vg_mknod_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct path *dir = (const struct path *)vg_kprobe_arg(regs, 0);
+	struct dentry *dentry = (struct dentry *)vg_kprobe_arg(regs, 1);
+	umode_t mode = (umode_t)vg_kprobe_arg(regs, 2);
+	struct vg_rec r;
+	size_t len;
+	char *s;
+
+	if ((mode & S_IFMT) && !S_ISREG(mode))
+		return 0;
+	if (!dir || !dentry || !vg_rec_begin(&r, VIGIL_FILE_CREATE))
+		return 0;
+	s = vg_watched_path(dir, dentry, vg_rec_tmp(&r), PATH_MAX, &len);
+	if (!s || !vg_path_watched(s, len)) {
+		vg_rec_cancel(&r);
+		return 0;
+	}
+	vg_put_str(&r, s, len);
+	vg_put_u32(&r, mode);
+	vg_rec_commit(&r);
+	return 0;
+}
+
+static int vg_file_open_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct file *file = (struct file *)vg_kprobe_arg(regs, 0);
+	struct vg_rec r;
+	size_t len;
+	char *s;
+
+	if (!file || !(file->f_mode & FMODE_WRITE))
+		return 0;
+	if (!vg_rec_begin(&r, VIGIL_FILE_OPEN_WRITE))
+		return 0;
+	s = vg_watched_path(&file->f_path, file->f_path.dentry,
+			    vg_rec_tmp(&r), PATH_MAX, &len);
+	if (!s || !vg_path_watched(s, len)) {
+		vg_rec_cancel(&r);
+		return 0;
+	}
+	vg_put_str(&r, s, len);
+	vg_put_u32(&r, file->f_flags);
+	vg_put_u32(&r, file_inode(file)->i_mode);
+	vg_rec_commit(&r);
+	return 0;
+}
+
+static int vg_rename_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct path *odir = (const struct path *)vg_kprobe_arg(regs, 0);
+	struct dentry *od = (struct dentry *)vg_kprobe_arg(regs, 1);
+	const struct path *ndir = (const struct path *)vg_kprobe_arg(regs, 2);
+	struct dentry *nd = (struct dentry *)vg_kprobe_arg(regs, 3);
+	size_t olen, nlen;
+	struct vg_rec r;
+	char *os, *ns;
+
+	if (!odir || !od || !ndir || !nd ||
+	    !vg_rec_begin(&r, VIGIL_FILE_RENAME))
+		return 0;
+	os = vg_watched_path(odir, od, vg_rec_tmp(&r), VG_HALF, &olen);
+	ns = vg_watched_path(ndir, nd, vg_rec_tmp(&r) + VG_HALF, VG_HALF,
+			     &nlen);
+	if (!os || !ns ||
+	    (!vg_path_watched(os, olen) && !vg_path_watched(ns, nlen))) {
+		vg_rec_cancel(&r);
+		return 0;
+	}
+	vg_put_str(&r, os, olen);
+	vg_put_str(&r, ns, nlen);
+	vg_rec_commit(&r);
+	return 0;
+}
+
+static int vg_unlink_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct path *dir = (const struct path *)vg_kprobe_arg(regs, 0);
+	struct dentry *dentry = (struct dentry *)vg_kprobe_arg(regs, 1);
+	struct vg_rec r;
+	size_t len;
+	char *s;
+
+	if (!dir || !dentry || !vg_rec_begin(&r, VIGIL_FILE_UNLINK))
+		return 0;
+	s = vg_watched_path(dir, dentry, vg_rec_tmp(&r), PATH_MAX, &len);
+	if (!s || !vg_path_watched(s, len)) {
+		vg_rec_cancel(&r);
+		return 0;
+	}
+	vg_put_str(&r, s, len);
+	vg_rec_commit(&r);
+	return 0;
+}
+
+static int vg_chmod_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct path *path = (const struct path *)vg_kprobe_arg(regs, 0);
+	umode_t mode = (umode_t)vg_kprobe_arg(regs, 1);
+	struct vg_rec r;
+	size_t len;
+	char *s;
+
+	if (!path || !path->dentry || !vg_rec_begin(&r, VIGIL_FILE_CHMOD))
+		return 0;
+	s = vg_watched_path(path, path->dentry, vg_rec_tmp(&r), PATH_MAX,
+			    &len);
+	if (!s || !vg_path_watched(s, len)) {
+		vg_rec_cancel(&r);
+		return 0;
+	}
+	vg_put_str(&r, s, len);
+	vg_put_u32(&r, d_inode(path->dentry) ?
+		   d_inode(path->dentry)->i_mode : 0);
+	vg_put_u32(&r, mode);
+	vg_rec_commit(&r);
+	return 0;
+}
+
+static struct kprobe vg_file_kps[] = {
+	{ .symbol_name = "security_path_mknod", .pre_handler = vg_mknod_pre },
+	{ .symbol_name = "security_file_open", .pre_handler = vg_file_open_pre },
+	{ .symbol_name = "security_path_rename", .pre_handler = vg_rename_pre },
+	{ .symbol_name = "security_path_unlink", .pre_handler = vg_unlink_pre },
+	{ .symbol_name = "security_path_chmod", .pre_handler = vg_chmod_pre },
+};
+
+static bool vg_file_ok[ARRAY_SIZE(vg_file_kps)];
+
+int vg_file_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(vg_file_kps); i++) {
+		ret = register_kprobe(&vg_file_kps[i]);
+		vg_file_ok[i] = !ret;
+		if (ret)
+			pr_warn("vigil: kprobe %s: %d (skipped)\n",
+				vg_file_kps[i].symbol_name, ret);
+	}
+	return 0;
+}
+
+void vg_file_exit(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vg_file_kps); i++)
+		if (vg_file_ok[i])
+			unregister_kprobe(&vg_file_kps[i]);
+	memset(vg_file_ok, 0, sizeof(vg_file_ok));
+}
