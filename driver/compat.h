@@ -28,18 +28,6 @@ static inline long vg_copy_from_user_nofault(void *dst, const void __user *src,
 #endif
 }
 
-/* Copy a NUL-terminated user string without sleeping; length or -EFAULT. */
-static inline long vg_strncpy_from_user_nofault(char *dst,
-						const void __user *src,
-						long count)
-{
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 8, 0)
-	return strncpy_from_user_nofault(dst, src, count);
-#else
-	return strncpy_from_unsafe_user(dst, src, count);
-#endif
-}
-
 /* Symbol of a system call's entry wrapper (kprobe target). */
 #if defined(CONFIG_X86_64)
 #define VG_SYSCALL_SYM(name)	"__x64_sys_" name
