@@ -158,7 +158,8 @@ static int vg_chmod_pre(struct kprobe *kp, struct pt_regs *regs)
 
 static struct kprobe vg_file_kps[] = {
 	{ .symbol_name = "security_path_mknod", .pre_handler = vg_mknod_pre },
-	{ .symbol_name = "security_file_open", .pre_handler = vg_file_open_pre },
+	{ .symbol_name = "security_file_open",
+	  .pre_handler = vg_file_open_pre },
 	{ .symbol_name = "security_path_rename", .pre_handler = vg_rename_pre },
 	{ .symbol_name = "security_path_unlink", .pre_handler = vg_unlink_pre },
 	{ .symbol_name = "security_path_chmod", .pre_handler = vg_chmod_pre },

@@ -2,11 +2,11 @@
 /*
  * misc.c - kernel-level hooks and the DEVICE_OPENED record.
  *
- *	PTRACE		kprobe security_ptrace_access_check, attach mode only
+ *	PTRACE		kprobe security_ptrace_access_check (attach)
  *	MODULE_LOAD	tracepoint module_load
  *	MEMFD_CREATE	kprobe on the memfd_create syscall entry
  *	MOUNT		kprobe security_sb_mount
- *	BPF_PROG_LOAD	kprobe bpf_prog_kallsyms_add (every loaded program)
+ *	BPF_PROG_LOAD	kprobe bpf_prog_kallsyms_add (every program)
  *	USERMODE_HELPER	kprobe call_usermodehelper_exec
  *
  * Each is optional: one that cannot be registered is logged and skipped.
@@ -50,7 +50,8 @@ static bool vg_user_args(unsigned long *args)
 
 static int vg_ptrace_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	struct task_struct *child = (struct task_struct *)vg_kprobe_arg(regs, 0);
+	struct task_struct *child =
+		(struct task_struct *)vg_kprobe_arg(regs, 0);
 	unsigned int mode = (unsigned int)vg_kprobe_arg(regs, 1);
 	unsigned long args[6];
 	s64 request = -1;
@@ -218,7 +219,7 @@ int vg_misc_init(void)
 				      NULL))
 		vg_tp_module_load = NULL;
 	if (!vg_tp_module_load)
-		pr_warn("vigil: tracepoint module_load unavailable (skipped)\n");
+		pr_warn("vigil: tracepoint module_load: skipped\n");
 	return 0;
 }
 

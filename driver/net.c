@@ -3,8 +3,8 @@
  * net.c - network hooks for IPv4 and IPv6 sockets.
  *
  *	CONNECT	kretprobe inet_stream_connect, inet_dgram_connect
- *	ACCEPT	kretprobe inet_csk_accept (return value only: its arguments
- *		changed in 6.10, the returned socket did not)
+ *	ACCEPT	kretprobe inet_csk_accept (return value only: its
+ *		arguments changed in 6.10, the returned socket did not)
  *	BIND	kretprobe inet_bind, inet6_bind
  *	LISTEN	kretprobe inet_listen
  *	DNS	kprobe udp_sendmsg, udpv6_sendmsg to port 53

@@ -79,7 +79,8 @@ static bool vg_env_scan(struct mm_struct *mm, char *tmp, struct vg_env *env)
 			vg_env_match(env, tmp + off, nul - (tmp + off));
 			off = nul - tmp + 1;
 		}
-		pos += off ? off : n;	/* a string longer than tmp: skip */
+		/* A string longer than tmp is skipped. */
+		pos += off ? off : n;
 	}
 	return true;
 }

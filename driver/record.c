@@ -74,7 +74,7 @@ int vg_record_init(void)
 		if (e->nfields == 0)
 			e->first = i;
 		else if (WARN_ON_ONCE(e->first + e->nfields != i))
-			return -EINVAL;	/* fields of an event not contiguous */
+			return -EINVAL;	/* an event's fields are split */
 		e->nfields++;
 	}
 

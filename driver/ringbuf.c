@@ -34,7 +34,7 @@ struct vg_ring {
 	u64 seq;
 	u64 records;
 	u64 dropped;
-	u64 drop_pending;	/* drops not yet reported by a DROPPED record */
+	u64 drop_pending;	/* drops not yet in a DROPPED record */
 	u64 per_type[VG_NTYPES];
 	u64 per_type_drops[VG_NTYPES];
 	bool shutdown;

@@ -47,7 +47,7 @@ struct vg_rec {
 	u32 len;
 	u16 type;
 	u16 nf;			/* fields written */
-	bool overflow;		/* a field did not fit or had the wrong type */
+	bool overflow;		/* a field did not fit / wrong type */
 };
 
 int vg_record_init(void);
@@ -98,7 +98,7 @@ void vg_ring_stats(struct vg_stats *st);
 int vg_control_init(void);
 void vg_control_exit(void);
 ssize_t vg_control_write(const char __user *ubuf, size_t count);
-bool vg_exe_allowed(void);			/* current's exe is allow-listed */
+bool vg_exe_allowed(void);	/* current's exe is allow-listed */
 bool vg_path_watched(const char *path, size_t len);
 void vg_emit_stats(void);
 extern unsigned long vg_hook_mask;		/* bit = record type */

@@ -46,8 +46,8 @@
  *	S32, S64		two's complement, little-endian
  *	STR			__u16 len + len bytes, no NUL, may be empty
  *	BLOB			__u32 len + len bytes
- *	ARGS			__u32 len + len bytes: NUL-terminated strings
- *				(argv), possibly cut at the bound
+ *	ARGS			__u32 len + len bytes: NUL-terminated
+ *				strings (argv), possibly cut at the bound
  *	ADDR			struct vigil_addr (20 bytes)
  *
  * Compatibility rules (see also events.def):
@@ -74,7 +74,7 @@
 #define VIGIL_ADDR_SIZE		20
 #define VIGIL_DEVICE		"/dev/vigil"
 
-/* Largest record the module emits; a read() buffer of this size always fits one. */
+/* Largest record; a read() buffer of this size always fits one. */
 #define VIGIL_MAX_RECORD	16384
 /* Bound on the argv bytes of an EXEC or USERMODE_HELPER record. */
 #define VIGIL_MAX_ARGS		4096
@@ -167,21 +167,23 @@ enum vigil_fd_kind {
 	VIGIL_FD_FILE = 1,	/* regular file or directory */
 	VIGIL_FD_PIPE = 2,	/* pipe or FIFO */
 	VIGIL_FD_TTY = 3,	/* terminal (tty, pty, console) */
-	VIGIL_FD_SOCKET = 4,	/* socket; *_local / *_remote set for inet */
+	VIGIL_FD_SOCKET = 4,	/* socket; *_local/_remote set for inet */
 	VIGIL_FD_CHAR = 5,	/* other character device (e.g. /dev/null) */
 	VIGIL_FD_OTHER = 6,	/* anything else (anon inode, block dev) */
 };
 
 /* EXEC flags. */
-#define VIGIL_EXEC_ARGV_TRUNCATED	0x1	/* argv cut at VIGIL_MAX_ARGS */
-#define VIGIL_EXEC_ENV_TRUNCATED	0x2	/* environment scan stopped early */
-#define VIGIL_EXEC_ARGV_UNREADABLE	0x4	/* argv pages were not resident */
+/* argv cut at VIGIL_MAX_ARGS; environment scan stopped early; argv
+ * pages not resident (argv empty). */
+#define VIGIL_EXEC_ARGV_TRUNCATED	0x1
+#define VIGIL_EXEC_ENV_TRUNCATED	0x2
+#define VIGIL_EXEC_ARGV_UNREADABLE	0x4
 
 /* INTEGRITY kind values. */
 enum vigil_integrity_kind {
-	VIGIL_INTEG_HIDDEN_MODULE = 1,	/* in the kobject list, not module list */
-	VIGIL_INTEG_SYSCALL_HOOK = 2,	/* sys_call_table entry outside text */
-	VIGIL_INTEG_PROC_FOPS_HOOK = 3,	/* /proc fops/iops outside text */
+	VIGIL_INTEG_HIDDEN_MODULE = 1,	/* kobject but not module list */
+	VIGIL_INTEG_SYSCALL_HOOK = 2,	/* syscall entry outside text */
+	VIGIL_INTEG_PROC_FOPS_HOOK = 3, /* /proc fops outside text */
 	VIGIL_INTEG_CHECK_DONE = 4,	/* a check ran; index = findings */
 };
 
