@@ -131,6 +131,41 @@ describe("normalize - agent events to ECS", () => {
     expect(ecs(EXEC_CAT_SHADOW).process.exit_code).toBeUndefined();
   });
 
+  test("a driver record without its own message keeps its fields under vigil.* with an ECS category", () => {
+    const dns = {
+      ...CONNECT_OUT,
+      payload: {
+        $case: "kernel" as const,
+        value: { type: "dns", category: "network", fields: { query_name: "evil.example", query_type: "1" } },
+      },
+    };
+    const doc = ecs(dns);
+    expect(doc.event).toMatchObject({
+      category: ["network"],
+      type: ["protocol"],
+      action: "dns",
+      outcome: "success",
+    });
+    expect(doc.vigil).toEqual({ query_name: "evil.example", query_type: "1" });
+    const unlink = {
+      ...CONNECT_OUT,
+      payload: {
+        $case: "kernel" as const,
+        value: { type: "file_unlink", category: "file", fields: { path: "/var/log/auth.log" } },
+      },
+    };
+    expect(ecs(unlink).event).toMatchObject({
+      category: ["file"],
+      type: ["deletion"],
+      action: "file-unlink",
+    });
+    expect(ecs(unlink).file).toMatchObject({
+      path: "/var/log/auth.log",
+      name: "auth.log",
+      directory: "/var/log",
+    });
+  });
+
   test("an event without payload is dropped", () => {
     expect(normalizeEvent(identity, { ...EXEC_CAT_SHADOW, payload: undefined }, position)).toBeUndefined();
   });

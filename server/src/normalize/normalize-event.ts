@@ -124,12 +124,62 @@ export function normalizeEvent(
       if (canonical.user) canonical.user.changes = { id: String(change.newEuid), name: "" };
       break;
     }
+    case "kernel": {
+      const kernel = payload.value;
+      const [category, type] = kernelCategory(kernel.category, kernel.type);
+      setAction(
+        ecsEvent,
+        [category],
+        [type],
+        kernel.type.replaceAll("_", "-"),
+        Number(kernel.fields.result ?? 0),
+      );
+      canonical.vigil = { ...canonical.vigil, ...kernel.fields };
+      const path = kernel.fields.path ?? kernel.fields.new_path;
+      if (path) {
+        canonical.file = {
+          path,
+          name: posix.basename(path),
+          directory: posix.dirname(path),
+          extension: extensionOf(path),
+          flags: [],
+          mode: "",
+        };
+      }
+      break;
+    }
     default: {
       const unreachable: never = payload;
       return unreachable;
     }
   }
   return canonical;
+}
+
+/** ECS event.type for driver file records; other driver records are "info". */
+const KERNEL_FILE_TYPES: Record<string, string> = {
+  file_create: "creation",
+  file_rename: "change",
+  file_unlink: "deletion",
+  file_chmod: "change",
+};
+
+/** Driver category (events.def) → ECS event.category and event.type. */
+function kernelCategory(category: string, type: string): [string, string] {
+  switch (category) {
+    case "file":
+      return ["file", KERNEL_FILE_TYPES[type] ?? "info"];
+    case "network":
+      return ["network", type === "dns" ? "protocol" : "connection"];
+    case "kernel":
+      return ["driver", "info"];
+    case "integrity":
+      return ["intrusion_detection", "indicator"];
+    case "process":
+      return ["process", "info"];
+    default:
+      return ["host", "info"];
+  }
 }
 
 function baseEvent(identity: AgentIdentity, event: Event, position: EventPosition): EcsEvent {

@@ -242,6 +242,7 @@ export interface Event {
     | { $case: "credentialChange"; value: CredentialChange }
     | { $case: "fork"; value: ProcessFork }
     | { $case: "processSeen"; value: ProcessSeen }
+    | { $case: "kernel"; value: KernelEvent }
     | undefined;
 }
 
@@ -292,6 +293,23 @@ export interface ProcessFork {
 
 /** A process found by a periodic /proc scan that no other collector reported. */
 export interface ProcessSeen {
+}
+
+/**
+ * A kernel-driver record without a dedicated message yet (DNS query, ptrace,
+ * module load, memfd, mount, bpf, file rename/unlink/chmod, integrity, ...).
+ * `type` and `category` are the driver's events.def name and category; field
+ * values are strings (u64 in decimal, blobs in hex, addresses as "ip:port").
+ */
+export interface KernelEvent {
+  type: string;
+  category: string;
+  fields: { [key: string]: string };
+}
+
+export interface KernelEvent_FieldsEntry {
+  key: string;
+  value: string;
 }
 
 export interface NetworkConnect {
@@ -2419,6 +2437,9 @@ export const Event: MessageFns<Event> = {
       case "processSeen":
         ProcessSeen.encode(message.payload.value, writer.uint32(130).fork()).join();
         break;
+      case "kernel":
+        KernelEvent.encode(message.payload.value, writer.uint32(138).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2516,6 +2537,14 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "processSeen", value: ProcessSeen.decode(reader, reader.uint32()) };
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.payload = { $case: "kernel", value: KernelEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2557,6 +2586,8 @@ export const Event: MessageFns<Event> = {
         ? { $case: "processSeen", value: ProcessSeen.fromJSON(object.processSeen) }
         : isSet(object.process_seen)
         ? { $case: "processSeen", value: ProcessSeen.fromJSON(object.process_seen) }
+        : isSet(object.kernel)
+        ? { $case: "kernel", value: KernelEvent.fromJSON(object.kernel) }
         : undefined,
     };
   },
@@ -2586,6 +2617,8 @@ export const Event: MessageFns<Event> = {
       obj.fork = ProcessFork.toJSON(message.payload.value);
     } else if (message.payload?.$case === "processSeen") {
       obj.processSeen = ProcessSeen.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "kernel") {
+      obj.kernel = KernelEvent.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -2640,6 +2673,12 @@ export const Event: MessageFns<Event> = {
       case "processSeen": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "processSeen", value: ProcessSeen.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "kernel": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "kernel", value: KernelEvent.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -3499,6 +3538,222 @@ export const ProcessSeen: MessageFns<ProcessSeen> = {
   },
   fromPartial<I extends Exact<DeepPartial<ProcessSeen>, I>>(_: I): ProcessSeen {
     const message = createBaseProcessSeen();
+    return message;
+  },
+};
+
+function createBaseKernelEvent(): KernelEvent {
+  return { type: "", category: "", fields: {} };
+}
+
+export const KernelEvent: MessageFns<KernelEvent> = {
+  encode(message: KernelEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.category !== "") {
+      writer.uint32(18).string(message.category);
+    }
+    globalThis.Object.entries(message.fields).forEach(([key, value]: [string, string]) => {
+      KernelEvent_FieldsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KernelEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKernelEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = KernelEvent_FieldsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.fields[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KernelEvent {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      category: isSet(object.category) ? globalThis.String(object.category) : "",
+      fields: isObject(object.fields)
+        ? (globalThis.Object.entries(object.fields) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: KernelEvent): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.category !== "") {
+      obj.category = message.category;
+    }
+    if (message.fields) {
+      const entries = globalThis.Object.entries(message.fields) as [string, string][];
+      if (entries.length > 0) {
+        obj.fields = {};
+        entries.forEach(([k, v]) => {
+          obj.fields[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KernelEvent>, I>>(base?: I): KernelEvent {
+    return KernelEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KernelEvent>, I>>(object: I): KernelEvent {
+    const message = createBaseKernelEvent();
+    message.type = object.type ?? "";
+    message.category = object.category ?? "";
+    message.fields = (globalThis.Object.entries(object.fields ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseKernelEvent_FieldsEntry(): KernelEvent_FieldsEntry {
+  return { key: "", value: "" };
+}
+
+export const KernelEvent_FieldsEntry: MessageFns<KernelEvent_FieldsEntry> = {
+  encode(message: KernelEvent_FieldsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KernelEvent_FieldsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKernelEvent_FieldsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KernelEvent_FieldsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: KernelEvent_FieldsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KernelEvent_FieldsEntry>, I>>(base?: I): KernelEvent_FieldsEntry {
+    return KernelEvent_FieldsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KernelEvent_FieldsEntry>, I>>(object: I): KernelEvent_FieldsEntry {
+    const message = createBaseKernelEvent_FieldsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
