@@ -113,9 +113,21 @@ if [ -f /vigil.ko ]; then
     printf '%s\n' "$line" >/dev/vigil
     log "control '$line' rc=$?"
   done </control.txt
+  # A malformed command must be refused (EINVAL) and change nothing.
+  if (printf 'bogus-command x\n' >/dev/vigil) 2>/tmp/err; then
+    log "check bad-control: accepted"
+  else
+    log "check bad-control: rejected: $(cat /tmp/err)"
+  fi
   cat /dev/vigil >/tmp/stream.bin &
   reader=$!
   sleep 0.3
+  # Exactly one reader: a second open must fail with EBUSY.
+  if dd if=/dev/vigil of=/dev/null count=0 2>/tmp/err; then
+    log "check second-open: succeeded"
+  else
+    log "check second-open: refused: $(head -1 /tmp/err)"
+  fi
 else
   log "no module: running the guest program only"
   : >/tmp/stream.bin

@@ -1,8 +1,10 @@
 // Maps decoded /dev/vigil records to the agent's typed events (@vigil/proto
 // Event) where the wire contract has a payload for them (exec, fork, exit,
-// credential change, connect, file open/create), and to a generic, JSON-safe
-// representation otherwise (DNS query, ptrace, rename, unlink, chmod, memfd,
-// module load, integrity findings, drops, ...).
+// credential change, connect, file open for write), and to a generic, JSON-safe
+// representation otherwise (DNS query, ptrace, file create/rename/unlink/chmod,
+// memfd, module load, integrity findings, drops, ...). FILE_CREATE stays generic:
+// the module emits it next to FILE_OPEN_WRITE for the same open(O_CREAT), and one
+// open must not become two fileOpen events.
 
 import { AddressFamily, type Event, type Process } from "@vigil/proto";
 import { VIGIL_EXEC_ARGV_TRUNCATED } from "./event-table.gen";
@@ -10,7 +12,6 @@ import type { DriverAddress, DriverFieldValue, DriverRecord } from "./record-dec
 
 const AF_INET = 2;
 const AF_INET6 = 10;
-const O_CREAT = 0x40;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
@@ -155,11 +156,6 @@ function typedPayload(record: DriverRecord): Event["payload"] {
           result: 0,
           created: false,
         },
-      };
-    case "FILE_CREATE":
-      return {
-        $case: "fileOpen",
-        value: { path: str(f.path), flags: O_CREAT, mode: num(f.mode), result: 0, created: true },
       };
     default:
       return undefined;

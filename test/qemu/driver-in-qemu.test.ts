@@ -1,0 +1,286 @@
+// The driver in a real kernel: builds vigil.ko against Debian's kernel headers,
+// boots that kernel in QEMU (software emulation) with test/qemu/run-guest.sh,
+// lets driver/tests/guest/vigil-exercise.c make real syscalls, and checks the
+// records read from /dev/vigil - decoded by the agent's own decoder - against
+// what the guest program reports it did (pids, argv, ports, uids, paths).
+//
+// Needs: qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
+// gcc libc6-dev cpio (6.1.0-56-amd64 by default; VIGIL_KVER overrides).
+// VIGIL_KO=path uses a prebuilt module; VIGIL_KEEP_QEMU=1 keeps the temp dir
+// (stream.bin, exercise.json, dmesg.txt, console.log) for inspection.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type DriverRecord, DriverRecordDecoder } from "../../agent/src/collectors/driver/record-decoder";
+import { mapDriverRecord } from "../../agent/src/collectors/driver/record-mapper";
+
+const KVER = process.env.VIGIL_KVER ?? "6.1.0-56-amd64";
+const KERNEL = `/boot/vmlinuz-${KVER}`;
+const KDIR = `/usr/src/linux-headers-${KVER}`;
+const REPO = resolve(__dirname, "../..");
+const HARNESS = join(REPO, "test/qemu/run-guest.sh");
+
+interface Exercise {
+  pid: number;
+  uid: number;
+  exec: { pid: number; filename: string; argv: string[]; ldPreload: string; exitCode: number };
+  exit: { pid: number; code: number };
+  connect: { pid: number; address: string; port: number; result: number };
+  setuid: { pid: number; oldUid: number; newUid: number; newEuid: number; result: number };
+  ptrace: { pid: number; request: number; target: number; result: number };
+  open: { pid: number; path: string; flags: number; result: number };
+  rename: { pid: number; from: string; to: string };
+  chmod: { pid: number; path: string; mode: number };
+  unlink: { pid: number; path: string };
+  dns: { pid: number; name: string; port: number };
+  memfd: { pid: number; name: string; execPid: number };
+}
+
+function missingPrerequisites(): string[] {
+  const missing: string[] = [];
+  const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+  if (!has("qemu-system-x86_64")) missing.push("qemu-system-x86_64: apt-get install qemu-system-x86");
+  if (!existsSync(KERNEL))
+    missing.push(`${KERNEL}: apt-get install linux-image-amd64 (or linux-image-${KVER})`);
+  if (!existsSync(join(KDIR, "Makefile")))
+    missing.push(`${KDIR}: apt-get install linux-headers-amd64 (or linux-headers-${KVER})`);
+  if (!existsSync("/bin/busybox")) missing.push("/bin/busybox (static): apt-get install busybox-static");
+  if (!has("gcc") || !existsSync("/usr/lib/x86_64-linux-gnu/libc.a"))
+    missing.push("gcc and static libc: apt-get install gcc libc6-dev");
+  if (!has("cpio")) missing.push("cpio: apt-get install cpio");
+  return missing;
+}
+
+/** Builds the module from a copy of driver/ so a build in the working tree is never disturbed. */
+function buildModule(work: string): string {
+  const src = join(REPO, "driver");
+  const dst = join(work, "driver");
+  cpSync(src, dst, {
+    recursive: true,
+    filter: (from) => !/\.(o|ko|mod|mod\.c|cmd|order|symvers)$/.test(from) && !/\/(tests|tools)$/.test(from),
+  });
+  try {
+    execFileSync("make", ["-C", dst, `KDIR=${KDIR}`], { stdio: "pipe", timeout: 120_000 });
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`building vigil.ko failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
+  }
+  return join(dst, "vigil.ko");
+}
+
+const missing = missingPrerequisites();
+
+describe("vigil.ko in a real kernel (QEMU)", () => {
+  let work = "";
+  let out = "";
+  let exercise: Exercise;
+  let records: DriverRecord[] = [];
+  let counters: DriverRecordDecoder["counters"];
+  let guestLog = "";
+
+  beforeAll(() => {
+    if (missing.length > 0) {
+      throw new Error(`cannot run the kernel tests, missing:\n  - ${missing.join("\n  - ")}`);
+    }
+    work = mkdtempSync(join(tmpdir(), "vigil-qemu-test-"));
+    out = join(work, "out");
+    // VIGIL_KO: a module already built for KVER (skips the build).
+    const ko = process.env.VIGIL_KO ?? buildModule(work);
+    const run = spawnSync(HARNESS, ["-o", out, ko], {
+      encoding: "utf8",
+      timeout: 200_000,
+      env: { ...process.env, QEMU_TIMEOUT: "180" },
+    });
+    if (run.status !== 0) {
+      throw new Error(`run-guest.sh failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
+    }
+    exercise = JSON.parse(readFileSync(join(out, "exercise.json"), "utf8")) as Exercise;
+    guestLog = readFileSync(join(out, "guest.log"), "utf8");
+    const decoded = DriverRecordDecoder.decodeAll(readFileSync(join(out, "stream.bin")));
+    records = decoded.records;
+    counters = decoded.counters;
+  }, 240_000);
+
+  afterAll(() => {
+    if (pending.length > 0) console.warn(`vigil.ko emitted no record for: ${pending.join(", ")}`);
+    if (work !== "" && process.env.VIGIL_KEEP_QEMU === undefined)
+      rmSync(work, { recursive: true, force: true });
+  });
+
+  const of = (key: string, tgid: number) =>
+    records.filter((r) => r.def.key === key && r.header.tgid === tgid);
+
+  it("loads, runs and unloads with a clean kernel log", () => {
+    expect(guestLog).toMatch(/insmod rc=0/);
+    expect(guestLog).toMatch(/rmmod rc=0/);
+    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as {
+      kernelProblems: string[];
+    };
+    expect(summary.kernelProblems).toEqual([]);
+    expect(readFileSync(join(out, "dmesg.txt"), "utf8")).not.toMatch(/BUG:|Oops|WARNING:|general protection/);
+  });
+
+  it("the stream decodes without a single error", () => {
+    expect(counters).toMatchObject({ errors: 0, unknownType: 0, skippedBytes: 0 });
+    expect(records.length).toBeGreaterThan(10);
+    // Sequence numbers grow (no record lost or reordered by the reader).
+    const seqs = records.map((r) => r.header.seq);
+    for (let i = 1; i < seqs.length; i++) expect((seqs[i] as bigint) > (seqs[i - 1] as bigint)).toBe(true);
+  });
+
+  it("exec: the program's child, with filename, argv and LD_PRELOAD", () => {
+    const [exec] = of("EXEC", exercise.exec.pid);
+    expect(exec?.header).toMatchObject({ pid: exercise.exec.pid, ppid: exercise.pid, uid: exercise.uid });
+    expect(exec?.fields).toMatchObject({
+      filename: exercise.exec.filename,
+      argc: exercise.exec.argv.length,
+      argv: exercise.exec.argv,
+      ld_preload: exercise.exec.ldPreload,
+    });
+    const mapped = exec === undefined ? undefined : mapDriverRecord(exec);
+    expect(mapped?.kind === "event" && mapped.event).toMatchObject({
+      collector: "driver",
+      process: { pid: exercise.exec.pid, ppid: exercise.pid, executable: "/bin/true" },
+      payload: {
+        $case: "exec",
+        value: { filename: "/bin/true", argv: exercise.exec.argv, argvTruncated: false },
+      },
+    });
+  });
+
+  it("fork and exit: every child of the program, and the exit code 7", () => {
+    const children = of("FORK", exercise.pid).map((r) => r.fields.child_tgid);
+    expect(children).toEqual(
+      expect.arrayContaining([
+        exercise.exec.pid,
+        exercise.exit.pid,
+        exercise.setuid.pid,
+        exercise.ptrace.target,
+      ]),
+    );
+    const [exit] = of("EXIT", exercise.exit.pid).map(mapDriverRecord);
+    expect(exit?.kind === "event" && exit.event.payload).toEqual({
+      $case: "exit",
+      value: { exitCode: exercise.exit.code, signal: 0 },
+    });
+    const [killed] = of("EXIT", exercise.ptrace.target).map(mapDriverRecord);
+    expect(killed?.kind === "event" && killed.event.payload).toEqual({
+      $case: "exit",
+      value: { exitCode: 0, signal: 9 },
+    });
+  });
+
+  it("credential change: setresuid(65534) in the child, old and new uids", () => {
+    const [cred] = of("CRED_CHANGE", exercise.setuid.pid).map(mapDriverRecord);
+    expect(cred?.kind === "event" && cred.event.payload).toMatchObject({
+      $case: "credentialChange",
+      value: {
+        syscall: "setresuid",
+        oldUid: exercise.setuid.oldUid,
+        newUid: exercise.setuid.newUid,
+        newEuid: exercise.setuid.newEuid,
+      },
+    });
+  });
+
+  it("/dev/vigil: one reader only (EBUSY reported as a record), malformed commands refused", () => {
+    expect(guestLog).toMatch(/check second-open: refused: .*busy/i);
+    expect(guestLog).toMatch(/check bad-control: rejected/);
+    const busy = records.filter((r) => r.def.key === "DEVICE_OPENED" && r.fields.result === -16);
+    expect(busy.length).toBeGreaterThanOrEqual(1);
+  });
+
+  const pending: string[] = [];
+  /** Every hook must have produced at least one record; then its fields are checked. */
+  const emitted = (key: string, check: (rs: DriverRecord[]) => void) => () => {
+    const rs = records.filter((r) => r.def.key === key);
+    if (rs.length === 0) pending.push(key);
+    expect({ key, records: rs.length > 0 }).toEqual({ key, records: true });
+    check(rs);
+  };
+
+  it(
+    "connect: 127.0.0.1 and the port the program listened on",
+    emitted("CONNECT", () => {
+      const [c] = of("CONNECT", exercise.connect.pid)
+        .map(mapDriverRecord)
+        .filter((m) => m.kind === "event" && m.event.payload?.$case === "connect");
+      expect(c?.event).toMatchObject({
+        payload: {
+          value: {
+            transport: "tcp",
+            destinationIp: "127.0.0.1",
+            destinationPort: exercise.connect.port,
+            result: exercise.connect.result,
+          },
+        },
+      });
+    }),
+  );
+
+  it(
+    "ptrace: PTRACE_ATTACH of the sleeping child",
+    emitted("PTRACE", () => {
+      const [p] = of("PTRACE", exercise.ptrace.pid);
+      expect(p?.fields).toMatchObject({
+        target_tgid: exercise.ptrace.target,
+        request: BigInt(exercise.ptrace.request),
+      });
+    }),
+  );
+
+  it(
+    "accept: the listening side sees the same connection",
+    emitted("ACCEPT", () => {
+      const locals = of("ACCEPT", exercise.connect.pid).map((r) => r.fields.local);
+      expect(locals).toContainEqual({ family: 2, port: exercise.connect.port, ip: "127.0.0.1" });
+    }),
+  );
+
+  it(
+    "file hooks under the watched prefix: open for write, rename, chmod +s, unlink",
+    emitted("FILE_RENAME", () => {
+      expect(of("FILE_RENAME", exercise.rename.pid)[0]?.fields).toMatchObject({
+        old_path: exercise.rename.from,
+        new_path: exercise.rename.to,
+      });
+      expect(of("FILE_UNLINK", exercise.unlink.pid)[0]?.fields).toMatchObject({ path: exercise.unlink.path });
+      const [chmod] = of("FILE_CHMOD", exercise.chmod.pid);
+      expect(chmod?.fields).toMatchObject({ path: exercise.chmod.path });
+      expect(Number(chmod?.fields.new_mode) & 0o7777).toBe(exercise.chmod.mode);
+      const [open] = of("FILE_OPEN_WRITE", exercise.open.pid).map(mapDriverRecord);
+      expect(open?.kind === "event" && open.event.payload).toMatchObject({
+        $case: "fileOpen",
+        value: { path: exercise.open.path },
+      });
+      // The kernel adds O_LARGEFILE; the access/creation bits are the program's.
+      const flags =
+        open?.kind === "event" && open.event.payload?.$case === "fileOpen"
+          ? open.event.payload.value.flags
+          : 0;
+      expect(flags & 0o7777).toBe(exercise.open.flags);
+      expect(of("FILE_CREATE", exercise.open.pid)).toHaveLength(1);
+    }),
+  );
+
+  it(
+    "DNS: the query name of the UDP packet to port 53",
+    emitted("DNS_QUERY", () => {
+      expect(of("DNS_QUERY", exercise.dns.pid)[0]?.fields).toMatchObject({
+        query_name: exercise.dns.name,
+        query_type: 1,
+        remote: { ip: "127.0.0.1", port: exercise.dns.port },
+      });
+    }),
+  );
+
+  it(
+    "memfd_create and the exec from it",
+    emitted("MEMFD_CREATE", () => {
+      expect(of("MEMFD_CREATE", exercise.memfd.pid)[0]?.fields).toMatchObject({ name: exercise.memfd.name });
+      expect(of("EXEC", exercise.memfd.execPid)).toHaveLength(1);
+    }),
+  );
+});
