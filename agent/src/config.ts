@@ -9,7 +9,7 @@ import {
 } from "@vigil/common";
 import { z } from "zod";
 
-export const COLLECTOR_NAMES = ["ftrace", "procfs", "replay"] as const;
+export const COLLECTOR_NAMES = ["driver", "ftrace", "procfs", "replay"] as const;
 export type CollectorName = (typeof COLLECTOR_NAMES)[number];
 
 export const DEFAULT_STATE_DIR = "/var/lib/vigil";
@@ -39,9 +39,11 @@ export const agentConfigSchema = z
       .optional(),
     collectors: listOf(z.enum(COLLECTOR_NAMES))
       .pipe(z.array(z.enum(COLLECTOR_NAMES)).min(1))
-      .default(["ftrace", "procfs"]),
-    /** When ftrace cannot run here, carry on with procfs alone instead of failing. */
-    ftraceFallbackToProcfs: envBoolean.default(true),
+      .default(["driver", "ftrace", "procfs"]),
+    /** When the best kernel source cannot run here, fall back (driver → ftrace → procfs) instead of failing. */
+    collectorFallback: envBoolean.default(true),
+    /** Path prefixes whose file writes, creations, renames, unlinks and chmods the driver reports. */
+    driverWatchedPrefixes: listOf(z.string().regex(/^\//, "must be an absolute path prefix")).optional(),
     procfsIntervalMs: z.coerce.number().int().min(100).default(5000),
     replay: z
       .object({

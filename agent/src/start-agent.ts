@@ -1,4 +1,5 @@
 import { ErrorCodes, isVigilError, type Logger, startObservabilityServer } from "@vigil/common";
+import { DriverCollector } from "./collectors/driver/driver-collector";
 import { FtraceCollector } from "./collectors/ftrace/ftrace-collector";
 import { ProcfsCollector } from "./collectors/procfs/procfs-collector";
 import { ReplayCollector } from "./collectors/replay/replay-collector";
@@ -15,33 +16,49 @@ export interface RunningAgent {
 }
 
 /**
- * Builds the configured collectors, best first. When ftrace cannot run here
- * (no tracefs, not root) the agent says so and carries on with procfs, unless
- * configured not to.
+ * Builds the configured collectors. Of the kernel sources only the best one
+ * that works here runs (driver, then ftrace): both would report the same
+ * syscalls. When one cannot run (module not loaded, no tracefs, not root) the
+ * agent says why and falls back, down to procfs, unless collectorFallback is off.
  */
 export async function buildCollectors(config: AgentConfig, logger: Logger): Promise<Collector[]> {
   const collectors: Collector[] = [];
   const names = new Set(config.collectors);
-  let ftrace: FtraceCollector | undefined;
-  if (names.has("ftrace")) {
-    const candidate = new FtraceCollector({ logger: logger.child({ collector: "ftrace" }) });
+  const unavailable = (name: string, error: unknown, next: "ftrace" | "procfs") => {
+    if (!config.collectorFallback || !isVigilError(error, ErrorCodes.COLLECTOR_UNAVAILABLE)) throw error;
+    logger.warn(
+      { reason: (error as Error).message },
+      `${name} collector unavailable; falling back to ${next}`,
+    );
+    names.add(next);
+  };
+  let knownPids: ((pid: number) => boolean) | undefined;
+  if (names.has("driver")) {
+    const driver = new DriverCollector({
+      logger: logger.child({ collector: "driver" }),
+      watchedPrefixes: config.driverWatchedPrefixes,
+    });
     try {
-      await candidate.probe();
-      collectors.push(candidate);
-      ftrace = candidate;
+      driver.probe();
+      collectors.push(driver);
+      knownPids = (pid) => driver.knowsPid(pid);
+      names.delete("ftrace");
     } catch (error) {
-      if (!config.ftraceFallbackToProcfs || !isVigilError(error, ErrorCodes.COLLECTOR_UNAVAILABLE))
-        throw error;
-      logger.warn(
-        { reason: (error as Error).message },
-        "ftrace collector unavailable; watching this host with procfs only",
-      );
-      names.add("procfs");
+      unavailable("driver", error, "ftrace");
+    }
+  }
+  if (names.has("ftrace")) {
+    const ftrace = new FtraceCollector({ logger: logger.child({ collector: "ftrace" }) });
+    try {
+      await ftrace.probe();
+      collectors.push(ftrace);
+      knownPids = (pid) => ftrace.knowsPid(pid);
+    } catch (error) {
+      unavailable("ftrace", error, "procfs");
     }
   }
   if (names.has("procfs")) {
-    // After its first inventory scan, procfs reports only what ftrace missed.
-    const knownPids = ftrace ? (pid: number) => (ftrace as FtraceCollector).knowsPid(pid) : undefined;
+    // After its first inventory scan, procfs reports only what the kernel source missed.
     collectors.push(
       new ProcfsCollector({
         logger: logger.child({ collector: "procfs" }),
