@@ -49,7 +49,7 @@ describe("deploy - config examples load with the real config loaders", () => {
     expect(config.servers.length).toBeGreaterThan(1);
     expect(config.tls?.caFile).toEqual(expect.any(String));
     expect(config.token).toEqual(expect.any(String));
-    expect(config.collectors).toEqual(["ftrace", "procfs"]);
+    expect(config.collectors).toEqual(["driver", "ftrace", "procfs"]);
     expect(config.stateDir).toBe("/var/lib/vigil-agent");
   });
 
@@ -83,7 +83,7 @@ describe("deploy - config examples load with the real config loaders", () => {
       env: NO_ENV,
       overrides: { servers: ["127.0.0.1:7443"], token: "embedded-token-0123456789", stateDir: "/tmp" },
     });
-    expect(agent.collectors).toEqual(["ftrace", "procfs"]);
+    expect(agent.collectors).toEqual(["driver", "ftrace", "procfs"]);
   });
 });
 
