@@ -22,6 +22,11 @@
 #              line) before the reader starts; repeatable. Default:
 #              "watch /tmp/watched/" (override with -c even when it is not wanted).
 #   -p PARAMS  module parameters for insmod (e.g. "buffer_kb=64").
+#   -f N       flood: after the program, stop the reader (SIGSTOP) and run N
+#              execs of /bin/true, then let it drain (pair with a small
+#              -p buffer_kb=... to force drops and a DROPPED record).
+#   -u N       after the main run: N insmod / read / rmmod cycles while a
+#              background exec loop keeps the hooks firing (unload safety).
 #   -k         keep the temp build dir (initramfs tree) for inspection.
 #
 # Environment: KERNEL (default /boot/vmlinuz-6.1.0-56-amd64), QEMU_TIMEOUT
@@ -43,11 +48,15 @@ module_params=""
 keep=0
 controls=()
 controls_set=0
-while getopts "o:c:p:kh" opt; do
+flood=0
+cycles=0
+while getopts "o:c:p:f:u:kh" opt; do
   case "$opt" in
     o) outdir="$OPTARG" ;;
     c) controls+=("$OPTARG"); controls_set=1 ;;
     p) module_params="$OPTARG" ;;
+    f) flood="$OPTARG" ;;
+    u) cycles="$OPTARG" ;;
     k) keep=1 ;;
     h) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) exit 2 ;;
@@ -90,6 +99,8 @@ done
 gcc -static -O2 -Wall -o "$root/bin/vigil-exercise" "$repo/driver/tests/guest/vigil-exercise.c"
 if [ -n "$module" ]; then cp "$module" "$root/vigil.ko"; fi
 printf '%s\n' "$module_params" >"$root/module-params"
+printf '%s\n' "$flood" >"$root/flood"
+printf '%s\n' "$cycles" >"$root/cycles"
 : >"$root/control.txt"
 for line in "${controls[@]}"; do printf '%s\n' "$line" >>"$root/control.txt"; done
 
@@ -136,6 +147,16 @@ fi
 t0=$(cut -d' ' -f1 /proc/uptime)
 /bin/vigil-exercise /tmp/watched >/tmp/exercise.json 2>>/tmp/guest.log
 log "vigil-exercise rc=$? start=$t0 end=$(cut -d' ' -f1 /proc/uptime)"
+flood=$(cat /flood)
+if [ -n "$reader" ] && [ "$flood" -gt 0 ]; then
+  kill -STOP "$reader"
+  i=0
+  while [ $i -lt "$flood" ]; do /bin/true; i=$((i + 1)); done
+  log "flood execs=$flood"
+  kill -CONT "$reader"
+  sleep 1
+  /bin/true
+fi
 if [ -n "$reader" ]; then
   sleep 1
   kill "$reader"
@@ -143,6 +164,27 @@ if [ -n "$reader" ]; then
   log "stream bytes=$(wc -c </tmp/stream.bin)"
   rmmod vigil
   log "rmmod rc=$?"
+fi
+cycles=$(cat /cycles)
+if [ -f /vigil.ko ] && [ "$cycles" -gt 0 ]; then
+  (while :; do /bin/true; done) &
+  load=$!
+  ok=0
+  i=0
+  while [ $i -lt "$cycles" ]; do
+    if insmod /vigil.ko $(cat /module-params); then
+      cat /dev/vigil >/dev/null &
+      r=$!
+      /bin/true
+      kill "$r"
+      wait "$r" 2>/dev/null
+      rmmod vigil && ok=$((ok + 1))
+    fi
+    i=$((i + 1))
+  done
+  kill "$load"
+  wait "$load" 2>/dev/null
+  log "cycles requested=$cycles ok=$ok"
 fi
 dmesg >/tmp/dmesg.txt
 log "done uptime=$(cut -d' ' -f1 /proc/uptime)"
