@@ -1,7 +1,11 @@
 // Public face of @vigil/agent.
 
-export { DEFAULT_DRIVER_DEVICE, DEFAULT_WATCHED_PREFIXES, DriverCollector } from "./collectors/driver/driver-collector";
 export type { DriverCollectorOptions } from "./collectors/driver/driver-collector";
+export {
+  DEFAULT_DRIVER_DEVICE,
+  DEFAULT_WATCHED_PREFIXES,
+  DriverCollector,
+} from "./collectors/driver/driver-collector";
 export { FtraceCollector } from "./collectors/ftrace/ftrace-collector";
 export type { FtraceCollectorOptions } from "./collectors/ftrace/types";
 export { DEFAULT_SENSITIVE_PATHS, FTRACE_DEFAULTS } from "./collectors/ftrace/types";

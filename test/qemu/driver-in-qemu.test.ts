@@ -5,18 +5,19 @@
 // what the guest program reports it did (pids, argv, ports, uids, paths).
 //
 // Needs: qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
-// gcc libc6-dev cpio (6.1.0-56-amd64 by default; VIGIL_KVER overrides).
+// gcc libc6-dev cpio. The kernel is the newest one installed with both an
+// image in /boot and headers in /usr/src (VIGIL_KVER overrides).
 // VIGIL_KO=path uses a prebuilt module; VIGIL_KEEP_QEMU=1 keeps the temp dir
 // (stream.bin, exercise.json, dmesg.txt, console.log) for inspection.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type DriverRecord, DriverRecordDecoder } from "../../agent/src/collectors/driver/record-decoder";
 import { mapDriverRecord } from "../../agent/src/collectors/driver/record-mapper";
 
-const KVER = process.env.VIGIL_KVER ?? "6.1.0-56-amd64";
+const KVER = process.env.VIGIL_KVER ?? newestKernelWithHeaders() ?? "(no kernel with headers installed)";
 const KERNEL = `/boot/vmlinuz-${KVER}`;
 const KDIR = `/usr/src/linux-headers-${KVER}`;
 const REPO = resolve(__dirname, "../..");
@@ -36,6 +37,21 @@ interface Exercise {
   unlink: { pid: number; path: string };
   dns: { pid: number; name: string; port: number };
   memfd: { pid: number; name: string; execPid: number };
+}
+
+/** Debian point releases move linux-image-amd64 to a new ABI number; follow whatever is installed. */
+function newestKernelWithHeaders(): string | undefined {
+  let images: string[];
+  try {
+    images = readdirSync("/boot").filter((name) => name.startsWith("vmlinuz-"));
+  } catch {
+    return undefined;
+  }
+  return images
+    .map((name) => name.slice("vmlinuz-".length))
+    .filter((version) => existsSync(`/usr/src/linux-headers-${version}/Makefile`))
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
+    .pop();
 }
 
 function missingPrerequisites(): string[] {
@@ -91,7 +107,7 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
     const run = spawnSync(HARNESS, ["-o", out, ko], {
       encoding: "utf8",
       timeout: 200_000,
-      env: { ...process.env, QEMU_TIMEOUT: "180" },
+      env: { ...process.env, QEMU_TIMEOUT: "180", KERNEL },
     });
     if (run.status !== 0) {
       throw new Error(`run-guest.sh failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
@@ -302,7 +318,7 @@ describe("vigil.ko under a flood with a 4 KiB buffer, then 50 load/unload cycles
     const run = spawnSync(HARNESS, ["-o", out, "-p", "buffer_kb=4", "-f", "300", "-u", "50", ko], {
       encoding: "utf8",
       timeout: 200_000,
-      env: { ...process.env, QEMU_TIMEOUT: "180" },
+      env: { ...process.env, QEMU_TIMEOUT: "180", KERNEL },
     });
     if (run.status !== 0) {
       throw new Error(`run-guest.sh failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);

@@ -29,7 +29,7 @@
 #              background exec loop keeps the hooks firing (unload safety).
 #   -k         keep the temp build dir (initramfs tree) for inspection.
 #
-# Environment: KERNEL (default /boot/vmlinuz-6.1.0-56-amd64), QEMU_TIMEOUT
+# Environment: KERNEL (default: newest /boot/vmlinuz-* with headers), QEMU_TIMEOUT
 # seconds (default 240), QEMU (default qemu-system-x86_64).
 #
 # Exit status: 0 when the guest reported back and its dmesg has no
@@ -39,7 +39,17 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-KERNEL="${KERNEL:-/boot/vmlinuz-6.1.0-56-amd64}"
+# Default: the newest kernel image in /boot that has headers installed too.
+newest_kernel() {
+	local image version best=""
+	for image in /boot/vmlinuz-*; do
+		version="${image#/boot/vmlinuz-}"
+		[ -f "/usr/src/linux-headers-$version/Makefile" ] || continue
+		best="$(printf '%s\n%s\n' "$best" "$version" | sort -V | tail -n 1)"
+	done
+	[ -n "$best" ] && printf '/boot/vmlinuz-%s\n' "$best"
+}
+KERNEL="${KERNEL:-$(newest_kernel || true)}"
 QEMU="${QEMU:-qemu-system-x86_64}"
 QEMU_TIMEOUT="${QEMU_TIMEOUT:-240}"
 
