@@ -37,6 +37,34 @@ static char *vg_watched_path(const struct path *dir, struct dentry *dentry,
 	return s;
 }
 
+/*
+ * Path of dentry in dir as d_path(dir) + "/" + name. A file being created
+ * (mknod, rename target) still has a negative dentry, which d_path() would
+ * report as "<path> (deleted)". d_path() fills the end of the space it is
+ * given, so leaving NAME_MAX + 2 bytes free behind it makes room for the name.
+ */
+static char *vg_child_path(const struct path *dir, struct dentry *dentry,
+			   char *buf, int buflen, size_t *len)
+{
+	u32 nlen = dentry->d_name.len;
+	char *s;
+	size_t dlen;
+
+	if (buflen <= NAME_MAX + 2 || nlen > NAME_MAX)
+		return NULL;
+	s = d_path(dir, buf, buflen - NAME_MAX - 2);
+	if (IS_ERR(s))
+		return NULL;
+	dlen = strlen(s);
+	if (dlen > 1)
+		s[dlen++] = '/';
+	memcpy(s + dlen, dentry->d_name.name, nlen);
+	dlen += nlen;
+	s[dlen] = '\0';
+	*len = dlen;
+	return s;
+}
+
 static int vg_mknod_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	const struct path *dir = (const struct path *)vg_kprobe_arg(regs, 0);
@@ -50,7 +78,7 @@ static int vg_mknod_pre(struct kprobe *kp, struct pt_regs *regs)
 		return 0;
 	if (!dir || !dentry || !vg_rec_begin(&r, VIGIL_FILE_CREATE))
 		return 0;
-	s = vg_watched_path(dir, dentry, vg_rec_tmp(&r), PATH_MAX, &len);
+	s = vg_child_path(dir, dentry, vg_rec_tmp(&r), PATH_MAX, &len);
 	if (!s || !vg_path_watched(s, len)) {
 		vg_rec_cancel(&r);
 		return 0;
@@ -98,9 +126,8 @@ static int vg_rename_pre(struct kprobe *kp, struct pt_regs *regs)
 	if (!odir || !od || !ndir || !nd ||
 	    !vg_rec_begin(&r, VIGIL_FILE_RENAME))
 		return 0;
-	os = vg_watched_path(odir, od, vg_rec_tmp(&r), VG_HALF, &olen);
-	ns = vg_watched_path(ndir, nd, vg_rec_tmp(&r) + VG_HALF, VG_HALF,
-			     &nlen);
+	os = vg_child_path(odir, od, vg_rec_tmp(&r), VG_HALF, &olen);
+	ns = vg_child_path(ndir, nd, vg_rec_tmp(&r) + VG_HALF, VG_HALF, &nlen);
 	if (!os || !ns ||
 	    (!vg_path_watched(os, olen) && !vg_path_watched(ns, nlen))) {
 		vg_rec_cancel(&r);
@@ -122,7 +149,7 @@ static int vg_unlink_pre(struct kprobe *kp, struct pt_regs *regs)
 
 	if (!dir || !dentry || !vg_rec_begin(&r, VIGIL_FILE_UNLINK))
 		return 0;
-	s = vg_watched_path(dir, dentry, vg_rec_tmp(&r), PATH_MAX, &len);
+	s = vg_child_path(dir, dentry, vg_rec_tmp(&r), PATH_MAX, &len);
 	if (!s || !vg_path_watched(s, len)) {
 		vg_rec_cancel(&r);
 		return 0;
@@ -136,6 +163,7 @@ static int vg_chmod_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	const struct path *path = (const struct path *)vg_kprobe_arg(regs, 0);
 	umode_t mode = (umode_t)vg_kprobe_arg(regs, 1);
+	umode_t old_mode;
 	struct vg_rec r;
 	size_t len;
 	char *s;
@@ -148,10 +176,11 @@ static int vg_chmod_pre(struct kprobe *kp, struct pt_regs *regs)
 		vg_rec_cancel(&r);
 		return 0;
 	}
+	old_mode = d_inode(path->dentry) ? d_inode(path->dentry)->i_mode : 0;
 	vg_put_str(&r, s, len);
-	vg_put_u32(&r, d_inode(path->dentry) ?
-		   d_inode(path->dentry)->i_mode : 0);
-	vg_put_u32(&r, mode);
+	vg_put_u32(&r, old_mode);
+	/* chmod's mode has no file-type bits; report it in old_mode's terms. */
+	vg_put_u32(&r, (old_mode & S_IFMT) | (mode & S_IALLUGO));
 	vg_rec_commit(&r);
 	return 0;
 }
