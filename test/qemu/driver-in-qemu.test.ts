@@ -69,6 +69,18 @@ function missingPrerequisites(): string[] {
   return missing;
 }
 
+/** Boots the guest with run-guest.sh; its artefacts land in `out`. */
+function runGuest(out: string, args: string[]): void {
+  const run = spawnSync(HARNESS, ["-o", out, ...args], {
+    encoding: "utf8",
+    timeout: 200_000,
+    env: { ...process.env, QEMU_TIMEOUT: "180", KERNEL },
+  });
+  if (run.status !== 0) {
+    throw new Error(`run-guest.sh failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
+  }
+}
+
 /** Builds the module from a copy of driver/ so a build in the working tree is never disturbed. */
 function buildModule(work: string): string {
   const src = join(REPO, "driver");
@@ -104,14 +116,7 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
     out = join(work, "out");
     // VIGIL_KO: a module already built for KVER (skips the build).
     const ko = process.env.VIGIL_KO ?? buildModule(work);
-    const run = spawnSync(HARNESS, ["-o", out, ko], {
-      encoding: "utf8",
-      timeout: 200_000,
-      env: { ...process.env, QEMU_TIMEOUT: "180", KERNEL },
-    });
-    if (run.status !== 0) {
-      throw new Error(`run-guest.sh failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
-    }
+    runGuest(out, [ko]);
     exercise = JSON.parse(readFileSync(join(out, "exercise.json"), "utf8")) as Exercise;
     guestLog = readFileSync(join(out, "guest.log"), "utf8");
     const decoded = DriverRecordDecoder.decodeAll(readFileSync(join(out, "stream.bin")));
@@ -321,14 +326,7 @@ describe("vigil.ko under a flood with a 4 KiB buffer, then 50 load/unload cycles
     work = mkdtempSync(join(tmpdir(), "vigil-qemu-flood-"));
     out = join(work, "out");
     const ko = process.env.VIGIL_KO ?? buildModule(work);
-    const run = spawnSync(HARNESS, ["-o", out, "-p", "buffer_kb=4", "-f", "300", "-u", "50", ko], {
-      encoding: "utf8",
-      timeout: 200_000,
-      env: { ...process.env, QEMU_TIMEOUT: "180", KERNEL },
-    });
-    if (run.status !== 0) {
-      throw new Error(`run-guest.sh failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
-    }
+    runGuest(out, ["-p", "buffer_kb=4", "-f", "300", "-u", "50", ko]);
     guestLog = readFileSync(join(out, "guest.log"), "utf8");
     const decoded = DriverRecordDecoder.decodeAll(readFileSync(join(out, "stream.bin")));
     records = decoded.records;
