@@ -11,13 +11,10 @@
 //                             record (pids, filename, argv slots)
 // Enrichment (/proc reads, process table) is not in these figures.
 //   npm run build && node bench/agent-pipeline.mts [seconds-per-measurement]
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentMessage, Event } from "@vigil/proto";
 import { EventBatcher } from "../agent/dist/batching/event-batcher.js";
-import { parseEventFormat, parsePageHeaderFormat } from "../agent/dist/collectors/ftrace/event-format.js";
-import { compileDecoder } from "../agent/dist/collectors/ftrace/record-decoder.js";
-import { RecordKind } from "../agent/dist/collectors/ftrace/record-kind.js";
+import { loadCapturedFixtures } from "../agent/dist/collectors/ftrace/captured-fixtures.js";
 import { decodePage, RecordBatch } from "../agent/dist/collectors/ftrace/ring-buffer-page.js";
 import { benchSeconds, eventMix, measure, rateFields, report, vsTarget } from "./bench-util.mts";
 
@@ -89,22 +86,12 @@ report("agent decode→batch→encode", {
 
 // --- ftrace raw records -----------------------------------------------------------
 
-const FIXTURES = join(import.meta.dirname, "..", "agent", "src", "collectors", "ftrace", "fixtures");
-const fixture = (name: string) => readFileSync(join(FIXTURES, name));
-const header = parsePageHeaderFormat(fixture("header_page.format").toString());
-const execFormat = parseEventFormat(fixture("sched_process_exec.format").toString());
-const probeFormat = parseEventFormat(fixture("uprobe_execve.format").toString());
-const execDecoder = compileDecoder(execFormat, {
-  kind: RecordKind.SchedExec,
-  fields: ["pid", "old_pid"],
-  stringField: "filename",
-});
-const probeDecoder = compileDecoder(probeFormat, {
-  kind: RecordKind.ProbeExec,
-  fields: ["more"],
-  stringField: "file",
-  argvSlots: 4,
-});
+const {
+  read: fixture,
+  header,
+  execDecoder,
+  probeDecoder,
+} = loadCapturedFixtures(join(import.meta.dirname, "..", "agent", "src", "collectors", "ftrace", "fixtures"));
 const pages = [fixture("cpu0.pages.bin"), fixture("cpu1.pages.bin")];
 const records = new RecordBatch();
 let recordsPerRound = 0;

@@ -1,26 +1,14 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseEventFormat, parsePageHeaderFormat } from "./event-format";
-import { compileDecoder } from "./record-decoder";
-import { RecordKind } from "./record-kind";
+import { loadCapturedFixtures } from "./captured-fixtures";
 import { decodePage, RecordBatch } from "./ring-buffer-page";
 
-const FIXTURES = join(__dirname, "fixtures");
-const fixture = (name: string) => readFileSync(join(FIXTURES, name));
-const header = parsePageHeaderFormat(fixture("header_page.format").toString());
-const execFormat = parseEventFormat(fixture("sched_process_exec.format").toString());
-const probeFormat = parseEventFormat(fixture("uprobe_execve.format").toString());
-const execDecoder = compileDecoder(execFormat, {
-  kind: RecordKind.SchedExec,
-  fields: ["pid", "old_pid"],
-  stringField: "filename",
-});
-const probeDecoder = compileDecoder(probeFormat, {
-  kind: RecordKind.ProbeExec,
-  fields: ["more"],
-  stringField: "file",
-  argvSlots: 4,
-});
+const {
+  read: fixture,
+  header,
+  execFormat,
+  execDecoder,
+  probeDecoder,
+} = loadCapturedFixtures(join(__dirname, "fixtures"));
 
 function argvOf(buffer: Buffer, base: number, length: number): string[] {
   const argv: string[] = [];
