@@ -100,8 +100,40 @@ function buildModule(work: string): string {
 
 const missing = missingPrerequisites();
 
+interface GuestRun {
+  out: string;
+  guestLog: string;
+  records: DriverRecord[];
+  counters: DriverRecordDecoder["counters"];
+  cleanUp(): void;
+}
+
+/**
+ * Builds the module (or takes VIGIL_KO, a module already built for KVER),
+ * boots the guest with harness options `args`, and decodes what it brought back.
+ */
+function bootGuest(prefix: string, args: string[]): GuestRun {
+  if (missing.length > 0) {
+    throw new Error(`cannot run the kernel tests, missing:\n  - ${missing.join("\n  - ")}`);
+  }
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  const out = join(work, "out");
+  const ko = process.env.VIGIL_KO ?? buildModule(work);
+  runGuest(out, [...args, ko]);
+  const decoded = DriverRecordDecoder.decodeAll(readFileSync(join(out, "stream.bin")));
+  return {
+    out,
+    guestLog: readFileSync(join(out, "guest.log"), "utf8"),
+    records: decoded.records,
+    counters: decoded.counters,
+    cleanUp: () => {
+      if (process.env.VIGIL_KEEP_QEMU === undefined) rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
 describe("vigil.ko in a real kernel (QEMU)", () => {
-  let work = "";
+  let run: GuestRun | undefined;
   let out = "";
   let exercise: Exercise;
   let records: DriverRecord[] = [];
@@ -109,25 +141,14 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
   let guestLog = "";
 
   beforeAll(() => {
-    if (missing.length > 0) {
-      throw new Error(`cannot run the kernel tests, missing:\n  - ${missing.join("\n  - ")}`);
-    }
-    work = mkdtempSync(join(tmpdir(), "vigil-qemu-test-"));
-    out = join(work, "out");
-    // VIGIL_KO: a module already built for KVER (skips the build).
-    const ko = process.env.VIGIL_KO ?? buildModule(work);
-    runGuest(out, [ko]);
+    run = bootGuest("vigil-qemu-test-", []);
+    ({ records, counters, guestLog, out } = run);
     exercise = JSON.parse(readFileSync(join(out, "exercise.json"), "utf8")) as Exercise;
-    guestLog = readFileSync(join(out, "guest.log"), "utf8");
-    const decoded = DriverRecordDecoder.decodeAll(readFileSync(join(out, "stream.bin")));
-    records = decoded.records;
-    counters = decoded.counters;
   }, 240_000);
 
   afterAll(() => {
     if (pending.length > 0) console.warn(`vigil.ko emitted no record for: ${pending.join(", ")}`);
-    if (work !== "" && process.env.VIGIL_KEEP_QEMU === undefined)
-      rmSync(work, { recursive: true, force: true });
+    run?.cleanUp();
   });
 
   const of = (key: string, tgid: number) =>
@@ -313,30 +334,18 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
 });
 
 describe("vigil.ko under a flood with a 4 KiB buffer, then 50 load/unload cycles under load (QEMU)", () => {
-  let work = "";
+  let run: GuestRun | undefined;
   let out = "";
   let records: DriverRecord[] = [];
   let counters: DriverRecordDecoder["counters"];
   let guestLog = "";
 
   beforeAll(() => {
-    if (missing.length > 0) {
-      throw new Error(`cannot run the kernel tests, missing:\n  - ${missing.join("\n  - ")}`);
-    }
-    work = mkdtempSync(join(tmpdir(), "vigil-qemu-flood-"));
-    out = join(work, "out");
-    const ko = process.env.VIGIL_KO ?? buildModule(work);
-    runGuest(out, ["-p", "buffer_kb=4", "-f", "300", "-u", "50", ko]);
-    guestLog = readFileSync(join(out, "guest.log"), "utf8");
-    const decoded = DriverRecordDecoder.decodeAll(readFileSync(join(out, "stream.bin")));
-    records = decoded.records;
-    counters = decoded.counters;
+    run = bootGuest("vigil-qemu-flood-", ["-p", "buffer_kb=4", "-f", "300", "-u", "50"]);
+    ({ records, counters, guestLog, out } = run);
   }, 240_000);
 
-  afterAll(() => {
-    if (work !== "" && process.env.VIGIL_KEEP_QEMU === undefined)
-      rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => run?.cleanUp());
 
   it("drops are counted and reported in a DROPPED record, and the stream stays well-formed", () => {
     expect(guestLog).toMatch(/flood execs=300/);
