@@ -10,18 +10,11 @@
 // VIGIL_KO=path uses a prebuilt module; VIGIL_KEEP_QEMU=1 keeps the temp dir
 // (stream.bin, exercise.json, dmesg.txt, console.log) for inspection.
 
-import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { type DriverRecord, DriverRecordDecoder } from "../../agent/src/collectors/driver/record-decoder";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DriverRecord, DriverRecordDecoder } from "../../agent/src/collectors/driver/record-decoder";
 import { mapDriverRecord } from "../../agent/src/collectors/driver/record-mapper";
-
-const KVER = process.env.VIGIL_KVER ?? newestKernelWithHeaders() ?? "(no kernel with headers installed)";
-const KERNEL = `/boot/vmlinuz-${KVER}`;
-const KDIR = `/usr/src/linux-headers-${KVER}`;
-const REPO = resolve(__dirname, "../..");
-const HARNESS = join(REPO, "test/qemu/run-guest.sh");
+import { bootGuest, type GuestRun } from "../harness/qemu-guest";
 
 interface Exercise {
   pid: number;
@@ -37,99 +30,6 @@ interface Exercise {
   unlink: { pid: number; path: string };
   dns: { pid: number; name: string; port: number };
   memfd: { pid: number; name: string; execPid: number };
-}
-
-/** Debian point releases move linux-image-amd64 to a new ABI number; follow whatever is installed. */
-function newestKernelWithHeaders(): string | undefined {
-  let images: string[];
-  try {
-    images = readdirSync("/boot").filter((name) => name.startsWith("vmlinuz-"));
-  } catch {
-    return undefined;
-  }
-  return images
-    .map((name) => name.slice("vmlinuz-".length))
-    .filter((version) => existsSync(`/usr/src/linux-headers-${version}/Makefile`))
-    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
-    .pop();
-}
-
-function missingPrerequisites(): string[] {
-  const missing: string[] = [];
-  const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-  if (!has("qemu-system-x86_64")) missing.push("qemu-system-x86_64: apt-get install qemu-system-x86");
-  if (!existsSync(KERNEL))
-    missing.push(`${KERNEL}: apt-get install linux-image-amd64 (or linux-image-${KVER})`);
-  if (!existsSync(join(KDIR, "Makefile")))
-    missing.push(`${KDIR}: apt-get install linux-headers-amd64 (or linux-headers-${KVER})`);
-  if (!existsSync("/bin/busybox")) missing.push("/bin/busybox (static): apt-get install busybox-static");
-  if (!has("gcc") || !existsSync("/usr/lib/x86_64-linux-gnu/libc.a"))
-    missing.push("gcc and static libc: apt-get install gcc libc6-dev");
-  if (!has("cpio")) missing.push("cpio: apt-get install cpio");
-  return missing;
-}
-
-/** Boots the guest with run-guest.sh; its artefacts land in `out`. */
-function runGuest(out: string, args: string[]): void {
-  const run = spawnSync(HARNESS, ["-o", out, ...args], {
-    encoding: "utf8",
-    timeout: 200_000,
-    env: { ...process.env, QEMU_TIMEOUT: "180", KERNEL },
-  });
-  if (run.status !== 0) {
-    throw new Error(`run-guest.sh failed (${run.status ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
-  }
-}
-
-/** Builds the module from a copy of driver/ so a build in the working tree is never disturbed. */
-function buildModule(work: string): string {
-  const src = join(REPO, "driver");
-  const dst = join(work, "driver");
-  cpSync(src, dst, {
-    recursive: true,
-    filter: (from) => !/\.(o|ko|mod|mod\.c|cmd|order|symvers)$/.test(from) && !/\/(tests|tools)$/.test(from),
-  });
-  try {
-    execFileSync("make", ["-C", dst, `KDIR=${KDIR}`], { stdio: "pipe", timeout: 120_000 });
-  } catch (err) {
-    const e = err as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`building vigil.ko failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`);
-  }
-  return join(dst, "vigil.ko");
-}
-
-const missing = missingPrerequisites();
-
-interface GuestRun {
-  out: string;
-  guestLog: string;
-  records: DriverRecord[];
-  counters: DriverRecordDecoder["counters"];
-  cleanUp(): void;
-}
-
-/**
- * Builds the module (or takes VIGIL_KO, a module already built for KVER),
- * boots the guest with harness options `args`, and decodes what it brought back.
- */
-function bootGuest(prefix: string, args: string[]): GuestRun {
-  if (missing.length > 0) {
-    throw new Error(`cannot run the kernel tests, missing:\n  - ${missing.join("\n  - ")}`);
-  }
-  const work = mkdtempSync(join(tmpdir(), prefix));
-  const out = join(work, "out");
-  const ko = process.env.VIGIL_KO ?? buildModule(work);
-  runGuest(out, [...args, ko]);
-  const decoded = DriverRecordDecoder.decodeAll(readFileSync(join(out, "stream.bin")));
-  return {
-    out,
-    guestLog: readFileSync(join(out, "guest.log"), "utf8"),
-    records: decoded.records,
-    counters: decoded.counters,
-    cleanUp: () => {
-      if (process.env.VIGIL_KEEP_QEMU === undefined) rmSync(work, { recursive: true, force: true });
-    },
-  };
 }
 
 describe("vigil.ko in a real kernel (QEMU)", () => {

@@ -7,7 +7,8 @@
 # back to the host over a second serial port.
 #
 # Usage (by hand or from jest):
-#   test/qemu/run-guest.sh [-o OUTDIR] [-c CONTROL_LINE]... [-p MODULE_PARAMS] [-k] [vigil.ko]
+#   test/qemu/run-guest.sh [-o OUTDIR] [-s SCENARIO] [-a FILE]... [-c CONTROL_LINE]...
+#                          [-p MODULE_PARAMS] [-f N] [-u N] [-k] [vigil.ko]
 #
 #   vigil.ko   the module to load; without it the guest only runs the program
 #              (useful to check the harness itself).
@@ -27,6 +28,11 @@
 #              -p buffer_kb=... to force drops and a DROPPED record).
 #   -u N       after the main run: N insmod / read / rmmod cycles while a
 #              background exec loop keeps the hooks firing (unload safety).
+#   -s NAME    guest scenario: test/qemu/guest/NAME.sh, sourced by the guest's
+#              /init after test/qemu/guest/lib.sh (default: exercise, the
+#              functional run described above). Every file the scenario leaves
+#              in the guest's /tmp/out/ is brought back into OUTDIR.
+#   -a FILE    an extra file for the guest, at /extra/<name>; repeatable.
 #   -k         keep the temp build dir (initramfs tree) for inspection.
 #
 # Environment: KERNEL (default: newest /boot/vmlinuz-* with headers), QEMU_TIMEOUT
@@ -60,13 +66,17 @@ controls=()
 controls_set=0
 flood=0
 cycles=0
-while getopts "o:c:p:f:u:kh" opt; do
+scenario=exercise
+extras=()
+while getopts "o:c:p:f:u:s:a:kh" opt; do
   case "$opt" in
     o) outdir="$OPTARG" ;;
     c) controls+=("$OPTARG"); controls_set=1 ;;
     p) module_params="$OPTARG" ;;
     f) flood="$OPTARG" ;;
     u) cycles="$OPTARG" ;;
+    s) scenario="$OPTARG" ;;
+    a) extras+=("$OPTARG") ;;
     k) keep=1 ;;
     h) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) exit 2 ;;
@@ -84,6 +94,9 @@ command -v "$QEMU" >/dev/null || missing+=("$QEMU (apt-get install qemu-system-x
 command -v gcc >/dev/null || missing+=("gcc (apt-get install gcc libc6-dev)")
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=("static libc (apt-get install libc6-dev)")
 command -v cpio >/dev/null || missing+=("cpio (apt-get install cpio)")
+scenario_file="$here/guest/$scenario.sh"
+[ -r "$scenario_file" ] || missing+=("scenario $scenario_file (see test/qemu/guest/)")
+for extra in "${extras[@]}"; do [ -r "$extra" ] || missing+=("extra file $extra"); done
 if [ -n "$module" ] && [ ! -r "$module" ]; then missing+=("module file $module (make -C driver KDIR=...)"); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "run-guest: missing prerequisites:" >&2
@@ -106,104 +119,41 @@ cp /bin/busybox "$root/bin/busybox"
 for applet in $(/bin/busybox --list); do
   [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
 done
-gcc -static -O2 -Wall -o "$root/bin/vigil-exercise" "$repo/driver/tests/guest/vigil-exercise.c"
+# Every guest program in driver/tests/guest/ becomes /bin/<name>.
+for program in "$repo"/driver/tests/guest/*.c; do
+  name="$(basename "$program" .c)"
+  gcc -static -O2 -Wall -o "$root/bin/$name" "$program"
+done
 if [ -n "$module" ]; then cp "$module" "$root/vigil.ko"; fi
+mkdir -p "$root/extra"
+for extra in "${extras[@]}"; do cp "$extra" "$root/extra/"; done
 printf '%s\n' "$module_params" >"$root/module-params"
 printf '%s\n' "$flood" >"$root/flood"
 printf '%s\n' "$cycles" >"$root/cycles"
 : >"$root/control.txt"
 for line in "${controls[@]}"; do printf '%s\n' "$line" >>"$root/control.txt"; done
 
+cp "$here/guest/lib.sh" "$root/lib.sh"
+cp "$scenario_file" "$root/scenario.sh"
 cat >"$root/init" <<'INIT'
 #!/bin/sh
-export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 ip link set lo up
-log() { echo "$*" >>/tmp/guest.log; echo "guest: $*"; }
-log "init start uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
-mkdir -p /tmp/watched
-if [ -f /vigil.ko ]; then
-  insmod /vigil.ko $(cat /module-params)
-  log "insmod rc=$?"
-  [ -e /dev/vigil ] || log "no /dev/vigil after insmod"
-  while IFS= read -r line; do
-    [ -n "$line" ] || continue
-    printf '%s\n' "$line" >/dev/vigil
-    log "control '$line' rc=$?"
-  done </control.txt
-  # A malformed command must be refused (EINVAL) and change nothing.
-  if (printf 'bogus-command x\n' >/dev/vigil) 2>/tmp/err; then
-    log "check bad-control: accepted"
-  else
-    log "check bad-control: rejected: $(cat /tmp/err)"
-  fi
-  cat /dev/vigil >/tmp/stream.bin &
-  reader=$!
-  sleep 0.3
-  # Exactly one reader: a second open must fail with EBUSY.
-  if dd if=/dev/vigil of=/dev/null count=0 2>/tmp/err; then
-    log "check second-open: succeeded"
-  else
-    log "check second-open: refused: $(head -1 /tmp/err)"
-  fi
-else
-  log "no module: running the guest program only"
-  : >/tmp/stream.bin
-  reader=""
-fi
-t0=$(cut -d' ' -f1 /proc/uptime)
-/bin/vigil-exercise /tmp/watched >/tmp/exercise.json 2>>/tmp/guest.log
-log "vigil-exercise rc=$? start=$t0 end=$(cut -d' ' -f1 /proc/uptime)"
-flood=$(cat /flood)
-if [ -n "$reader" ] && [ "$flood" -gt 0 ]; then
-  kill -STOP "$reader"
-  i=0
-  while [ $i -lt "$flood" ]; do /bin/true; i=$((i + 1)); done
-  log "flood execs=$flood"
-  kill -CONT "$reader"
-  sleep 1
-  /bin/true
-fi
-if [ -n "$reader" ]; then
-  sleep 1
-  kill "$reader"
-  wait "$reader" 2>/dev/null
-  log "stream bytes=$(wc -c </tmp/stream.bin)"
-  rmmod vigil
-  log "rmmod rc=$?"
-fi
-cycles=$(cat /cycles)
-if [ -f /vigil.ko ] && [ "$cycles" -gt 0 ]; then
-  (while :; do /bin/true; done) &
-  load=$!
-  ok=0
-  i=0
-  while [ $i -lt "$cycles" ]; do
-    if insmod /vigil.ko $(cat /module-params); then
-      cat /dev/vigil >/dev/null &
-      r=$!
-      /bin/true
-      kill "$r"
-      wait "$r" 2>/dev/null
-      rmmod vigil && ok=$((ok + 1))
-    fi
-    i=$((i + 1))
-  done
-  kill "$load"
-  wait "$load" 2>/dev/null
-  log "cycles requested=$cycles ok=$ok"
-fi
-dmesg >/tmp/dmesg.txt
-log "done uptime=$(cut -d' ' -f1 /proc/uptime)"
+. /lib.sh
+log "init start uptime=$(uptime_s) kernel=$(uname -r)"
+. /scenario.sh
+dmesg >/tmp/out/dmesg.txt
+log "done uptime=$(uptime_s)"
 stty -F /dev/ttyS1 115200 raw -echo 2>/dev/null
 {
-  for f in guest.log exercise.json dmesg.txt stream.bin; do
-    echo "===VIGIL-BEGIN $f==="
-    gzip -c "/tmp/$f" | base64
-    echo "===VIGIL-END $f==="
+  for f in /tmp/out/*; do
+    name="${f##*/}"
+    echo "===VIGIL-BEGIN $name==="
+    gzip -c "$f" | base64
+    echo "===VIGIL-END $name==="
   done
   echo "===VIGIL-DONE==="
 } >/dev/ttyS1
@@ -237,7 +187,9 @@ extract() {
 complete=false
 if [ -f "$serial1" ] && tr -d '\r' <"$serial1" | grep -q '^===VIGIL-DONE===$'; then
   complete=true
-  for f in guest.log exercise.json dmesg.txt stream.bin; do extract "$f"; done
+  for f in $(tr -d '\r' <"$serial1" | sed -n 's/^===VIGIL-BEGIN \([A-Za-z0-9._-]*\)===$/\1/p'); do
+    extract "$f"
+  done
 fi
 problems=""
 for f in "$outdir/dmesg.txt" "$outdir/console.log"; do
