@@ -9,7 +9,7 @@ import {
 } from "@vigil/common";
 import { z } from "zod";
 
-export const COLLECTOR_NAMES = ["driver", "ftrace", "procfs", "replay"] as const;
+export const COLLECTOR_NAMES = ["driver", "ftrace", "procfs", "replay", "driver-replay"] as const;
 export type CollectorName = (typeof COLLECTOR_NAMES)[number];
 
 export const DEFAULT_STATE_DIR = "/var/lib/vigil";
@@ -50,6 +50,15 @@ export const agentConfigSchema = z
         files: listOf(z.string().min(1)).default([]),
         /** Shift recorded timestamps so the first event is "now". */
         rebaseTime: envBoolean.default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** Raw /dev/vigil captures replayed through the driver collector's decoding (read-only, no device). */
+    driverReplay: z
+      .object({
+        files: listOf(z.string().min(1)).default([]),
+        /** Shift the captured timestamps so the first record is "now" (default: keep them). */
+        rebaseTime: envBoolean.default(false),
       })
       .strict()
       .prefault({}),
@@ -95,6 +104,13 @@ export const agentConfigSchema = z
         code: "custom",
         path: ["replay", "files"],
         message: "the replay collector needs at least one file",
+      });
+    }
+    if (config.collectors.includes("driver-replay") && config.driverReplay.files.length === 0) {
+      context.addIssue({
+        code: "custom",
+        path: ["driverReplay", "files"],
+        message: "the driver-replay collector needs at least one capture file",
       });
     }
   });

@@ -6,6 +6,8 @@ export {
   DEFAULT_WATCHED_PREFIXES,
   DriverCollector,
 } from "./collectors/driver/driver-collector";
+export type { DriverReplayOptions } from "./collectors/driver/driver-replay-collector";
+export { DriverReplayCollector } from "./collectors/driver/driver-replay-collector";
 export { FtraceCollector } from "./collectors/ftrace/ftrace-collector";
 export type { FtraceCollectorOptions } from "./collectors/ftrace/types";
 export { DEFAULT_SENSITIVE_PATHS, FTRACE_DEFAULTS } from "./collectors/ftrace/types";

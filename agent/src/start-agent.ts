@@ -1,5 +1,6 @@
 import { ErrorCodes, isVigilError, type Logger, startObservabilityServer } from "@vigil/common";
 import { DriverCollector } from "./collectors/driver/driver-collector";
+import { DriverReplayCollector } from "./collectors/driver/driver-replay-collector";
 import { FtraceCollector } from "./collectors/ftrace/ftrace-collector";
 import { ProcfsCollector } from "./collectors/procfs/procfs-collector";
 import { ReplayCollector } from "./collectors/replay/replay-collector";
@@ -73,6 +74,15 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
         files: config.replay.files,
         rebaseTime: config.replay.rebaseTime,
         logger: logger.child({ collector: "replay" }),
+      }),
+    );
+  }
+  if (names.has("driver-replay")) {
+    collectors.push(
+      new DriverReplayCollector({
+        files: config.driverReplay.files,
+        rebaseTime: config.driverReplay.rebaseTime,
+        logger: logger.child({ collector: "driver-replay" }),
       }),
     );
   }

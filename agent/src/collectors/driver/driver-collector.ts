@@ -1,10 +1,11 @@
 import { closeSync, constants, openSync, readSync, statSync, writeSync } from "node:fs";
 import { ErrorCodes, type Logger, VigilError } from "@vigil/common";
 import type { Event } from "@vigil/proto";
+import { readBootTimeUs } from "../proc/boot-time";
+import { readProcessSnapshot } from "../proc/process-reader";
 import type { Collector, EventSink } from "../types";
-import { VIGIL_DROPPED, VIGIL_MAX_RECORD, VIGIL_STATS } from "./event-table.gen";
-import { type DriverRecord, DriverRecordDecoder } from "./record-decoder";
-import { mapDriverRecord } from "./record-mapper";
+import { DriverRecordHandler } from "./driver-record-handler";
+import { VIGIL_MAX_RECORD } from "./event-table.gen";
 
 export const DEFAULT_DRIVER_DEVICE = "/dev/vigil";
 
@@ -33,8 +34,8 @@ export interface DriverCollectorOptions {
   statsIntervalMs?: number;
 }
 
-/** Beyond this many live pids the set starts over (procfs then re-reports some: noise, not loss). */
-const MAX_TRACKED_PIDS = 65_536;
+/** argv entries kept for a process the stream did not introduce (read from /proc). */
+const MAX_PROC_ARGS = 256;
 
 /** Every read asks for this much: many records, and always more than the largest one. */
 const READ_BUFFER_BYTES = 16 * VIGIL_MAX_RECORD;
@@ -43,32 +44,32 @@ const READ_BUFFER_BYTES = 16 * VIGIL_MAX_RECORD;
  * Reads vigil.ko's records from /dev/vigil. The device is opened once,
  * read-write and non-blocking: it is both the record stream and the control
  * channel (watched paths, stats requests), and the driver allows one opener.
- * Records are decoded with DriverRecordDecoder (which never throws and
- * resynchronises on garbage) and mapped onto the agent's typed events; kinds
- * without a typed message travel as KernelEvent.
+ * Records are decoded, mapped and given their process context by
+ * DriverRecordHandler (shared with DriverReplayCollector, which reads captures);
+ * processes started before the agent are looked up in /proc.
  */
 export class DriverCollector implements Collector {
   readonly name = "driver";
   private readonly devicePath: string;
-  private readonly decoder = new DriverRecordDecoder();
+  private readonly handler: DriverRecordHandler;
   private readonly buffer = Buffer.alloc(READ_BUFFER_BYTES);
   private fd: number | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private sink: EventSink | undefined;
-  /** Processes the driver reported (exec/fork) and that have not exited; bounded. */
-  private readonly livePids = new Set<number>();
-  private readonly counters = {
-    events: 0,
-    kernelEvents: 0,
-    ownEvents: 0,
-    driverDropped: 0,
-    driverRecords: 0,
-    readErrors: 0,
-  };
+  private readonly counters = { readErrors: 0 };
 
   constructor(private readonly options: DriverCollectorOptions) {
     this.devicePath = options.devicePath ?? DEFAULT_DRIVER_DEVICE;
+    let bootTimeUs: number | undefined;
+    this.handler = new DriverRecordHandler({
+      logger: options.logger,
+      ownPid: process.pid,
+      lookupProcess: (pid) => {
+        bootTimeUs ??= readBootTimeUs();
+        return readProcessSnapshot(pid, { procRoot: "/proc", bootTimeUs, maxArgs: MAX_PROC_ARGS });
+      },
+    });
   }
 
   /** Throws VIGIL_ERR_COLLECTOR_UNAVAILABLE when the module is not loaded here. */
@@ -115,31 +116,11 @@ export class DriverCollector implements Collector {
 
   /** True when the driver already reported this process (procfs then stays quiet about it). */
   knowsPid(pid: number): boolean {
-    return this.livePids.has(pid);
+    return this.handler.knowsPid(pid);
   }
 
   stats(): Record<string, number> {
-    const decoder = this.decoder.counters;
-    return { ...this.counters, decodeErrors: decoder.errors, decodeResyncs: decoder.resyncs };
-  }
-
-  private trackLiveness(event: Event): void {
-    const pid = event.process?.pid ?? 0;
-    switch (event.payload?.$case) {
-      case "exec":
-        if (this.livePids.size >= MAX_TRACKED_PIDS) this.livePids.clear();
-        this.livePids.add(pid);
-        return;
-      case "fork":
-        if (this.livePids.size >= MAX_TRACKED_PIDS) this.livePids.clear();
-        this.livePids.add(event.payload.value.childPid);
-        return;
-      case "exit":
-        this.livePids.delete(pid);
-        return;
-      default:
-        return;
-    }
+    return { ...this.handler.stats(), ...this.counters };
   }
 
   /** Writes control commands; the driver applies a write all-or-nothing. */
@@ -155,6 +136,7 @@ export class DriverCollector implements Collector {
   /** Reads until the device is empty; runs on a timer so no libuv thread ever blocks in the kernel. */
   private drain(): void {
     if (this.fd === undefined) return;
+    const emit = (event: Event) => this.sink?.(event);
     for (;;) {
       let bytes: number;
       try {
@@ -164,53 +146,14 @@ export class DriverCollector implements Collector {
           this.counters.readErrors++;
           this.options.logger.error({ err: error }, "reading the driver failed");
         }
+        this.handler.flush(emit);
         return;
       }
-      if (bytes === 0) return;
-      for (const record of this.decoder.push(this.buffer.subarray(0, bytes))) this.onRecord(record);
-    }
-  }
-
-  private onRecord(record: DriverRecord): void {
-    this.counters.driverRecords++;
-    switch (record.header.type) {
-      case VIGIL_DROPPED:
-        this.counters.driverDropped = Number(record.fields.total ?? this.counters.driverDropped);
-        this.options.logger.warn(
-          { dropped: Number(record.fields.count ?? 0) },
-          "driver ring buffer was full: records dropped",
-        );
+      if (bytes === 0) {
+        this.handler.flush(emit);
         return;
-      case VIGIL_STATS:
-        this.counters.driverDropped = Number(record.fields.dropped ?? this.counters.driverDropped);
-        return;
-    }
-    // The agent's own work (reading the device, /proc) is not news.
-    if (record.header.tgid === process.pid) {
-      this.counters.ownEvents++;
-      return;
-    }
-    const mapped = mapDriverRecord(record);
-    let event: Event;
-    if (mapped.kind === "event") {
-      event = mapped.event;
-    } else {
-      const generic = mapped.event;
-      const fields: Record<string, string> = {};
-      for (const [key, value] of Object.entries(generic.fields)) {
-        fields[key] =
-          typeof value === "object" && !Array.isArray(value) ? `${value.ip}:${value.port}` : String(value);
       }
-      event = {
-        timestampUs: generic.timestampUs,
-        collector: "driver",
-        process: generic.process,
-        payload: { $case: "kernel", value: { type: generic.type, category: generic.category, fields } },
-      };
-      this.counters.kernelEvents++;
+      this.handler.push(this.buffer.subarray(0, bytes), emit);
     }
-    this.trackLiveness(event);
-    this.counters.events++;
-    this.sink?.(event);
   }
 }
