@@ -164,7 +164,10 @@ bool vg_rec_begin_meta(struct vg_rec *r, u16 type)
 	r->type = type;
 	r->nf = 0;
 	r->overflow = false;
-	vg_fill_hdr((struct vigil_hdr *)r->buf, type);
+	/*
+	 * The header is filled in at commit: most hook calls are cancelled
+	 * (unwatched path, filtered socket) and should not pay for it.
+	 */
 	return true;
 }
 
@@ -207,6 +210,7 @@ int vg_rec_commit(struct vg_rec *r)
 		vg_rec_release(r);
 		return -EINVAL;
 	}
+	vg_fill_hdr(h, r->type);
 	h->size = cpu_to_le32(r->len);
 	h->nfields = cpu_to_le16(r->nf);
 	ret = vg_ring_push(r->buf, r->len);

@@ -33,6 +33,8 @@
 #              functional run described above). Every file the scenario leaves
 #              in the guest's /tmp/out/ is brought back into OUTDIR.
 #   -a FILE    an extra file for the guest, at /extra/<name>; repeatable.
+#   -b         build vigil.ko from driver/ (a copy) against the headers of the
+#              kernel being booted, and load that (instead of a vigil.ko argument).
 #   -k         keep the temp build dir (initramfs tree) for inspection.
 #
 # Environment: KERNEL (default: newest /boot/vmlinuz-* with headers), QEMU_TIMEOUT
@@ -68,7 +70,8 @@ flood=0
 cycles=0
 scenario=exercise
 extras=()
-while getopts "o:c:p:f:u:s:a:kh" opt; do
+build=0
+while getopts "o:c:p:f:u:s:a:bkh" opt; do
   case "$opt" in
     o) outdir="$OPTARG" ;;
     c) controls+=("$OPTARG"); controls_set=1 ;;
@@ -77,6 +80,7 @@ while getopts "o:c:p:f:u:s:a:kh" opt; do
     u) cycles="$OPTARG" ;;
     s) scenario="$OPTARG" ;;
     a) extras+=("$OPTARG") ;;
+    b) build=1 ;;
     k) keep=1 ;;
     h) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) exit 2 ;;
@@ -97,6 +101,11 @@ command -v cpio >/dev/null || missing+=("cpio (apt-get install cpio)")
 scenario_file="$here/guest/$scenario.sh"
 [ -r "$scenario_file" ] || missing+=("scenario $scenario_file (see test/qemu/guest/)")
 for extra in "${extras[@]}"; do [ -r "$extra" ] || missing+=("extra file $extra"); done
+kdir="/usr/src/linux-headers-${KERNEL#/boot/vmlinuz-}"
+if [ "$build" = 1 ]; then
+  [ -f "$kdir/Makefile" ] || missing+=("$kdir (apt-get install linux-headers-amd64, the same version as $KERNEL)")
+  command -v make >/dev/null || missing+=("make (apt-get install make)")
+fi
 if [ -n "$module" ] && [ ! -r "$module" ]; then missing+=("module file $module (make -C driver KDIR=...)"); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "run-guest: missing prerequisites:" >&2
@@ -111,6 +120,18 @@ if [ -z "$outdir" ]; then outdir="$(mktemp -d /tmp/vigil-qemu-out.XXXXXX)"; fi
 mkdir -p "$outdir"
 outdir="$(cd "$outdir" && pwd)"
 rm -f "$outdir"/{stream.bin,exercise.json,dmesg.txt,guest.log,console.log,serial1.log,summary.json}
+
+if [ "$build" = 1 ]; then
+  mkdir -p "$work/driver"
+  (cd "$repo/driver" && tar --exclude=tests --exclude=tools --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' -cf - .) \
+    | tar -xf - -C "$work/driver"
+  if ! make -s -C "$work/driver" KDIR="$kdir" >"$work/build.log" 2>&1; then
+    echo "run-guest: building vigil.ko against $kdir failed:" >&2
+    cat "$work/build.log" >&2
+    exit 1
+  fi
+  module="$work/driver/vigil.ko"
+fi
 
 # --- initramfs -------------------------------------------------------------
 root="$work/root"
