@@ -56,6 +56,23 @@ const BENCHES: BenchSpec[] = [
     ],
   },
   {
+    file: "driver-decode.mts",
+    args: [],
+    headlines: [
+      { label: "decode", line: "agent driver decode", keys: ["records/cpu_s", "vs_target"] },
+      { label: "decode+map", line: "agent driver decode+map", keys: ["records/cpu_s", "vs_target"] },
+    ],
+  },
+  {
+    file: "driver-overhead.mts",
+    args: [],
+    headlines: [
+      { label: "exec", line: "driver overhead exec", keys: ["overhead_pct", "vs_target"] },
+      { label: "connect", line: "driver overhead connect", keys: ["overhead_pct", "vs_target"] },
+      { label: "open", line: "driver overhead open", keys: ["overhead_pct"] },
+    ],
+  },
+  {
     file: "e2e-throughput.mts",
     args: ["50000"],
     headlines: [
