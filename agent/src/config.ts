@@ -6,6 +6,7 @@ import {
   loadConfig,
   logLevelSchema,
   metricsEndpointSchema,
+  watchedPrefixesSchema,
 } from "@vigil/common";
 import { z } from "zod";
 
@@ -42,8 +43,9 @@ export const agentConfigSchema = z
       .default(["driver", "ftrace", "procfs"]),
     /** When the best kernel source cannot run here, fall back (driver → ftrace → procfs) instead of failing. */
     collectorFallback: envBoolean.default(true),
-    /** Path prefixes whose file writes, creations, renames, unlinks and chmods the driver reports. */
-    driverWatchedPrefixes: listOf(z.string().regex(/^\//, "must be an absolute path prefix")).optional(),
+    /** Path prefixes whose file writes, creations, renames, unlinks and chmods the driver reports
+     *  (at most 64, each absolute and under 256 bytes); the server's agentPolicy may replace them. */
+    driverWatchedPrefixes: watchedPrefixesSchema.optional(),
     procfsIntervalMs: z.coerce.number().int().min(100).default(5000),
     replay: z
       .object({

@@ -6,6 +6,15 @@ export {
   DEFAULT_WATCHED_PREFIXES,
   DriverCollector,
 } from "./collectors/driver/driver-collector";
+export type { DriverFilters } from "./collectors/driver/driver-filters";
+export {
+  buildDriverFilterCommands,
+  buildDriverFilterWrite,
+  DriverFilterError,
+  enabledHookMask,
+  partitionAllowExecutables,
+  SWITCHABLE_DRIVER_HOOKS,
+} from "./collectors/driver/driver-filters";
 export type { DriverReplayOptions } from "./collectors/driver/driver-replay-collector";
 export { DriverReplayCollector } from "./collectors/driver/driver-replay-collector";
 export { FtraceCollector } from "./collectors/ftrace/ftrace-collector";
@@ -16,7 +25,7 @@ export type { ProcfsCollectorOptions } from "./collectors/procfs/types";
 export { DEFAULT_PROCFS_INTERVAL_MS } from "./collectors/procfs/types";
 export type { ReplayOptions } from "./collectors/replay/replay-collector";
 export { ReplayCollector } from "./collectors/replay/replay-collector";
-export type { Collector, EventSink } from "./collectors/types";
+export type { Collector, EventSink, PolicyResult } from "./collectors/types";
 export type { AgentConfig, CollectorName } from "./config";
 export { agentConfigSchema, COLLECTOR_NAMES, loadAgentConfig } from "./config";
 export type { HostInfo } from "./host/host-info";

@@ -1,5 +1,14 @@
-import { createMetricsRegistry, Gauge, type HealthReport, type Logger, type Registry } from "@vigil/common";
-import type { AgentCounters, Event, Hello, Task, TaskResult } from "@vigil/proto";
+import {
+  type AgentPolicy,
+  createMetricsRegistry,
+  EMPTY_AGENT_POLICY,
+  Gauge,
+  type HealthReport,
+  type Logger,
+  parseAgentSettings,
+  type Registry,
+} from "@vigil/common";
+import type { AgentCounters, ConfigStatus, ConfigUpdate, Event, Hello, Task, TaskResult } from "@vigil/proto";
 import { EventBatcher } from "./batching/event-batcher";
 import type { Collector } from "./collectors/types";
 import type { AgentConfig } from "./config";
@@ -15,9 +24,13 @@ export interface VigilAgentOptions {
   logger: Logger;
 }
 
+/** Longest ConfigStatus.lastError sent in heartbeats. */
+const MAX_CONFIG_ERROR_CHARS = 1000;
+
 /**
  * Collectors → batcher → server link. Owns the agent's counters, reported in
- * heartbeats and on /metrics.
+ * heartbeats and on /metrics, and applies the server's ConfigUpdates to the
+ * collectors that enforce policy (today the driver's filters).
  */
 export class VigilAgent {
   readonly link: ServerLink;
@@ -26,6 +39,16 @@ export class VigilAgent {
   private eventsCollected = 0;
   private lastCpu = process.cpuUsage();
   private lastCpuAt = process.hrtime.bigint();
+  private collectorsStarted = false;
+  /** An update that arrived before the collectors were started: applied once they are. */
+  private pendingConfig: { version: number; policy: AgentPolicy } | undefined;
+  private readonly configStatus: ConfigStatus = {
+    appliedVersion: 0,
+    updatesApplied: 0,
+    updatesRejected: 0,
+    settingsIgnored: 0,
+    lastError: "",
+  };
 
   constructor(private readonly options: VigilAgentOptions) {
     const { config, logger } = options;
@@ -37,6 +60,7 @@ export class VigilAgent {
       hello: (lastAckedSequence) => this.hello(lastAckedSequence),
       counters: () => this.counters(),
       onTask: (task) => this.onTask(task),
+      onConfig: (update) => this.onConfigUpdate(update),
       logger: logger.child({ component: "link" }),
     });
     this.batcher = new EventBatcher(config.batch, (events) => this.link.submit(events));
@@ -54,6 +78,13 @@ export class VigilAgent {
       await collector.start(sink);
       this.options.logger.info({ collector: collector.name }, "collector started");
     }
+    this.collectorsStarted = true;
+    // The local defaults first (a driver keeps the filters of a previous run),
+    // then whatever the server sent while the collectors were starting.
+    this.applyPolicy(undefined, EMPTY_AGENT_POLICY);
+    const pending = this.pendingConfig;
+    this.pendingConfig = undefined;
+    if (pending) this.applyPolicy(pending.version, pending.policy);
   }
 
   /** Stops collecting, sends what is batched, waits up to drainMs for acks. */
@@ -94,9 +125,15 @@ export class VigilAgent {
     this.lastCpu = process.cpuUsage();
     this.lastCpuAt = now;
     const droppedByReason: Record<string, number> = { pendingOverflow: link.eventsDroppedOverflow };
+    const collectorCounters: Record<string, number> = {};
     for (const collector of this.options.collectors) {
       for (const [key, value] of Object.entries(collector.stats())) {
-        if (/drop|lost|overrun/i.test(key)) droppedByReason[`${collector.name}.${key}`] = value;
+        if (!Number.isFinite(value) || value < 0) continue;
+        collectorCounters[`${collector.name}.${key}`] = Math.trunc(value);
+        // A dotted key is a breakdown of a total (driver hookDrops.exec), not a reason of its own.
+        if (!key.includes(".") && /drop|lost|overrun/i.test(key)) {
+          droppedByReason[`${collector.name}.${key}`] = value;
+        }
       }
     }
     return {
@@ -110,7 +147,73 @@ export class VigilAgent {
       cpuPercent: elapsedUs > 0 ? ((cpu.user + cpu.system) / elapsedUs) * 100 : 0,
       rssBytes: process.memoryUsage.rss(),
       droppedByReason,
+      collectorCounters,
+      config: { ...this.configStatus },
     };
+  }
+
+  /**
+   * A ConfigUpdate is the full desired policy. Unknown keys are ignored (and
+   * counted); a bad value rejects the whole update, and so does a collector
+   * refusing it: the previous filters stay in force. Never throws: a bad
+   * update must not take the agent down.
+   */
+  private onConfigUpdate(update: ConfigUpdate): void {
+    const { logger } = this.options;
+    try {
+      const parsed = parseAgentSettings(update.settings);
+      if (parsed.ignoredKeys.length > 0) {
+        this.configStatus.settingsIgnored += parsed.ignoredKeys.length;
+        logger.warn(
+          { version: update.version, keys: parsed.ignoredKeys.slice(0, 20) },
+          "unknown config settings ignored (is the server newer than this agent?)",
+        );
+      }
+      if (!parsed.policy) {
+        this.rejectConfig(update.version, parsed.errors.join("; "));
+        return;
+      }
+      if (!this.collectorsStarted) {
+        this.pendingConfig = { version: update.version, policy: parsed.policy };
+        return;
+      }
+      this.applyPolicy(update.version, parsed.policy);
+    } catch (error) {
+      this.rejectConfig(update.version, `unexpected error: ${(error as Error).message}`);
+    }
+  }
+
+  /** version undefined: the local defaults at start, not a server update. */
+  private applyPolicy(version: number | undefined, policy: AgentPolicy): void {
+    const changedBy: string[] = [];
+    for (const collector of this.options.collectors) {
+      if (!collector.applyPolicy) continue;
+      const result = collector.applyPolicy(policy);
+      if (!result.ok) {
+        this.rejectConfig(version, `${collector.name}: ${result.error}`);
+        return;
+      }
+      if (result.changed) changedBy.push(collector.name);
+    }
+    if (version === undefined) return;
+    this.configStatus.appliedVersion = version;
+    this.configStatus.updatesApplied++;
+    this.configStatus.lastError = "";
+    this.options.logger.info({ version, changed: changedBy }, "config update applied");
+  }
+
+  private rejectConfig(version: number | undefined, why: string): void {
+    const error = why.length > MAX_CONFIG_ERROR_CHARS ? `${why.slice(0, MAX_CONFIG_ERROR_CHARS)}…` : why;
+    this.configStatus.lastError = error;
+    if (version === undefined) {
+      this.options.logger.error({ error }, "local default filters refused");
+      return;
+    }
+    this.configStatus.updatesRejected++;
+    this.options.logger.warn(
+      { version, error, keptVersion: this.configStatus.appliedVersion },
+      "config update rejected: the previous settings stay in force",
+    );
   }
 
   private hello(lastAckedSequence: number): Hello {
@@ -124,7 +227,7 @@ export class VigilAgent {
       architecture: host.architecture,
       agentVersion: AGENT_VERSION,
       collectors: this.options.collectors.map((collector) => collector.name),
-      capabilities: ["batch-ack", "heartbeat"],
+      capabilities: ["batch-ack", "heartbeat", "config-update"],
       ipAddresses: host.ipAddresses,
       labels: config.labels,
       lastAckedSequence,
@@ -161,6 +264,22 @@ export class VigilAgent {
       registers: [this.metrics],
       collect() {
         this.set(agent.link.pendingBatches());
+      },
+    });
+    new Gauge({
+      name: "vigil_agent_config_applied_version",
+      help: "Version of the last server ConfigUpdate applied (0: none)",
+      registers: [this.metrics],
+      collect() {
+        this.set(agent.configStatus.appliedVersion);
+      },
+    });
+    new Gauge({
+      name: "vigil_agent_config_updates_rejected",
+      help: "Server ConfigUpdates rejected (bad value or refused by a collector)",
+      registers: [this.metrics],
+      collect() {
+        this.set(agent.configStatus.updatesRejected);
       },
     });
     new Gauge({

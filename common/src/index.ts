@@ -51,6 +51,31 @@ export { startObservabilityServer } from "./observability/http-endpoints";
 export type { Logger, LoggerOptions } from "./observability/logger";
 export { createLogger, silentLogger } from "./observability/logger";
 export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./observability/metrics";
+export type {
+  AgentPolicy,
+  DriverHookName,
+  DriverPolicy,
+  DriverPolicyLists,
+  ParsedAgentSettings,
+} from "./policy/agent-policy";
+export {
+  AGENT_SETTING_KEYS,
+  agentPolicySchema,
+  allowEntryProblem,
+  DRIVER_FILTER_LIMITS,
+  DRIVER_HOOK_NAMES,
+  driverPolicyCommandBytes,
+  driverPolicySchema,
+  EMPTY_AGENT_POLICY,
+  encodeAgentSettings,
+  hookNameProblem,
+  MAX_SETTING_VALUE_BYTES,
+  parseAgentSettings,
+  parseDevIno,
+  pathEntryProblem,
+  previewValue,
+  watchedPrefixesSchema,
+} from "./policy/agent-policy";
 export {
   AGENT_ID_PATTERN,
   ALERTS_STREAM,

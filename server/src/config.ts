@@ -1,4 +1,5 @@
 import {
+  agentPolicySchema,
   isLoopbackHost,
   type LoadConfigOptions,
   loadConfig,
@@ -55,6 +56,11 @@ export const serverConfigSchema = z
     nats: natsConfigSchema.optional(),
     /** SQLite alert store served by GET /api/v1/alerts (embedded mode and single-host installs). */
     alertStorePath: z.string().optional(),
+    /**
+     * What agents filter at the source, pushed to every agent after it connects
+     * (ConfigUpdate). Unset lists leave the agent's own defaults in force.
+     */
+    agentPolicy: agentPolicySchema.prefault({}),
     logLevel: logLevelSchema,
   })
   .strict()

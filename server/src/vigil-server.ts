@@ -9,7 +9,9 @@ import {
 import { startRestApi } from "./api/rest-api";
 import type { ServerConfig } from "./config";
 import { startGrpcIngress } from "./ingress/grpc-ingress";
+import { AgentPolicySource, type AgentPolicyVersion } from "./policy/agent-policy-source";
 import { EventPublisher } from "./publish/event-publisher";
+import { registerAgentFleetMetrics } from "./registry/agent-fleet-metrics";
 import { AgentRegistry } from "./registry/agent-registry";
 import { createServerMetrics } from "./server-metrics";
 
@@ -26,6 +28,14 @@ export interface VigilServer {
   readonly apiPort: number;
   readonly registry: AgentRegistry;
   health(): HealthReport;
+  /** The agent policy version this server pushes. */
+  agentPolicy(): AgentPolicyVersion;
+  /**
+   * Validates and installs a new agent policy (agentPolicy config shape) and
+   * pushes it, as the next version, to every agent connected to this server.
+   * Throws VIGIL_ERR_CONFIG_INVALID naming the bad key; the current version stays.
+   */
+  setAgentPolicy(policy: unknown): AgentPolicyVersion;
   /** Stops accepting; open agent streams get graceMs to finish (0 = cut now). */
   close(graceMs?: number): Promise<void>;
 }
@@ -37,6 +47,8 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
   const metricsRegistry = createMetricsRegistry("vigil-server");
   const metrics = createServerMetrics(metricsRegistry);
   const registry = new AgentRegistry();
+  const policy = new AgentPolicySource(config.agentPolicy);
+  registerAgentFleetMetrics(metricsRegistry, registry, () => policy.current().version);
   const health = (): HealthReport => ({
     healthy: bus.isHealthy(),
     checks: { bus: bus.isHealthy() ? "connected" : "disconnected", agents: String(registry.onlineCount()) },
@@ -53,7 +65,9 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     registry,
     metrics,
     logger: logger.child({ component: "ingress" }),
+    agentConfig: () => policy.configUpdate(),
   });
+  policy.subscribe(() => ingress.pushConfig(policy.configUpdate()));
   const api = await startRestApi({
     host: config.api.host,
     port: config.api.port,
@@ -62,6 +76,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     registry,
     metrics: metricsRegistry,
     health,
+    agentPolicy: () => policy.current(),
     logger,
   });
   return {
@@ -69,6 +84,8 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     apiPort: api.port,
     registry,
     health,
+    agentPolicy: () => policy.current(),
+    setAgentPolicy: (next: unknown) => policy.replace(next),
     close: async (graceMs?: number) => {
       await ingress.close(graceMs);
       await api.close();

@@ -14,7 +14,7 @@ import {
   type MemoryBus,
   silentLogger,
 } from "@vigil/common";
-import { AgentServiceClient, BusEventBatch, type Event } from "@vigil/proto";
+import { AgentServiceClient, BusEventBatch, type Event, type ServerMessage } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { EXEC_CAT_SHADOW, SAMPLE_HELLO } from "../fixtures/sample-events";
 import { freeLoopbackPort as freePort } from "../harness/nats-server";
@@ -268,15 +268,17 @@ describe("server ingress - bad peers get a clear status and the server keeps ser
 
   test("a batch over the event limit is rejected with a reason, not published", async () => {
     const { client, stream } = openStream(TOKEN);
-    const messages: unknown[] = [];
+    const messages: ServerMessage[] = [];
     stream.on("data", (message) => messages.push(message));
     stream.on("error", () => undefined);
     stream.write({ body: { $case: "hello", value: { ...SAMPLE_HELLO, agentId: "it-agent-big" } } });
     const events = Array.from({ length: 5001 }, () => EXEC_CAT_SHADOW);
     stream.write({ body: { $case: "batch", value: { sequence: 7, events } } });
-    await waitFor(() => messages.length >= 2, 5000, "ack");
-    expect(messages[1]).toMatchObject({ body: { $case: "ack", value: { sequence: 7, status: 3 } } });
-    expect(JSON.stringify(messages[1])).toContain("limit is 5000");
+    // Welcome, then the agent policy (ConfigUpdate), then the ack.
+    await waitFor(() => messages.some((message) => message.body?.$case === "ack"), 5000, "ack");
+    expect(messages.map((message) => message.body?.$case)).toEqual(["welcome", "config", "ack"]);
+    expect(messages[2]).toMatchObject({ body: { $case: "ack", value: { sequence: 7, status: 3 } } });
+    expect(JSON.stringify(messages[2])).toContain("limit is 5000");
     stream.cancel();
     client.close();
   });

@@ -1,4 +1,8 @@
+import type { AgentPolicy } from "@vigil/common";
 import type { Event } from "@vigil/proto";
+
+/** What a collector did with a policy: refused means its previous filters are still in force. */
+export type PolicyResult = { ok: true; changed: boolean } | { ok: false; error: string };
 
 /** Receives every event a collector produces, in the order it saw them. */
 export type EventSink = (event: Event) => void;
@@ -13,4 +17,7 @@ export interface Collector {
   stop(): Promise<void>;
   /** Counters for heartbeats and /metrics: events, parse errors, drops by reason. */
   stats(): Record<string, number>;
+  /** Applies the server-pushed policy (the parts this collector enforces, the rest ignored);
+   *  collectors without it ignore policy. Called only after start() resolved. Never throws. */
+  applyPolicy?(policy: AgentPolicy): PolicyResult;
 }

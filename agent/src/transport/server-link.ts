@@ -7,6 +7,7 @@ import {
   type AgentMessage,
   AgentServiceClient,
   type BatchAck,
+  type ConfigUpdate,
   type Event,
   type Hello,
   type ServerMessage,
@@ -28,6 +29,8 @@ export interface ServerLinkOptions {
   counters: () => AgentCounters;
   /** Runs a server task; the result goes back on the same stream. */
   onTask: (task: Task) => TaskResult;
+  /** A ConfigUpdate from the server (after every Welcome, and whenever the policy changes). */
+  onConfig: (update: ConfigUpdate) => void;
   logger: Logger;
 }
 
@@ -217,7 +220,7 @@ export class ServerLink {
             this.onAck(body.value);
             return;
           case "config":
-            logger.info({ version: body.value.version }, "config update received");
+            this.options.onConfig(body.value);
             return;
           case "task":
             stream.write({ body: { $case: "taskResult", value: this.options.onTask(body.value) } });

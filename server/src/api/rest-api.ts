@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { ALERT_LEVELS, type AlertReader, type HealthReport, type Logger, type Registry } from "@vigil/common";
 import Fastify, { LogController } from "fastify";
+import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
 
 export interface RestApiOptions {
@@ -11,6 +12,8 @@ export interface RestApiOptions {
   registry: AgentRegistry;
   metrics: Registry;
   health: () => HealthReport;
+  /** Serves GET /api/v1/agent-policy when present. */
+  agentPolicy?: () => AgentPolicyVersion;
   logger: Logger;
 }
 
@@ -94,6 +97,16 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
   app.get("/api/v1/agents", async () => {
     const agents = options.registry.list();
     return { count: agents.length, online: options.registry.onlineCount(), agents };
+  });
+
+  app.get("/api/v1/agent-policy", async (_request, reply) => {
+    if (!options.agentPolicy) {
+      return reply
+        .code(404)
+        .send({ error: "no_agent_policy", message: "this server pushes no agent policy" });
+    }
+    const { version, policy, settings } = options.agentPolicy();
+    return { version, policy, settings };
   });
 
   await app.listen({ host: options.host, port: options.port });

@@ -5,6 +5,7 @@ import {
   AckStatus,
   type AgentMessage,
   type CanonicalEvent,
+  type ConfigUpdate,
   type EventBatch,
   type Hello,
   type ServerMessage,
@@ -12,7 +13,7 @@ import {
 import { type AgentIdentity, identityFromHello } from "../normalize/agent-identity";
 import { normalizeEvent } from "../normalize/normalize-event";
 import type { EventPublisher, PublishedBatch } from "../publish/event-publisher";
-import type { AgentRegistry } from "../registry/agent-registry";
+import { type AgentRegistry, boundedCounters } from "../registry/agent-registry";
 import type { ServerMetrics } from "../server-metrics";
 
 export interface SessionSettings {
@@ -29,6 +30,8 @@ export interface SessionDependencies {
   registry: AgentRegistry;
   metrics: ServerMetrics;
   logger: Logger;
+  /** The agent policy's current version, sent to the agent right after Welcome. */
+  agentConfig: () => ConfigUpdate;
 }
 
 type Stream = ServerDuplexStream<AgentMessage, ServerMessage>;
@@ -45,10 +48,13 @@ export class AgentSession {
   private closed = false;
   private readonly helloTimer: NodeJS.Timeout;
   private readonly logger: Logger;
+  private countersTruncatedLogged = false;
 
   constructor(
     private readonly call: Stream,
     private readonly deps: SessionDependencies,
+    /** Called once when the stream ends, whatever the reason. */
+    private readonly onClosed: () => void = () => undefined,
   ) {
     this.logger = deps.logger.child({ session: this.sessionId, peer: call.getPeer() });
     deps.metrics.streams.inc();
@@ -79,10 +85,18 @@ export class AgentSession {
         const record = this.requireIdentity("Heartbeat");
         if (!record) return;
         const agent = this.deps.registry.get(record.agentId);
-        if (agent) {
-          agent.lastSeen = new Date().toISOString();
-          agent.counters = body.value.counters;
+        if (agent && body.value.counters) {
+          const { counters, dropped } = boundedCounters(body.value.counters);
+          agent.counters = counters;
+          if (dropped > 0 && !this.countersTruncatedLogged) {
+            this.countersTruncatedLogged = true;
+            this.logger.warn(
+              { agentId: record.agentId, dropped },
+              "heartbeat counters beyond the per-agent bound (512 per map, keys up to 128 characters) left out",
+            );
+          }
         }
+        if (agent) agent.lastSeen = new Date().toISOString();
         return;
       }
       case "taskResult":
@@ -134,6 +148,26 @@ export class AgentSession {
         },
       },
     });
+    this.pushConfig(this.deps.agentConfig());
+  }
+
+  /**
+   * Sends a ConfigUpdate (the agent policy's full settings) when the agent is
+   * past Welcome and the stream is open; false otherwise (an agent that says
+   * Hello later gets the current version with its Welcome).
+   */
+  /** True once the agent said Hello and got Welcome, until the stream ends. */
+  isWelcomed(): boolean {
+    return !this.closed && this.identity !== undefined;
+  }
+
+  pushConfig(update: ConfigUpdate): boolean {
+    if (this.closed || !this.identity) return false;
+    this.send({ body: { $case: "config", value: update } });
+    const record = this.deps.registry.get(this.identity.agentId);
+    if (record && record.sessionId === this.sessionId) record.policyVersion = update.version;
+    this.logger.debug({ agentId: this.identity.agentId, version: update.version }, "agent policy sent");
+    return true;
   }
 
   private async onBatch(batch: EventBatch): Promise<void> {
@@ -233,6 +267,7 @@ export class AgentSession {
     this.closed = true;
     clearTimeout(this.helloTimer);
     this.deps.metrics.streams.dec();
+    this.onClosed();
     if (this.identity) {
       this.deps.registry.disconnected(this.identity.agentId, this.sessionId);
       this.logger.info({ agentId: this.identity.agentId, why }, "agent disconnected");

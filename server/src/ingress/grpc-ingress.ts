@@ -2,12 +2,16 @@ import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { status as GrpcStatus, Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
 import { ErrorCodes, VigilError } from "@vigil/common";
-import { type AgentMessage, AgentServiceService, type ServerMessage } from "@vigil/proto";
+import { type AgentMessage, AgentServiceService, type ConfigUpdate, type ServerMessage } from "@vigil/proto";
 import type { ServerConfig } from "../config";
 import { AgentSession, type SessionDependencies } from "./agent-session";
 
 export interface GrpcIngress {
   readonly port: number;
+  /** Agents past Welcome on this instance. */
+  connectedAgents(): number;
+  /** Sends `update` to every agent connected here (new policy version); returns how many got it. */
+  pushConfig(update: ConfigUpdate): number;
   /** Stop accepting, end open streams after a grace period. */
   close(graceMs?: number): Promise<void>;
 }
@@ -25,6 +29,7 @@ export async function startGrpcIngress(
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
   });
   const expectedToken = config.agentToken ? Buffer.from(`Bearer ${config.agentToken}`) : undefined;
+  const sessions = new Set<AgentSession>();
   server.addService(AgentServiceService, {
     connect: (call: ServerDuplexStream<AgentMessage, ServerMessage>) => {
       if (expectedToken && !tokenMatches(call.metadata.get("authorization")[0], expectedToken)) {
@@ -33,7 +38,8 @@ export async function startGrpcIngress(
         call.emit("error", { code: GrpcStatus.UNAUTHENTICATED, details: "missing or invalid agent token" });
         return;
       }
-      new AgentSession(call, deps);
+      const session: AgentSession = new AgentSession(call, deps, () => sessions.delete(session));
+      sessions.add(session);
     },
   });
   const credentials = config.tls ? tlsCredentials(config.tls) : ServerCredentials.createInsecure();
@@ -45,6 +51,20 @@ export async function startGrpcIngress(
   deps.logger.info({ host: config.host, port, tls: Boolean(config.tls) }, "gRPC ingress listening");
   return {
     port,
+    connectedAgents: () => {
+      let count = 0;
+      for (const session of sessions) if (session.isWelcomed()) count++;
+      return count;
+    },
+    pushConfig: (update) => {
+      let pushed = 0;
+      for (const session of sessions) if (session.pushConfig(update)) pushed++;
+      deps.logger.info(
+        { version: update.version, agents: pushed },
+        "agent policy pushed to connected agents",
+      );
+      return pushed;
+    },
     close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
         const force = setTimeout(() => {

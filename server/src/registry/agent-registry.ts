@@ -15,7 +15,48 @@ export interface AgentRecord {
   lastSeen: string;
   lastSequence: number;
   eventsReceived: number;
+  /** The latest heartbeat counters (bounded by boundedCounters); counters.config says which policy version the agent applied. */
   counters: AgentCounters | undefined;
+  /** The agent policy version this server last sent the agent (0: none). */
+  policyVersion: number;
+}
+
+/** Per-map bounds on what one agent's heartbeat may make the registry hold. */
+export const COUNTER_LIMITS = { maxEntries: 512, maxKeyChars: 128, maxErrorChars: 1000 } as const;
+
+function boundedMap(map: Record<string, number>): { map: Record<string, number>; dropped: number } {
+  const bounded: Record<string, number> = {};
+  let kept = 0;
+  let dropped = 0;
+  for (const [key, value] of Object.entries(map)) {
+    if (kept >= COUNTER_LIMITS.maxEntries || key.length > COUNTER_LIMITS.maxKeyChars) {
+      dropped++;
+      continue;
+    }
+    bounded[key] = value;
+    kept++;
+  }
+  return { map: bounded, dropped };
+}
+
+/**
+ * Heartbeat counters cut to COUNTER_LIMITS, so an agent cannot make the
+ * registry (and /api/v1/agents) hold more than a few KB for it. `dropped`
+ * counts the map entries left out.
+ */
+export function boundedCounters(counters: AgentCounters): { counters: AgentCounters; dropped: number } {
+  const dropped = boundedMap(counters.droppedByReason);
+  const collector = boundedMap(counters.collectorCounters);
+  const config = counters.config
+    ? {
+        ...counters.config,
+        lastError: counters.config.lastError.slice(0, COUNTER_LIMITS.maxErrorChars),
+      }
+    : undefined;
+  return {
+    counters: { ...counters, droppedByReason: dropped.map, collectorCounters: collector.map, config },
+    dropped: dropped.dropped + collector.dropped,
+  };
 }
 
 /**
@@ -48,6 +89,7 @@ export class AgentRegistry {
       lastSequence: Math.max(previous?.lastSequence ?? 0, lastAckedSequence),
       eventsReceived: previous?.eventsReceived ?? 0,
       counters: previous?.counters,
+      policyVersion: previous?.policyVersion ?? 0,
     };
     this.agents.set(identity.agentId, record);
     return record;

@@ -1,9 +1,10 @@
 import { closeSync, constants, openSync, readSync, statSync, writeSync } from "node:fs";
-import { ErrorCodes, type Logger, VigilError } from "@vigil/common";
+import { type AgentPolicy, ErrorCodes, type Logger, VigilError } from "@vigil/common";
 import type { Event } from "@vigil/proto";
 import { readBootTimeUs } from "../proc/boot-time";
 import { readProcessSnapshot } from "../proc/process-reader";
-import type { Collector, EventSink } from "../types";
+import type { Collector, EventSink, PolicyResult } from "../types";
+import { buildDriverFilterWrite, partitionAllowExecutables } from "./driver-filters";
 import { DriverRecordHandler } from "./driver-record-handler";
 import { VIGIL_MAX_RECORD } from "./event-table.gen";
 
@@ -58,6 +59,14 @@ export class DriverCollector implements Collector {
   private statsTimer: NodeJS.Timeout | undefined;
   private sink: EventSink | undefined;
   private readonly counters = { readErrors: 0 };
+  /** applyPolicy: writes accepted / refused, allow-listed paths not on this host (current). */
+  private readonly filterCounters = {
+    filterUpdatesApplied: 0,
+    filterUpdatesRefused: 0,
+    allowExecutablesMissing: 0,
+  };
+  /** The last filter write the driver accepted. */
+  private appliedFilterWrite: string | undefined;
 
   constructor(private readonly options: DriverCollectorOptions) {
     this.devicePath = options.devicePath ?? DEFAULT_DRIVER_DEVICE;
@@ -120,7 +129,52 @@ export class DriverCollector implements Collector {
   }
 
   stats(): Record<string, number> {
-    return { ...this.handler.stats(), ...this.counters };
+    return { ...this.handler.stats(), ...this.counters, ...this.filterCounters };
+  }
+
+  /**
+   * Sets the driver's filters to the policy's driver part, in one
+   * all-or-nothing write (driver-filters.ts). An absent list means the
+   * default: the configured watched prefixes, no allow-list, every hook on.
+   * Allow-listed paths that are no regular file on this host are left out
+   * (the driver would refuse the whole write) and counted. When the filters
+   * are invalid or the driver refuses them, its previous filters stay.
+   */
+  applyPolicy(policy: AgentPolicy): PolicyResult {
+    if (this.fd === undefined) return { ok: false, error: `${this.devicePath} is not open` };
+    const { logger } = this.options;
+    const { present, missing } = partitionAllowExecutables(policy.driver.allowExecutables ?? []);
+    this.filterCounters.allowExecutablesMissing = missing.length;
+    if (missing.length > 0) {
+      logger.warn({ missing: missing.slice(0, 20) }, "allow-listed executables not on this host: left out");
+    }
+    const watchedPrefixes =
+      policy.driver.watchedPrefixes ?? this.options.watchedPrefixes ?? DEFAULT_WATCHED_PREFIXES;
+    const disabledHooks = policy.driver.disabledHooks ?? [];
+    let text: string;
+    try {
+      text = buildDriverFilterWrite({ watchedPrefixes, allowExecutables: present, disabledHooks });
+    } catch (error) {
+      this.filterCounters.filterUpdatesRefused++;
+      return { ok: false, error: (error as Error).message };
+    }
+    if (text === this.appliedFilterWrite) return { ok: true, changed: false };
+    try {
+      const written = writeSync(this.fd, text);
+      if (written !== Buffer.byteLength(text)) throw new Error(`short write: ${written} bytes`);
+    } catch (error) {
+      this.filterCounters.filterUpdatesRefused++;
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      logger.error({ err: error }, "driver refused the filter commands; its previous filters stay");
+      return { ok: false, error: `the driver refused the filter commands (${reason})` };
+    }
+    this.appliedFilterWrite = text;
+    this.filterCounters.filterUpdatesApplied++;
+    logger.info(
+      { watchedPrefixes: watchedPrefixes.length, allowListed: present.length, disabledHooks },
+      "driver filters set",
+    );
+    return { ok: true, changed: true };
   }
 
   /** Writes control commands; the driver applies a write all-or-nothing. */

@@ -18,6 +18,7 @@ import type { Logger } from "@vigil/common";
 import type { Event, Process, ProcessRef } from "@vigil/proto";
 import { emptySnapshot, type ProcessSnapshot } from "../proc/process-snapshot";
 import type { EventSink } from "../types";
+import { driverStatsCounters } from "./driver-stats";
 import { VIGIL_DROPPED, VIGIL_STATS } from "./event-table.gen";
 import { type DriverDecoderCounters, type DriverRecord, DriverRecordDecoder } from "./record-decoder";
 import { mapDriverRecord } from "./record-mapper";
@@ -55,6 +56,8 @@ export class DriverRecordHandler {
     driverDropped: 0,
     driverRecords: 0,
   };
+  /** The last STATS record's counters (driver-stats.ts): ring buffer, hook mask, per-hook records and drops. */
+  private kernelStats: Record<string, number> = {};
 
   constructor(private readonly options: DriverRecordHandlerOptions) {
     this.maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
@@ -88,7 +91,12 @@ export class DriverRecordHandler {
 
   stats(): Record<string, number> {
     const decoder = this.decoder.counters;
-    return { ...this.counters, decodeErrors: decoder.errors, decodeResyncs: decoder.resyncs };
+    return {
+      ...this.kernelStats,
+      ...this.counters,
+      decodeErrors: decoder.errors,
+      decodeResyncs: decoder.resyncs,
+    };
   }
 
   private handle(record: DriverRecord, emit: EventSink): void {
@@ -103,6 +111,7 @@ export class DriverRecordHandler {
         return;
       case VIGIL_STATS:
         this.counters.driverDropped = Number(record.fields.dropped ?? this.counters.driverDropped);
+        this.kernelStats = driverStatsCounters(record.fields);
         return;
     }
     const tgid = record.header.tgid;

@@ -192,6 +192,14 @@ export interface AgentCounters {
   cpuPercent: number;
   rssBytes: number;
   droppedByReason: { [key: string]: number };
+  /**
+   * Every collector's counters, "<collector>.<counter>" (e.g. "driver.bufferUsed",
+   * "driver.hookDrops.exec"): the latest values, cumulative unless the name says
+   * otherwise (buffer fill, sizes, bitmasks).
+   */
+  collectorCounters: { [key: string]: number };
+  /** What the agent did with the server's ConfigUpdates. */
+  config: ConfigStatus | undefined;
 }
 
 export interface AgentCounters_DroppedByReasonEntry {
@@ -199,6 +207,30 @@ export interface AgentCounters_DroppedByReasonEntry {
   value: number;
 }
 
+export interface AgentCounters_CollectorCountersEntry {
+  key: string;
+  value: number;
+}
+
+export interface ConfigStatus {
+  /** Version of the last ConfigUpdate the agent applied in full (0: none yet). */
+  appliedVersion: number;
+  updatesApplied: number;
+  /**
+   * Updates refused as a whole (a bad value, or the driver refused the
+   * filters): the previous settings stay in force.
+   */
+  updatesRejected: number;
+  /** Unknown setting keys that were ignored. */
+  settingsIgnored: number;
+  /** Why the last update was rejected, bounded; empty once one is applied. */
+  lastError: string;
+}
+
+/**
+ * The full desired agent settings (not a delta): a key that is absent means
+ * the agent's local default. Keys and value formats: README "Agent policy".
+ */
 export interface ConfigUpdate {
   version: number;
   settings: { [key: string]: string };
@@ -1479,6 +1511,8 @@ function createBaseAgentCounters(): AgentCounters {
     cpuPercent: 0,
     rssBytes: 0,
     droppedByReason: {},
+    collectorCounters: {},
+    config: undefined,
   };
 }
 
@@ -1514,6 +1548,12 @@ export const AgentCounters: MessageFns<AgentCounters> = {
     globalThis.Object.entries(message.droppedByReason).forEach(([key, value]: [string, number]) => {
       AgentCounters_DroppedByReasonEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
     });
+    globalThis.Object.entries(message.collectorCounters).forEach(([key, value]: [string, number]) => {
+      AgentCounters_CollectorCountersEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
+    });
+    if (message.config !== undefined) {
+      ConfigStatus.encode(message.config, writer.uint32(98).fork()).join();
+    }
     return writer;
   },
 
@@ -1613,6 +1653,25 @@ export const AgentCounters: MessageFns<AgentCounters> = {
             }
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            const entry11 = AgentCounters_CollectorCountersEntry.decode(reader, reader.uint32());
+            if (entry11.value !== undefined) {
+              message.collectorCounters[entry11.key] = entry11.value;
+            }
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.config = ConfigStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1699,6 +1758,34 @@ export const AgentCounters: MessageFns<AgentCounters> = {
           {},
         )
         : {},
+      collectorCounters: isObject(object.collectorCounters)
+        ? (globalThis.Object.entries(object.collectorCounters) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.collector_counters)
+        ? (globalThis.Object.entries(object.collector_counters) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      config: isSet(object.config) ? ConfigStatus.fromJSON(object.config) : undefined,
     };
   },
 
@@ -1740,6 +1827,18 @@ export const AgentCounters: MessageFns<AgentCounters> = {
         });
       }
     }
+    if (message.collectorCounters) {
+      const entries = globalThis.Object.entries(message.collectorCounters) as [string, number][];
+      if (entries.length > 0) {
+        obj.collectorCounters = {};
+        entries.forEach(([k, v]) => {
+          obj.collectorCounters[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.config !== undefined) {
+      obj.config = ConfigStatus.toJSON(message.config);
+    }
     return obj;
   },
 
@@ -1766,6 +1865,16 @@ export const AgentCounters: MessageFns<AgentCounters> = {
       },
       {},
     );
+    message.collectorCounters = (globalThis.Object.entries(object.collectorCounters ?? {}) as [string, number][])
+      .reduce((acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      }, {});
+    message.config = (object.config !== undefined && object.config !== null)
+      ? ConfigStatus.fromPartial(object.config)
+      : undefined;
     return message;
   },
 };
@@ -1855,6 +1964,248 @@ export const AgentCounters_DroppedByReasonEntry: MessageFns<AgentCounters_Droppe
     const message = createBaseAgentCounters_DroppedByReasonEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentCounters_CollectorCountersEntry(): AgentCounters_CollectorCountersEntry {
+  return { key: "", value: 0 };
+}
+
+export const AgentCounters_CollectorCountersEntry: MessageFns<AgentCounters_CollectorCountersEntry> = {
+  encode(message: AgentCounters_CollectorCountersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentCounters_CollectorCountersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentCounters_CollectorCountersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentCounters_CollectorCountersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: AgentCounters_CollectorCountersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentCounters_CollectorCountersEntry>, I>>(
+    base?: I,
+  ): AgentCounters_CollectorCountersEntry {
+    return AgentCounters_CollectorCountersEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentCounters_CollectorCountersEntry>, I>>(
+    object: I,
+  ): AgentCounters_CollectorCountersEntry {
+    const message = createBaseAgentCounters_CollectorCountersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseConfigStatus(): ConfigStatus {
+  return { appliedVersion: 0, updatesApplied: 0, updatesRejected: 0, settingsIgnored: 0, lastError: "" };
+}
+
+export const ConfigStatus: MessageFns<ConfigStatus> = {
+  encode(message: ConfigStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appliedVersion !== 0) {
+      writer.uint32(8).uint64(message.appliedVersion);
+    }
+    if (message.updatesApplied !== 0) {
+      writer.uint32(16).uint64(message.updatesApplied);
+    }
+    if (message.updatesRejected !== 0) {
+      writer.uint32(24).uint64(message.updatesRejected);
+    }
+    if (message.settingsIgnored !== 0) {
+      writer.uint32(32).uint64(message.settingsIgnored);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(42).string(message.lastError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.appliedVersion = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.updatesApplied = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updatesRejected = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.settingsIgnored = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigStatus {
+    return {
+      appliedVersion: isSet(object.appliedVersion)
+        ? globalThis.Number(object.appliedVersion)
+        : isSet(object.applied_version)
+        ? globalThis.Number(object.applied_version)
+        : 0,
+      updatesApplied: isSet(object.updatesApplied)
+        ? globalThis.Number(object.updatesApplied)
+        : isSet(object.updates_applied)
+        ? globalThis.Number(object.updates_applied)
+        : 0,
+      updatesRejected: isSet(object.updatesRejected)
+        ? globalThis.Number(object.updatesRejected)
+        : isSet(object.updates_rejected)
+        ? globalThis.Number(object.updates_rejected)
+        : 0,
+      settingsIgnored: isSet(object.settingsIgnored)
+        ? globalThis.Number(object.settingsIgnored)
+        : isSet(object.settings_ignored)
+        ? globalThis.Number(object.settings_ignored)
+        : 0,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+    };
+  },
+
+  toJSON(message: ConfigStatus): unknown {
+    const obj: any = {};
+    if (message.appliedVersion !== 0) {
+      obj.appliedVersion = Math.round(message.appliedVersion);
+    }
+    if (message.updatesApplied !== 0) {
+      obj.updatesApplied = Math.round(message.updatesApplied);
+    }
+    if (message.updatesRejected !== 0) {
+      obj.updatesRejected = Math.round(message.updatesRejected);
+    }
+    if (message.settingsIgnored !== 0) {
+      obj.settingsIgnored = Math.round(message.settingsIgnored);
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigStatus>, I>>(base?: I): ConfigStatus {
+    return ConfigStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigStatus>, I>>(object: I): ConfigStatus {
+    const message = createBaseConfigStatus();
+    message.appliedVersion = object.appliedVersion ?? 0;
+    message.updatesApplied = object.updatesApplied ?? 0;
+    message.updatesRejected = object.updatesRejected ?? 0;
+    message.settingsIgnored = object.settingsIgnored ?? 0;
+    message.lastError = object.lastError ?? "";
     return message;
   },
 };
