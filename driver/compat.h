@@ -11,6 +11,7 @@
 #include <linux/cgroup.h>
 #include <linux/kprobes.h>
 #include <linux/ptrace.h>
+#include <linux/module.h>
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #include <linux/unaligned.h>
 #else
@@ -25,6 +26,27 @@ static inline long vg_copy_from_user_nofault(void *dst, const void __user *src,
 	return copy_from_user_nofault(dst, src, len);
 #else
 	return probe_user_read(dst, src, len);
+#endif
+}
+
+/* Copy from kernel memory that may be unmapped; 0 or -EFAULT. */
+static inline long vg_copy_from_kernel_nofault(void *dst, const void *src,
+					       size_t len)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 8, 0)
+	return copy_from_kernel_nofault(dst, src, len);
+#else
+	return probe_kernel_read(dst, src, len);
+#endif
+}
+
+/* Start of a loaded module's core text. */
+static inline unsigned long vg_module_base(const struct module *mod)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	return (unsigned long)mod->mem[MOD_TEXT].base;
+#else
+	return (unsigned long)mod->core_layout.base;
 #endif
 }
 

@@ -38,6 +38,7 @@ struct vg_filters {
 	unsigned int nallow;
 	unsigned long hook_mask;
 	bool stats;		/* queue a STATS record after publishing */
+	bool check;		/* request an integrity check after publishing */
 	u16 watch_len[VG_MAX_WATCH];
 	char watch[VG_MAX_WATCH][VG_MAX_PREFIX];
 	struct vg_exe_id allow[VG_MAX_ALLOW];
@@ -286,6 +287,10 @@ static int vg_cmd(struct vg_filters *f, char *line)
 		f->stats = true;
 		return 0;
 	}
+	if (!strcmp(line, "check") && !arg) {
+		f->check = true;
+		return 0;
+	}
 	if (!strcmp(line, "clear-watch") && !arg) {
 		f->nwatch = 0;
 		return 0;
@@ -329,7 +334,7 @@ static int vg_parse(struct vg_filters *f, char *buf)
 ssize_t vg_control_write(const char __user *ubuf, size_t count)
 {
 	struct vg_filters *old, *f;
-	bool stats;
+	bool stats, check;
 	char *buf;
 	int ret;
 
@@ -353,6 +358,7 @@ ssize_t vg_control_write(const char __user *ubuf, size_t count)
 					lockdep_is_held(&vg_ctl_lock));
 	memcpy(f, old, sizeof(*f));
 	f->stats = false;
+	f->check = false;
 	ret = vg_parse(f, buf);
 	if (ret) {
 		mutex_unlock(&vg_ctl_lock);
@@ -360,12 +366,15 @@ ssize_t vg_control_write(const char __user *ubuf, size_t count)
 		goto out_free_buf;
 	}
 	stats = f->stats;
+	check = f->check;
 	WRITE_ONCE(vg_hook_mask, f->hook_mask);
 	rcu_assign_pointer(vg_filters, f);
 	mutex_unlock(&vg_ctl_lock);
 	kfree_rcu(old, rcu);
 	if (stats)
 		vg_emit_stats();
+	if (check)
+		vg_integrity_request();
 	ret = count;
 out_free_buf:
 	kfree(buf);

@@ -16,6 +16,11 @@ static unsigned int buffer_kb = 4096;
 module_param(buffer_kb, uint, 0444);
 MODULE_PARM_DESC(buffer_kb, "Ring buffer size in KiB (default 4096, min 32)");
 
+static unsigned int integrity_interval_s = 300;
+module_param(integrity_interval_s, uint, 0444);
+MODULE_PARM_DESC(integrity_interval_s,
+		 "Seconds between integrity checks, first one at load (default 300, 0 = only on the check command)");
+
 static atomic_t vg_open_count = ATOMIC_INIT(0);
 
 static int vg_open(struct inode *inode, struct file *file)
@@ -82,9 +87,11 @@ static int __init vg_init(void)
 	ret = vg_ring_init(buffer_kb);
 	if (ret)
 		goto err_control;
+	/* Before the device: a "check" written to it needs the work ready. */
+	vg_integrity_init(integrity_interval_s);
 	ret = misc_register(&vg_misc);
 	if (ret)
-		goto err_ring;
+		goto err_integrity;
 	ret = vg_proc_init();
 	if (ret)
 		goto err_misc;
@@ -109,7 +116,8 @@ err_proc:
 	vg_proc_exit();
 err_misc:
 	misc_deregister(&vg_misc);
-err_ring:
+err_integrity:
+	vg_integrity_exit();
 	tracepoint_synchronize_unregister();
 	vg_ring_exit();
 err_control:
@@ -121,6 +129,8 @@ err_record:
 
 static void __exit vg_exit(void)
 {
+	/* No integrity run is queued or running after this. */
+	vg_integrity_exit();
 	vg_misc_exit();
 	vg_file_exit();
 	vg_net_exit();

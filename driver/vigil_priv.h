@@ -115,6 +115,12 @@ int vg_misc_init(void);
 void vg_misc_exit(void);
 void vg_emit_device_opened(unsigned int flags, int result);
 
+/* ---- integrity checks (integrity.c) ---- */
+
+void vg_integrity_init(unsigned int interval_s);
+void vg_integrity_exit(void);
+void vg_integrity_request(void);
+
 /* ---- helpers (util.c) ---- */
 
 struct sock;

@@ -187,6 +187,34 @@ enum vigil_integrity_kind {
 	VIGIL_INTEG_CHECK_DONE = 4,	/* a check ran; index = findings */
 };
 
+/*
+ * INTEGRITY fields by kind (driver/README.md, "Integrity checks"):
+ *
+ *	kind		index		address		owner		name
+ *	HIDDEN_MODULE	0		module base	module name	module name
+ *	SYSCALL_HOOK	syscall nr	handler		module or ""	symbol or ""
+ *	PROC_FOPS_HOOK	proc item	the pointer	module or ""	symbol or ""
+ *	CHECK_DONE	findings	RAN_* bits	trigger		skipped checks
+ *
+ * owner of a finding: the module whose memory holds the address, "" when
+ * no module does (e.g. kmalloc'ed or executable-mapped memory).  symbol:
+ * "sym+0xoff" as kallsyms knows it.  CHECK_DONE closes every run:
+ * index = findings of the run (also those past the per-run record cap),
+ * owner = what started it ("load", "timer", "command"), name = the checks
+ * that could not run, "<check>:<reason>" separated by spaces ("" if none).
+ */
+enum vigil_integrity_proc_item {
+	VIGIL_INTEG_PROC_FOPS = 0,	/* /proc root inode i_fop (rodata) */
+	VIGIL_INTEG_PROC_ITERATE = 1,	/* i_fop->iterate_shared (text) */
+	VIGIL_INTEG_PROC_IOPS = 2,	/* i_op (rodata) */
+	VIGIL_INTEG_PROC_LOOKUP = 3,	/* i_op->lookup (text) */
+};
+
+/* CHECK_DONE address bits: the checks that ran. */
+#define VIGIL_INTEG_RAN_MODULES		0x1
+#define VIGIL_INTEG_RAN_SYSCALLS	0x2
+#define VIGIL_INTEG_RAN_PROC		0x4
+
 /* DEVICE_OPENED result values: 0 the open succeeded, else -errno. */
 
 #endif /* _UAPI_VIGIL_H */

@@ -12,6 +12,9 @@ export const VIGIL_EXEC_ARGV_TRUNCATED = 1;
 export const VIGIL_EXEC_ARGV_UNREADABLE = 4;
 export const VIGIL_EXEC_ENV_TRUNCATED = 2;
 export const VIGIL_HDR_SIZE = 96;
+export const VIGIL_INTEG_RAN_MODULES = 1;
+export const VIGIL_INTEG_RAN_PROC = 4;
+export const VIGIL_INTEG_RAN_SYSCALLS = 2;
 export const VIGIL_MAGIC = 827082582;
 export const VIGIL_MAX_ARGS = 4096;
 export const VIGIL_MAX_RECORD = 16384;
@@ -65,6 +68,10 @@ export const VIGIL_INTEG_HIDDEN_MODULE = 1;
 export const VIGIL_INTEG_SYSCALL_HOOK = 2;
 export const VIGIL_INTEG_PROC_FOPS_HOOK = 3;
 export const VIGIL_INTEG_CHECK_DONE = 4;
+export const VIGIL_INTEG_PROC_FOPS = 0;
+export const VIGIL_INTEG_PROC_ITERATE = 1;
+export const VIGIL_INTEG_PROC_IOPS = 2;
+export const VIGIL_INTEG_PROC_LOOKUP = 3;
 
 export type DriverFieldType = "U8" | "U16" | "U32" | "U64" | "S32" | "S64" | "STR" | "BLOB" | "ARGS" | "ADDR";
 

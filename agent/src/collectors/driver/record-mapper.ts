@@ -7,7 +7,20 @@
 // open must not become two fileOpen events.
 
 import { AddressFamily, type Event, type Process } from "@vigil/proto";
-import { VIGIL_EXEC_ARGV_TRUNCATED } from "./event-table.gen";
+import {
+  VIGIL_EXEC_ARGV_TRUNCATED,
+  VIGIL_INTEG_CHECK_DONE,
+  VIGIL_INTEG_HIDDEN_MODULE,
+  VIGIL_INTEG_PROC_FOPS,
+  VIGIL_INTEG_PROC_FOPS_HOOK,
+  VIGIL_INTEG_PROC_IOPS,
+  VIGIL_INTEG_PROC_ITERATE,
+  VIGIL_INTEG_PROC_LOOKUP,
+  VIGIL_INTEG_RAN_MODULES,
+  VIGIL_INTEG_RAN_PROC,
+  VIGIL_INTEG_RAN_SYSCALLS,
+  VIGIL_INTEG_SYSCALL_HOOK,
+} from "./event-table.gen";
 import type { DriverAddress, DriverFieldValue, DriverRecord } from "./record-decoder";
 
 const AF_INET = 2;
@@ -60,9 +73,72 @@ export function mapDriverRecord(record: DriverRecord): MappedDriverRecord {
       type: record.def.name,
       category: record.def.category,
       process,
-      fields: jsonFields(record.fields),
+      fields: record.def.key === "INTEGRITY" ? integrityFields(record.fields) : jsonFields(record.fields),
     },
   };
+}
+
+/** INTEGRITY kind values (vigil.h enum vigil_integrity_kind) as rules and people read them. */
+const INTEGRITY_KINDS: Record<number, string> = {
+  [VIGIL_INTEG_HIDDEN_MODULE]: "hidden_module",
+  [VIGIL_INTEG_SYSCALL_HOOK]: "syscall_hook",
+  [VIGIL_INTEG_PROC_FOPS_HOOK]: "proc_fops_hook",
+  [VIGIL_INTEG_CHECK_DONE]: "check_done",
+};
+
+/** What a PROC_FOPS_HOOK index names (vigil.h enum vigil_integrity_proc_item). */
+const PROC_ITEMS: Record<number, string> = {
+  [VIGIL_INTEG_PROC_FOPS]: "/proc i_fop",
+  [VIGIL_INTEG_PROC_ITERATE]: "/proc i_fop->iterate_shared",
+  [VIGIL_INTEG_PROC_IOPS]: "/proc i_op",
+  [VIGIL_INTEG_PROC_LOOKUP]: "/proc i_op->lookup",
+};
+
+/** CHECK_DONE address bits (VIGIL_INTEG_RAN_*): the checks that ran. */
+const INTEGRITY_CHECKS: ReadonlyArray<readonly [number, string]> = [
+  [VIGIL_INTEG_RAN_MODULES, "modules"],
+  [VIGIL_INTEG_RAN_SYSCALLS, "syscalls"],
+  [VIGIL_INTEG_RAN_PROC, "proc"],
+];
+
+/**
+ * INTEGRITY (driver/README.md, "Integrity checks"): kind by name, the
+ * address in hex, what was checked (`target`); a CHECK_DONE also spelled
+ * out as findings, checks that ran, trigger and skipped checks.
+ */
+function integrityFields(f: Record<string, DriverFieldValue>): DriverGenericEvent["fields"] {
+  const kind = num(f.kind);
+  const index = num(f.index);
+  const address = typeof f.address === "bigint" ? f.address : BigInt(num(f.address));
+  const out: DriverGenericEvent["fields"] = {
+    kind: INTEGRITY_KINDS[kind] ?? `kind_${kind}`,
+    index,
+    address: `0x${address.toString(16)}`,
+    owner: str(f.owner),
+    name: str(f.name),
+  };
+  switch (kind) {
+    case VIGIL_INTEG_HIDDEN_MODULE:
+      out.target = `module ${str(f.owner)}`;
+      break;
+    case VIGIL_INTEG_SYSCALL_HOOK:
+      out.target = `sys_call_table[${index}]`;
+      break;
+    case VIGIL_INTEG_PROC_FOPS_HOOK:
+      out.target = PROC_ITEMS[index] ?? `/proc item ${index}`;
+      break;
+    case VIGIL_INTEG_CHECK_DONE: {
+      const ran = Number(address & 0xffn);
+      out.findings = index;
+      out.trigger = str(f.owner);
+      out.checks = INTEGRITY_CHECKS.filter(([bit]) => (ran & bit) !== 0)
+        .map(([, name]) => name)
+        .join(" ");
+      out.skipped = str(f.name);
+      break;
+    }
+  }
+  return out;
 }
 
 /** The acting process as the header describes it; richer context (parent, user name) is the collector's job. */
