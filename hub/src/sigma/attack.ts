@@ -24,6 +24,7 @@ const TACTICS: Readonly<Record<string, { id: string; name: string }>> = {
 const TECHNIQUE_NAMES: Readonly<Record<string, string>> = {
   T1003: "OS Credential Dumping",
   "T1003.008": "OS Credential Dumping: /etc/passwd and /etc/shadow",
+  T1014: "Rootkit",
   T1059: "Command and Scripting Interpreter",
   "T1059.004": "Command and Scripting Interpreter: Unix Shell",
   "T1059.006": "Command and Scripting Interpreter: Python",

@@ -26,6 +26,9 @@ export function isCategory(doc: EcsDocument, category: LogsourceCategory): boole
       return has(cat, "file") && (has(type, "creation") || has(type, "change"));
     case "file_access":
       return has(cat, "file") && has(type, "access");
+    case "kernel_integrity":
+      // The driver's INTEGRITY records (kernel KernelEvent, category "integrity").
+      return has(cat, "intrusion_detection") && has(type, "indicator") && action === "integrity";
     default: {
       const unreachable: never = category;
       throw new Error(`unhandled logsource category ${String(unreachable)}`);

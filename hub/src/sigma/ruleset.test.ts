@@ -75,6 +75,8 @@ describe("logsource - categories", () => {
     [{ category: ["file"], type: ["creation"], action: "open-write" }, ["file_event"]],
     [{ category: ["file"], type: ["access"], action: "open-read" }, ["file_access"]],
     [{ category: "file", type: "access" }, ["file_access"]],
+    [{ category: ["intrusion_detection"], type: ["indicator"], action: "integrity" }, ["kernel_integrity"]],
+    [{ category: ["intrusion_detection"], type: ["indicator"], action: "device-opened" }, []],
     [{ category: ["host"], type: ["info"] }, []],
   ])("%j", (event, expected) => {
     expect(categoriesOf({ event: { ...base, ...event } })).toEqual(expected);

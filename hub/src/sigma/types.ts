@@ -25,6 +25,7 @@ export const LOGSOURCE_CATEGORIES = [
   "file_event",
   "file_access",
   "privilege_change",
+  "kernel_integrity",
 ] as const;
 export type LogsourceCategory = (typeof LOGSOURCE_CATEGORIES)[number];
 
