@@ -54,6 +54,8 @@ function shellCapture(): Uint8Array {
       { pid: 101, tgid: 101, ppid: 100, comm: "bash", ...at(4) },
     ),
     encodeRecord(T.EXIT, { exit_code: 0, is_thread: 0 }, { pid: 101, tgid: 101, ppid: 100, ...at(5) }),
+    // The capturing host's driver counters: not events, and not this agent's.
+    encodeRecord(T.STATS, { records: 42n, dropped: 0n, buffer_size: 4096, buffer_used: 100 }, at(6)),
   ]);
 }
 
@@ -112,7 +114,16 @@ describe("driver replay collector - captured /dev/vigil streams through the driv
       $case: "kernel",
       value: { type: "file_create", fields: { path: "/etc/fifo" } },
     });
-    expect(collector.stats()).toMatchObject({ files: 1, bytes: bytes.length, events: 6, decodeErrors: 0 });
+    expect(collector.stats()).toEqual({
+      files: 1,
+      bytes: bytes.length,
+      events: 6,
+      kernelEvents: 1,
+      driverRecords: 8,
+      driverDropped: 0,
+      decodeErrors: 0,
+      decodeResyncs: 0,
+    });
     // Read-only: the capture is untouched (no control command written into it).
     expect(Buffer.compare(readFileSync(file), Buffer.from(bytes))).toBe(0);
   });

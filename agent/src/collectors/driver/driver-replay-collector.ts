@@ -12,6 +12,19 @@ export interface DriverReplayOptions {
   logger: Logger;
 }
 
+/**
+ * The record handlers' counters summed over the files. The capturing driver's
+ * own STATS values (ring buffer fill, hook mask) describe another host: left out.
+ */
+const SUMMED_COUNTERS = [
+  "events",
+  "kernelEvents",
+  "driverRecords",
+  "driverDropped",
+  "decodeErrors",
+  "decodeResyncs",
+] as const;
+
 /** Read size: many records per chunk; records spanning chunks are reassembled by the decoder. */
 const CHUNK_BYTES = 256 * 1024;
 
@@ -72,8 +85,10 @@ export class DriverReplayCollector implements Collector {
 
   stats(): Record<string, number> {
     const totals: Record<string, number> = { ...this.counters };
+    for (const key of SUMMED_COUNTERS) totals[key] = 0;
     for (const handler of this.handlers) {
-      for (const [key, value] of Object.entries(handler.stats())) totals[key] = (totals[key] ?? 0) + value;
+      const stats = handler.stats();
+      for (const key of SUMMED_COUNTERS) totals[key] += stats[key] ?? 0;
     }
     return totals;
   }
