@@ -166,6 +166,36 @@ describe("normalize - agent events to ECS", () => {
     });
   });
 
+  test("an agent spool overflow becomes a host event carrying the loss counts by reason", () => {
+    const overflow = {
+      timestampUs: 1_763_900_000_000_000,
+      collector: "agent",
+      process: undefined,
+      payload: {
+        $case: "spoolOverflow" as const,
+        value: {
+          eventsLost: 120,
+          batchesLost: 2,
+          bytesFreed: 65_536,
+          lostByReason: { "low-priority.fork": 100, "spool-full.exec": 20 },
+          oldestLostUs: 1_763_899_000_000_000,
+          newestLostUs: 1_763_899_500_000_000,
+          totalEventsLost: 340,
+          maxBytes: 1_048_576,
+          spoolBytes: 983_040,
+        },
+      },
+    };
+    const doc = ecs(overflow);
+    expect(doc.event).toMatchObject({ category: ["host"], type: ["info"], action: "spool-overflow" });
+    expect(doc.vigil).toMatchObject({
+      events_lost: "120",
+      total_events_lost: "340",
+      "lost.low-priority.fork": "100",
+      "lost.spool-full.exec": "20",
+    });
+  });
+
   test("an event without payload is dropped", () => {
     expect(normalizeEvent(identity, { ...EXEC_CAT_SHADOW, payload: undefined }, position)).toBeUndefined();
   });

@@ -148,6 +148,26 @@ export function normalizeEvent(
       }
       break;
     }
+    case "spoolOverflow": {
+      // The agent dropped events to keep its spool within its bound.
+      const overflow = payload.value;
+      setAction(ecsEvent, ["host"], ["info"], "spool-overflow", 0);
+      canonical.vigil = {
+        ...canonical.vigil,
+        events_lost: String(overflow.eventsLost),
+        batches_lost: String(overflow.batchesLost),
+        bytes_freed: String(overflow.bytesFreed),
+        total_events_lost: String(overflow.totalEventsLost),
+        oldest_lost_us: String(overflow.oldestLostUs),
+        newest_lost_us: String(overflow.newestLostUs),
+        spool_max_bytes: String(overflow.maxBytes),
+        spool_bytes: String(overflow.spoolBytes),
+      };
+      for (const [reason, count] of Object.entries(overflow.lostByReason)) {
+        canonical.vigil[`lost.${reason}`] = String(count);
+      }
+      break;
+    }
     default: {
       const unreachable: never = payload;
       return unreachable;

@@ -275,6 +275,7 @@ export interface Event {
     | { $case: "fork"; value: ProcessFork }
     | { $case: "processSeen"; value: ProcessSeen }
     | { $case: "kernel"; value: KernelEvent }
+    | { $case: "spoolOverflow"; value: SpoolOverflow }
     | undefined;
 }
 
@@ -342,6 +343,40 @@ export interface KernelEvent {
 export interface KernelEvent_FieldsEntry {
   key: string;
   value: string;
+}
+
+/**
+ * The agent itself: its on-disk spool reached its bound (spool.maxBytes) while
+ * the server was slow or unreachable, and it dropped events to make room,
+ * the oldest low-priority ones first (fork, exit, process-seen, DNS), then, when
+ * only high-priority ones were left, the oldest whole segment. One such event
+ * per eviction; `collector` is "agent" and there is no process.
+ */
+export interface SpoolOverflow {
+  /** Events dropped by this eviction. */
+  eventsLost: number;
+  /** Batches that left the spool whole (none of their events remained). */
+  batchesLost: number;
+  /** Spool bytes freed by this eviction. */
+  bytesFreed: number;
+  /**
+   * Events dropped by this eviction, by reason and event kind:
+   * "low-priority.<kind>" or "spool-full.<kind>" (e.g. "low-priority.fork").
+   */
+  lostByReason: { [key: string]: number };
+  /** Wall clock (us) of the oldest and newest event dropped. */
+  oldestLostUs: number;
+  newestLostUs: number;
+  /** Events this spool has dropped since it was created (across restarts). */
+  totalEventsLost: number;
+  /** The bound and what the spool holds after this eviction. */
+  maxBytes: number;
+  spoolBytes: number;
+}
+
+export interface SpoolOverflow_LostByReasonEntry {
+  key: string;
+  value: number;
 }
 
 export interface NetworkConnect {
@@ -2791,6 +2826,9 @@ export const Event: MessageFns<Event> = {
       case "kernel":
         KernelEvent.encode(message.payload.value, writer.uint32(138).fork()).join();
         break;
+      case "spoolOverflow":
+        SpoolOverflow.encode(message.payload.value, writer.uint32(146).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2896,6 +2934,14 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "kernel", value: KernelEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.payload = { $case: "spoolOverflow", value: SpoolOverflow.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2939,6 +2985,10 @@ export const Event: MessageFns<Event> = {
         ? { $case: "processSeen", value: ProcessSeen.fromJSON(object.process_seen) }
         : isSet(object.kernel)
         ? { $case: "kernel", value: KernelEvent.fromJSON(object.kernel) }
+        : isSet(object.spoolOverflow)
+        ? { $case: "spoolOverflow", value: SpoolOverflow.fromJSON(object.spoolOverflow) }
+        : isSet(object.spool_overflow)
+        ? { $case: "spoolOverflow", value: SpoolOverflow.fromJSON(object.spool_overflow) }
         : undefined,
     };
   },
@@ -2970,6 +3020,8 @@ export const Event: MessageFns<Event> = {
       obj.processSeen = ProcessSeen.toJSON(message.payload.value);
     } else if (message.payload?.$case === "kernel") {
       obj.kernel = KernelEvent.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "spoolOverflow") {
+      obj.spoolOverflow = SpoolOverflow.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -3030,6 +3082,12 @@ export const Event: MessageFns<Event> = {
       case "kernel": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "kernel", value: KernelEvent.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "spoolOverflow": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "spoolOverflow", value: SpoolOverflow.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -4105,6 +4163,375 @@ export const KernelEvent_FieldsEntry: MessageFns<KernelEvent_FieldsEntry> = {
     const message = createBaseKernelEvent_FieldsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseSpoolOverflow(): SpoolOverflow {
+  return {
+    eventsLost: 0,
+    batchesLost: 0,
+    bytesFreed: 0,
+    lostByReason: {},
+    oldestLostUs: 0,
+    newestLostUs: 0,
+    totalEventsLost: 0,
+    maxBytes: 0,
+    spoolBytes: 0,
+  };
+}
+
+export const SpoolOverflow: MessageFns<SpoolOverflow> = {
+  encode(message: SpoolOverflow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventsLost !== 0) {
+      writer.uint32(8).uint64(message.eventsLost);
+    }
+    if (message.batchesLost !== 0) {
+      writer.uint32(16).uint64(message.batchesLost);
+    }
+    if (message.bytesFreed !== 0) {
+      writer.uint32(24).uint64(message.bytesFreed);
+    }
+    globalThis.Object.entries(message.lostByReason).forEach(([key, value]: [string, number]) => {
+      SpoolOverflow_LostByReasonEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    if (message.oldestLostUs !== 0) {
+      writer.uint32(40).uint64(message.oldestLostUs);
+    }
+    if (message.newestLostUs !== 0) {
+      writer.uint32(48).uint64(message.newestLostUs);
+    }
+    if (message.totalEventsLost !== 0) {
+      writer.uint32(56).uint64(message.totalEventsLost);
+    }
+    if (message.maxBytes !== 0) {
+      writer.uint32(64).uint64(message.maxBytes);
+    }
+    if (message.spoolBytes !== 0) {
+      writer.uint32(72).uint64(message.spoolBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpoolOverflow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpoolOverflow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventsLost = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.batchesLost = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytesFreed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = SpoolOverflow_LostByReasonEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.lostByReason[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.oldestLostUs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.newestLostUs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.totalEventsLost = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.spoolBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpoolOverflow {
+    return {
+      eventsLost: isSet(object.eventsLost)
+        ? globalThis.Number(object.eventsLost)
+        : isSet(object.events_lost)
+        ? globalThis.Number(object.events_lost)
+        : 0,
+      batchesLost: isSet(object.batchesLost)
+        ? globalThis.Number(object.batchesLost)
+        : isSet(object.batches_lost)
+        ? globalThis.Number(object.batches_lost)
+        : 0,
+      bytesFreed: isSet(object.bytesFreed)
+        ? globalThis.Number(object.bytesFreed)
+        : isSet(object.bytes_freed)
+        ? globalThis.Number(object.bytes_freed)
+        : 0,
+      lostByReason: isObject(object.lostByReason)
+        ? (globalThis.Object.entries(object.lostByReason) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.lost_by_reason)
+        ? (globalThis.Object.entries(object.lost_by_reason) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      oldestLostUs: isSet(object.oldestLostUs)
+        ? globalThis.Number(object.oldestLostUs)
+        : isSet(object.oldest_lost_us)
+        ? globalThis.Number(object.oldest_lost_us)
+        : 0,
+      newestLostUs: isSet(object.newestLostUs)
+        ? globalThis.Number(object.newestLostUs)
+        : isSet(object.newest_lost_us)
+        ? globalThis.Number(object.newest_lost_us)
+        : 0,
+      totalEventsLost: isSet(object.totalEventsLost)
+        ? globalThis.Number(object.totalEventsLost)
+        : isSet(object.total_events_lost)
+        ? globalThis.Number(object.total_events_lost)
+        : 0,
+      maxBytes: isSet(object.maxBytes)
+        ? globalThis.Number(object.maxBytes)
+        : isSet(object.max_bytes)
+        ? globalThis.Number(object.max_bytes)
+        : 0,
+      spoolBytes: isSet(object.spoolBytes)
+        ? globalThis.Number(object.spoolBytes)
+        : isSet(object.spool_bytes)
+        ? globalThis.Number(object.spool_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: SpoolOverflow): unknown {
+    const obj: any = {};
+    if (message.eventsLost !== 0) {
+      obj.eventsLost = Math.round(message.eventsLost);
+    }
+    if (message.batchesLost !== 0) {
+      obj.batchesLost = Math.round(message.batchesLost);
+    }
+    if (message.bytesFreed !== 0) {
+      obj.bytesFreed = Math.round(message.bytesFreed);
+    }
+    if (message.lostByReason) {
+      const entries = globalThis.Object.entries(message.lostByReason) as [string, number][];
+      if (entries.length > 0) {
+        obj.lostByReason = {};
+        entries.forEach(([k, v]) => {
+          obj.lostByReason[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.oldestLostUs !== 0) {
+      obj.oldestLostUs = Math.round(message.oldestLostUs);
+    }
+    if (message.newestLostUs !== 0) {
+      obj.newestLostUs = Math.round(message.newestLostUs);
+    }
+    if (message.totalEventsLost !== 0) {
+      obj.totalEventsLost = Math.round(message.totalEventsLost);
+    }
+    if (message.maxBytes !== 0) {
+      obj.maxBytes = Math.round(message.maxBytes);
+    }
+    if (message.spoolBytes !== 0) {
+      obj.spoolBytes = Math.round(message.spoolBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpoolOverflow>, I>>(base?: I): SpoolOverflow {
+    return SpoolOverflow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpoolOverflow>, I>>(object: I): SpoolOverflow {
+    const message = createBaseSpoolOverflow();
+    message.eventsLost = object.eventsLost ?? 0;
+    message.batchesLost = object.batchesLost ?? 0;
+    message.bytesFreed = object.bytesFreed ?? 0;
+    message.lostByReason = (globalThis.Object.entries(object.lostByReason ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.oldestLostUs = object.oldestLostUs ?? 0;
+    message.newestLostUs = object.newestLostUs ?? 0;
+    message.totalEventsLost = object.totalEventsLost ?? 0;
+    message.maxBytes = object.maxBytes ?? 0;
+    message.spoolBytes = object.spoolBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseSpoolOverflow_LostByReasonEntry(): SpoolOverflow_LostByReasonEntry {
+  return { key: "", value: 0 };
+}
+
+export const SpoolOverflow_LostByReasonEntry: MessageFns<SpoolOverflow_LostByReasonEntry> = {
+  encode(message: SpoolOverflow_LostByReasonEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpoolOverflow_LostByReasonEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpoolOverflow_LostByReasonEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpoolOverflow_LostByReasonEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: SpoolOverflow_LostByReasonEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpoolOverflow_LostByReasonEntry>, I>>(base?: I): SpoolOverflow_LostByReasonEntry {
+    return SpoolOverflow_LostByReasonEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpoolOverflow_LostByReasonEntry>, I>>(
+    object: I,
+  ): SpoolOverflow_LostByReasonEntry {
+    const message = createBaseSpoolOverflow_LostByReasonEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
