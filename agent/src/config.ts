@@ -1,4 +1,5 @@
 import {
+  consulConnectionShape,
   envBoolean,
   isLoopbackHost,
   type LoadConfigOptions,
@@ -15,6 +16,56 @@ export type CollectorName = (typeof COLLECTOR_NAMES)[number];
 
 export const DEFAULT_STATE_DIR = "/var/lib/vigil";
 
+export const DISCOVERY_MODES = ["static", "dns", "consul"] as const;
+/** The Consul service name vigil-server registers as. */
+export const DEFAULT_CONSUL_SERVICE = "vigil-server";
+
+const serverAddressSchema = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, "must be host:port");
+
+/** How the agent finds its servers (see README "Finding servers"). */
+const discoverySchema = z
+  .object({
+    /** static: the `servers` list; dns: SRV or A/AAAA records; consul: healthy instances of a service. */
+    mode: z.enum(DISCOVERY_MODES).default("static"),
+    dns: z
+      .object({
+        /** SRV name (`_vigil._tcp.example.org`), or a host name whose A/AAAA records are servers on `port`. */
+        name: z.string().min(1).optional(),
+        /** Set: `name` is an A/AAAA name and every address is a server on this port. Unset: SRV. */
+        port: z.coerce.number().int().min(1).max(65535).optional(),
+        refreshMs: z.coerce.number().int().min(1000).default(30_000),
+        /** Name servers to ask ("ip" or "ip:port"); default: the system's. */
+        nameservers: listOf(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    consul: z
+      .object({
+        ...consulConnectionShape,
+        service: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,128}$/)
+          .default(DEFAULT_CONSUL_SERVICE),
+        /** Only instances carrying every one of these tags. */
+        tags: listOf(z.string().min(1)).default([]),
+        /** How long Consul holds a blocking query when nothing changes (Consul caps it at 10 min). */
+        waitMs: z.coerce.number().int().min(1000).max(600_000).default(60_000),
+        /** Dialled while Consul has not answered, or reports no healthy instance. */
+        fallbackServers: listOf(serverAddressSchema).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** A server whose stream failed is passed over for this long when others are left. */
+    failedCooldownMs: z.coerce.number().int().min(0).default(30_000),
+    /** When another server becomes this agent's preferred one, it moves after a random delay in [min, max]. */
+    rebalanceMinMs: z.coerce.number().int().min(0).default(120_000),
+    rebalanceMaxMs: z.coerce.number().int().min(0).default(600_000),
+  })
+  .strict()
+  .prefault({});
+
 export const agentConfigSchema = z
   .object({
     /** Stable id; by default generated once and kept in stateDir/agent-id. */
@@ -24,9 +75,8 @@ export const agentConfigSchema = z
       .optional(),
     stateDir: z.string().min(1).default(DEFAULT_STATE_DIR),
     /** Static server list, "host:port"; tried in order, rotated on failure. */
-    servers: listOf(z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, "must be host:port"))
-      .pipe(z.array(z.string()).min(1))
-      .default(["127.0.0.1:7443"]),
+    servers: listOf(serverAddressSchema).pipe(z.array(z.string()).min(1)).default(["127.0.0.1:7443"]),
+    discovery: discoverySchema,
     token: z.string().min(16).optional(),
     tls: z
       .object({
@@ -90,17 +140,36 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((config, context) => {
-    if (config.tls) return;
-    config.servers.forEach((server, index) => {
-      const host = server.slice(0, server.lastIndexOf(":"));
-      if (!isLoopbackHost(host)) {
-        context.addIssue({
-          code: "custom",
-          path: ["servers", index],
-          message: `${server} is not on loopback: set tls.caFile so events are not sent in clear text`,
-        });
-      }
-    });
+    const plaintext = (servers: string[], path: Array<string | number>) => {
+      if (config.tls) return;
+      servers.forEach((server, index) => {
+        const host = server.slice(0, server.lastIndexOf(":"));
+        if (!isLoopbackHost(host)) {
+          context.addIssue({
+            code: "custom",
+            path: [...path, index],
+            message: `${server} is not on loopback: set tls.caFile so events are not sent in clear text`,
+          });
+        }
+      });
+    };
+    if (config.discovery.mode === "static") plaintext(config.servers, ["servers"]);
+    plaintext(config.discovery.consul.fallbackServers, ["discovery", "consul", "fallbackServers"]);
+    const { discovery } = config;
+    if (discovery.mode === "dns" && !discovery.dns.name) {
+      context.addIssue({
+        code: "custom",
+        path: ["discovery", "dns", "name"],
+        message: "required when discovery.mode is dns (an SRV name, or a host name with discovery.dns.port)",
+      });
+    }
+    if (discovery.rebalanceMaxMs < discovery.rebalanceMinMs) {
+      context.addIssue({
+        code: "custom",
+        path: ["discovery", "rebalanceMaxMs"],
+        message: `must be at least discovery.rebalanceMinMs (${discovery.rebalanceMinMs})`,
+      });
+    }
     if (config.collectors.includes("replay") && config.replay.files.length === 0) {
       context.addIssue({
         code: "custom",

@@ -12,6 +12,9 @@ import type { AgentCounters, ConfigStatus, ConfigUpdate, Event, Hello, Task, Tas
 import { EventBatcher } from "./batching/event-batcher";
 import type { Collector } from "./collectors/types";
 import type { AgentConfig } from "./config";
+import { createServerSelector, createServerSource } from "./discovery/create-server-source";
+import type { ServerSelector } from "./discovery/server-selector";
+import type { ServerSource } from "./discovery/types";
 import type { HostInfo } from "./host/host-info";
 import { ServerLink } from "./transport/server-link";
 import { AGENT_VERSION } from "./version";
@@ -22,6 +25,8 @@ export interface VigilAgentOptions {
   host: HostInfo;
   collectors: Collector[];
   logger: Logger;
+  /** Where servers come from; default: the one `config.discovery` describes. */
+  serverSource?: ServerSource;
 }
 
 /** Longest ConfigStatus.lastError sent in heartbeats. */
@@ -35,6 +40,8 @@ const MAX_CONFIG_ERROR_CHARS = 1000;
 export class VigilAgent {
   readonly link: ServerLink;
   readonly metrics: Registry;
+  readonly serverSource: ServerSource;
+  readonly serverSelector: ServerSelector;
   private readonly batcher: EventBatcher;
   private eventsCollected = 0;
   private lastCpu = process.cpuUsage();
@@ -52,8 +59,11 @@ export class VigilAgent {
 
   constructor(private readonly options: VigilAgentOptions) {
     const { config, logger } = options;
+    const discoveryLogger = logger.child({ component: "discovery" });
+    this.serverSource = options.serverSource ?? createServerSource(config, discoveryLogger);
+    this.serverSelector = createServerSelector(config, options.agentId, this.serverSource, discoveryLogger);
     this.link = new ServerLink({
-      servers: config.servers,
+      servers: this.serverSelector,
       token: config.token,
       tls: config.tls,
       transport: config.transport,
@@ -69,6 +79,7 @@ export class VigilAgent {
   }
 
   async start(): Promise<void> {
+    await this.serverSource.start();
     this.link.start();
     const sink = (event: Event) => {
       this.eventsCollected++;
@@ -99,6 +110,8 @@ export class VigilAgent {
       );
     }
     await this.link.stop();
+    this.serverSelector.close();
+    await this.serverSource.stop();
     return drained;
   }
 
@@ -264,6 +277,24 @@ export class VigilAgent {
       registers: [this.metrics],
       collect() {
         this.set(agent.link.pendingBatches());
+      },
+    });
+    new Gauge({
+      name: "vigil_agent_discovery_servers",
+      help: "Candidate servers discovery currently offers (static list, DNS or healthy Consul instances)",
+      registers: [this.metrics],
+      collect() {
+        this.set(agent.serverSource.current().length);
+      },
+    });
+    new Gauge({
+      name: "vigil_agent_server_moves",
+      help: "Times the agent left its server on discovery's word, by reason",
+      labelNames: ["reason"],
+      registers: [this.metrics],
+      collect() {
+        this.set({ reason: "failover" }, agent.serverSelector.counters.failovers);
+        this.set({ reason: "rebalance" }, agent.serverSelector.counters.rebalances);
       },
     });
     new Gauge({

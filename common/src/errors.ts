@@ -15,6 +15,7 @@ export const ErrorCodes = {
   SINK_WRITE: "VIGIL_ERR_SINK_WRITE",
   REPLAY_INPUT: "VIGIL_ERR_REPLAY_INPUT",
   PREREQUISITE_MISSING: "VIGIL_ERR_PREREQUISITE_MISSING",
+  DISCOVERY: "VIGIL_ERR_DISCOVERY",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -35,6 +36,8 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
   VIGIL_ERR_REPLAY_INPUT: "A replay file contains a malformed record; the message names file and line.",
   VIGIL_ERR_PREREQUISITE_MISSING:
     "A program the component needs is not installed; the message says what to install.",
+  VIGIL_ERR_DISCOVERY:
+    "Service discovery (Consul, DNS) failed: Consul answered with an error or could not be reached, or a name did not resolve; the message names the address or name.",
 };
 
 export class VigilError extends Error {

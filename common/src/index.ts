@@ -39,6 +39,25 @@ export {
   metricsEndpointSchema,
   natsConfigSchema,
 } from "./config/schema-helpers";
+export type { HealthServiceQuery, HealthServiceResult } from "./discovery/consul-client";
+export { ConsulClient, ConsulHttpError } from "./discovery/consul-client";
+export type { ConsulConnection, ConsulConnectionConfig } from "./discovery/consul-config";
+export {
+  consulConnectionSchema,
+  consulConnectionShape,
+  DEFAULT_CONSUL_ADDRESS,
+  parseConsulAddress,
+  resolveConsulConnection,
+} from "./discovery/consul-config";
+export type {
+  ConsulAgentService,
+  ConsulCheckDefinition,
+  ConsulCheckStatus,
+  ConsulHealthCheck,
+  ConsulNode,
+  ConsulServiceEntry,
+  ConsulServiceRegistration,
+} from "./discovery/consul-types";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";
 export { ERROR_DOCS, ErrorCodes, isVigilError, VigilError } from "./errors";

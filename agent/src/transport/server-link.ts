@@ -16,11 +16,13 @@ import {
   type Welcome,
 } from "@vigil/proto";
 import type { AgentConfig } from "../config";
+import type { LinkServers } from "../discovery/types";
 import { backoffDelayMs } from "./backoff";
 import { PendingBatches } from "./pending-batches";
 
 export interface ServerLinkOptions {
-  servers: string[];
+  /** Whom to dial, and when to leave (discovery: static list, DNS or Consul, rendezvous-ordered). */
+  servers: LinkServers;
   token: string | undefined;
   tls: AgentConfig["tls"];
   transport: AgentConfig["transport"];
@@ -49,8 +51,9 @@ type Stream = ClientDuplexStream<AgentMessage, ServerMessage>;
 /**
  * The agent's one gRPC stream to a server. Batches stay in PendingBatches
  * until acked; when a stream dies (server gone, ack timeout, network cut) the
- * link reconnects with jittered backoff, to the next server in the list, and
- * resends every unacked batch in order.
+ * link reconnects with jittered backoff, to the next server discovery offers,
+ * and resends every unacked batch in order. When discovery says to leave (the
+ * server left the healthy set, or rebalancing) it moves at once, without backoff.
  */
 export class ServerLink {
   readonly counters: LinkCounters = {
@@ -68,7 +71,8 @@ export class ServerLink {
   private stream: Stream | undefined;
   private streamReady = false;
   private stopped = false;
-  private serverIndex = 0;
+  /** Set when discovery asked the link to leave its server: the next dial is not a failure. */
+  private leaving = false;
   private drainWaiters: Array<() => void> = [];
   private loop: Promise<void> | undefined;
   private wakeBackoff: (() => void) | undefined;
@@ -86,6 +90,12 @@ export class ServerLink {
       "grpc.max_receive_message_length": 4 * 1024 * 1024,
       ...(options.tls?.serverName ? { "grpc.ssl_target_name_override": options.tls.serverName } : {}),
     };
+    options.servers.onLeave((reason) => {
+      if (!this.stream) return;
+      this.options.logger.info({ reason }, "leaving server");
+      this.leaving = true;
+      this.stream.cancel();
+    });
   }
 
   start(): void {
@@ -141,25 +151,32 @@ export class ServerLink {
 
   private async run(): Promise<void> {
     let failures = 0;
+    let failed: string | undefined;
     while (!this.stopped) {
-      const server = this.options.servers[this.serverIndex % this.options.servers.length];
+      const server = this.options.servers.next(failed);
       const started = Date.now();
-      try {
-        await this.session(server);
-      } catch (error) {
-        this.options.logger.warn({ server, err: error }, "server stream failed");
+      if (server) {
+        this.leaving = false;
+        try {
+          await this.session(server);
+        } catch (error) {
+          this.options.logger.warn({ server, err: error }, "server stream failed");
+        }
       }
       if (this.stopped) break;
+      const moving = server !== undefined && this.leaving;
       // A stream that lived a while was a success: start backoff over.
-      failures = Date.now() - started > 30_000 ? 0 : failures + 1;
-      this.serverIndex++;
-      const delay = backoffDelayMs(
-        failures,
-        this.options.transport.backoffInitialMs,
-        this.options.transport.backoffMaxMs,
-      );
+      failures = moving || Date.now() - started > 30_000 ? 0 : failures + 1;
+      failed = moving ? undefined : server;
+      const { backoffInitialMs, backoffMaxMs } = this.options.transport;
+      // Told to move: go at once (a little jitter so a server's agents do not all land together).
+      const delay = moving
+        ? Math.floor(Math.random() * backoffInitialMs)
+        : backoffDelayMs(failures, backoffInitialMs, backoffMaxMs);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
+        // No server known yet: a new candidate list ends the wait early.
+        if (!server) void this.options.servers.changed(delay).then(resolve);
         this.wakeBackoff = () => {
           clearTimeout(timer);
           resolve();
@@ -196,7 +213,10 @@ export class ServerLink {
         clearTimeout(welcomeTimer);
         clearInterval(ackWatch);
         if (heartbeat) clearInterval(heartbeat);
-        if (this.connected) logger.info({ server, why }, "disconnected from server");
+        if (this.connected) {
+          logger.info({ server, why }, "disconnected from server");
+          this.options.servers.connectedTo(undefined);
+        }
         this.connected = false;
         this.streamReady = false;
         this.stream = undefined;
@@ -246,6 +266,7 @@ export class ServerLink {
       { server, serverId: welcome.serverId, pendingBatches: this.pending.size() },
       "connected to server",
     );
+    this.options.servers.connectedTo(server);
     this.pump();
   }
 
