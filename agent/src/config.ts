@@ -15,6 +15,8 @@ export const COLLECTOR_NAMES = ["driver", "ftrace", "procfs", "replay", "driver-
 export type CollectorName = (typeof COLLECTOR_NAMES)[number];
 
 export const DEFAULT_STATE_DIR = "/var/lib/vigil";
+export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_SPOOL_SEGMENT_BYTES = 8 * 1024 * 1024;
 
 export const DISCOVERY_MODES = ["static", "dns", "consul"] as const;
 /** The Consul service name vigil-server registers as. */
@@ -124,13 +126,38 @@ export const agentConfigSchema = z
       .prefault({}),
     transport: z
       .object({
-        /** Unacked batches kept for resend; beyond it the oldest are dropped and counted. */
+        /** spool.mode "memory" only: unacked batches kept; beyond it the oldest are dropped and counted. */
         maxPendingBatches: z.coerce.number().int().min(1).default(2000),
         maxInFlightBatches: z.coerce.number().int().min(1).max(1024).default(16),
         ackTimeoutMs: z.coerce.number().int().min(100).default(15_000),
         connectTimeoutMs: z.coerce.number().int().min(100).default(10_000),
         backoffInitialMs: z.coerce.number().int().min(10).default(250),
         backoffMaxMs: z.coerce.number().int().min(10).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Where batches wait for the server's ack (README "Spool"). */
+    spool: z
+      .object({
+        /** "disk" (default): survives agent, server and network failures; "memory": lost on restart. */
+        mode: z.enum(["disk", "memory"]).default("disk"),
+        /** Default: <stateDir>/spool; must be owned by the agent's user and writable by no one else. */
+        dir: z.string().min(1).optional(),
+        /** Bound on the segment files; beyond it low-priority events go first, then the oldest segment. */
+        maxBytes: z.coerce
+          .number()
+          .int()
+          .min(64 * 1024)
+          .default(DEFAULT_SPOOL_MAX_BYTES),
+        segmentBytes: z.coerce
+          .number()
+          .int()
+          .min(4096)
+          .max(256 * 1024 * 1024)
+          .default(DEFAULT_SPOOL_SEGMENT_BYTES),
+        /** "batch": fsync after every batch (coalesced, off the event loop); "interval": every fsyncIntervalMs; "never": the kernel's writeback. */
+        fsync: z.enum(["batch", "interval", "never"]).default("batch"),
+        fsyncIntervalMs: z.coerce.number().int().min(10).max(60_000).default(1000),
       })
       .strict()
       .prefault({}),
@@ -168,6 +195,13 @@ export const agentConfigSchema = z
         code: "custom",
         path: ["discovery", "rebalanceMaxMs"],
         message: `must be at least discovery.rebalanceMinMs (${discovery.rebalanceMinMs})`,
+      });
+    }
+    if (config.spool.maxBytes < 2 * config.spool.segmentBytes) {
+      context.addIssue({
+        code: "custom",
+        path: ["spool", "maxBytes"],
+        message: `must be at least twice spool.segmentBytes (${config.spool.segmentBytes})`,
       });
     }
     if (config.collectors.includes("replay") && config.replay.files.length === 0) {

@@ -16,6 +16,8 @@ import { createServerSelector, createServerSource } from "./discovery/create-ser
 import type { ServerSelector } from "./discovery/server-selector";
 import type { ServerSource } from "./discovery/types";
 import type { HostInfo } from "./host/host-info";
+import { openSpool } from "./spool/open-spool";
+import type { BatchSpool } from "./spool/types";
 import { ServerLink } from "./transport/server-link";
 import { AGENT_VERSION } from "./version";
 
@@ -39,6 +41,7 @@ const MAX_CONFIG_ERROR_CHARS = 1000;
  */
 export class VigilAgent {
   readonly link: ServerLink;
+  readonly spool: BatchSpool;
   readonly metrics: Registry;
   readonly serverSource: ServerSource;
   readonly serverSelector: ServerSelector;
@@ -59,6 +62,7 @@ export class VigilAgent {
 
   constructor(private readonly options: VigilAgentOptions) {
     const { config, logger } = options;
+    this.spool = openSpool(config, logger.child({ component: "spool" }));
     const discoveryLogger = logger.child({ component: "discovery" });
     this.serverSource = options.serverSource ?? createServerSource(config, discoveryLogger);
     this.serverSelector = createServerSelector(config, options.agentId, this.serverSource, discoveryLogger);
@@ -72,6 +76,7 @@ export class VigilAgent {
       onTask: (task) => this.onTask(task),
       onConfig: (update) => this.onConfigUpdate(update),
       logger: logger.child({ component: "link" }),
+      spool: this.spool,
     });
     this.batcher = new EventBatcher(config.batch, (events) => this.link.submit(events));
     this.metrics = createMetricsRegistry("vigil-agent");
@@ -110,6 +115,7 @@ export class VigilAgent {
       );
     }
     await this.link.stop();
+    this.spool.close();
     this.serverSelector.close();
     await this.serverSource.stop();
     return drained;
@@ -137,8 +143,9 @@ export class VigilAgent {
     const elapsedUs = Number(now - this.lastCpuAt) / 1000;
     this.lastCpu = process.cpuUsage();
     this.lastCpuAt = now;
-    const droppedByReason: Record<string, number> = { pendingOverflow: link.eventsDroppedOverflow };
+    const droppedByReason: Record<string, number> = { spoolOverflow: link.eventsDroppedOverflow };
     const collectorCounters: Record<string, number> = {};
+    for (const [key, value] of Object.entries(this.spool.stats())) collectorCounters[`spool.${key}`] = value;
     for (const collector of this.options.collectors) {
       for (const [key, value] of Object.entries(collector.stats())) {
         if (!Number.isFinite(value) || value < 0) continue;
@@ -315,10 +322,18 @@ export class VigilAgent {
     });
     new Gauge({
       name: "vigil_agent_events_dropped",
-      help: "Events dropped because the pending-batch bound was reached",
+      help: "Events the spool dropped to stay within spool.maxBytes (or the memory bound) since start",
       registers: [this.metrics],
       collect() {
         this.set(agent.link.counters.eventsDroppedOverflow);
+      },
+    });
+    new Gauge({
+      name: "vigil_agent_spool_bytes",
+      help: "Bytes in the agent's on-disk spool (unacked batches and not yet deleted segments)",
+      registers: [this.metrics],
+      collect() {
+        this.set(agent.spool.stats().bytes ?? 0);
       },
     });
   }

@@ -78,6 +78,7 @@ function agentFor(port: number, agentId: string, driver: DriverCollector): Vigil
     servers: [`127.0.0.1:${port}`],
     token: TOKEN,
     transport: { backoffInitialMs: 50, backoffMaxMs: 200 },
+    spool: { mode: "memory" },
   });
   return new VigilAgent({ config, agentId, host, collectors: [driver], logger });
 }

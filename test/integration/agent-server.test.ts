@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { credentials, Metadata, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
 import {
   type AgentConfig,
@@ -51,9 +54,11 @@ async function startServer(bus: MemoryBus, grpcPort: number): Promise<VigilServe
   return startVigilServer({ config, bus, logger });
 }
 
+/** Each agent spools on disk in a temp state directory of its own. */
 function agentConfig(grpcPort: number): AgentConfig {
   return agentConfigSchema.parse({
     agentId: "it-agent-1",
+    stateDir: mkdtempSync(join(tmpdir(), "vigil-it-agent-")),
     servers: [`127.0.0.1:${grpcPort}`],
     token: TOKEN,
     batch: { maxEvents: 10, flushIntervalMs: 20 },

@@ -17,8 +17,9 @@ import {
 } from "@vigil/proto";
 import type { AgentConfig } from "../config";
 import type { LinkServers } from "../discovery/types";
+import { overflowEvent } from "../spool/overflow-event";
+import type { BatchSpool } from "../spool/types";
 import { backoffDelayMs } from "./backoff";
-import { PendingBatches } from "./pending-batches";
 
 export interface ServerLinkOptions {
   /** Whom to dial, and when to leave (discovery: static list, DNS or Consul, rendezvous-ordered). */
@@ -34,6 +35,8 @@ export interface ServerLinkOptions {
   /** A ConfigUpdate from the server (after every Welcome, and whenever the policy changes). */
   onConfig: (update: ConfigUpdate) => void;
   logger: Logger;
+  /** Where batches wait for their ack (disk by default); the link neither opens nor closes it. */
+  spool: BatchSpool;
 }
 
 export interface LinkCounters {
@@ -42,15 +45,18 @@ export interface LinkCounters {
   batchesResent: number;
   batchesRejected: number;
   eventsAcked: number;
+  /** Events the spool dropped to stay within its bound (each eviction is reported as a SpoolOverflow event). */
   eventsDroppedOverflow: number;
+  overflowReports: number;
   connects: number;
 }
 
 type Stream = ClientDuplexStream<AgentMessage, ServerMessage>;
 
 /**
- * The agent's one gRPC stream to a server. Batches stay in PendingBatches
- * until acked; when a stream dies (server gone, ack timeout, network cut) the
+ * The agent's one gRPC stream to a server. Batches stay in the spool until
+ * acked (at most maxInFlightBatches on the stream: a slow server slows the
+ * sending, the spool absorbs the rest and the collectors never wait); when a stream dies (server gone, ack timeout, network cut) the
  * link reconnects with jittered backoff, to the next server discovery offers,
  * and resends every unacked batch in order. When discovery says to leave (the
  * server left the healthy set, or rebalancing) it moves at once, without backoff.
@@ -63,9 +69,10 @@ export class ServerLink {
     batchesRejected: 0,
     eventsAcked: 0,
     eventsDroppedOverflow: 0,
+    overflowReports: 0,
     connects: 0,
   };
-  private readonly pending: PendingBatches;
+  private readonly pending: BatchSpool;
   private readonly channelCredentials: ChannelCredentials;
   private readonly channelOptions: Record<string, string | number>;
   private stream: Stream | undefined;
@@ -80,9 +87,7 @@ export class ServerLink {
   private lastAckAt = Date.now();
 
   constructor(private readonly options: ServerLinkOptions) {
-    // Microseconds at start: a restarted agent never reuses a sequence the
-    // server tier may still hold for dedup.
-    this.pending = new PendingBatches(options.transport.maxPendingBatches, Date.now() * 1000);
+    this.pending = options.spool;
     this.channelCredentials = buildCredentials(options.tls);
     this.channelOptions = {
       "grpc.keepalive_time_ms": 30_000,
@@ -106,14 +111,19 @@ export class ServerLink {
     return this.connected;
   }
 
+  /** Spools a batch and sends what the in-flight window allows; never waits for the server. */
   submit(events: Event[]): void {
-    const { dropped } = this.pending.add(events);
-    if (dropped) {
-      this.counters.eventsDroppedOverflow += dropped.events.length;
+    this.pending.append(events);
+    const overflow = this.pending.takeOverflow();
+    if (overflow) {
+      // The loss travels as an event of its own, in the spool like any other.
+      this.counters.eventsDroppedOverflow += overflow.eventsLost;
+      this.counters.overflowReports++;
       this.options.logger.warn(
-        { sequence: dropped.sequence, events: dropped.events.length },
-        "pending batch limit reached: oldest batch dropped",
+        { eventsLost: overflow.eventsLost, lostByReason: overflow.lostByReason },
+        "spool bound reached: events dropped",
       );
+      this.pending.append([overflowEvent(overflow, Date.now() * 1000)]);
     }
     this.pump();
   }
@@ -279,7 +289,7 @@ export class ServerLink {
       this.options.logger.error({ sequence: ack.sequence, error: ack.error }, "server rejected batch");
     } else {
       this.counters.batchesAcked++;
-      this.counters.eventsAcked += batch.events.length;
+      this.counters.eventsAcked += batch.events;
     }
     if (this.pending.size() === 0) {
       const waiters = this.drainWaiters;
