@@ -56,6 +56,14 @@ const BENCHES: BenchSpec[] = [
     ],
   },
   {
+    file: "spool-throughput.mts",
+    args: [],
+    headlines: [
+      { label: "write", line: "spool write (fsync batch)", keys: ["MB/s", "batches/s"] },
+      { label: "read", line: "spool read (read+crc+decode)", keys: ["MB/s", "batches/s"] },
+    ],
+  },
+  {
     file: "driver-decode.mts",
     args: [],
     headlines: [
