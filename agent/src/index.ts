@@ -27,7 +27,23 @@ export type { ReplayOptions } from "./collectors/replay/replay-collector";
 export { ReplayCollector } from "./collectors/replay/replay-collector";
 export type { Collector, EventSink, PolicyResult } from "./collectors/types";
 export type { AgentConfig, CollectorName } from "./config";
-export { agentConfigSchema, COLLECTOR_NAMES, loadAgentConfig } from "./config";
+export {
+  agentConfigSchema,
+  COLLECTOR_NAMES,
+  DEFAULT_CONSUL_SERVICE,
+  DISCOVERY_MODES,
+  loadAgentConfig,
+} from "./config";
+export type { ConsulServerSourceOptions } from "./discovery/consul-source";
+export { ConsulServerSource } from "./discovery/consul-source";
+export { createServerSelector, createServerSource } from "./discovery/create-server-source";
+export type { DnsLookup, DnsServerSourceOptions } from "./discovery/dns-source";
+export { DnsServerSource } from "./discovery/dns-source";
+export { rendezvousOrder, rendezvousWeight } from "./discovery/rendezvous";
+export type { ServerSelectorOptions } from "./discovery/server-selector";
+export { ServerSelector } from "./discovery/server-selector";
+export { StaticServerSource } from "./discovery/static-source";
+export type { DiscoveryMode, LinkServers, ServerCandidate, ServerSource } from "./discovery/types";
 export type { HostInfo } from "./host/host-info";
 export { readHostInfo } from "./host/host-info";
 export type { DiskSpoolOptions } from "./spool/disk-spool";

@@ -1,7 +1,10 @@
 import {
   agentPolicySchema,
+  consulConnectionShape,
+  envBoolean,
   isLoopbackHost,
   type LoadConfigOptions,
+  listOf,
   loadConfig,
   logLevelSchema,
   natsConfigSchema,
@@ -61,6 +64,35 @@ export const serverConfigSchema = z
      * (ConfigUpdate). Unset lists leave the agent's own defaults in force.
      */
     agentPolicy: agentPolicySchema.prefault({}),
+    /** Self-registration in Consul, so agents in discovery.mode consul find this server. */
+    consul: z
+      .object({
+        /** Register on start (HTTP check on /healthz), deregister on shutdown. */
+        register: envBoolean.default(false),
+        ...consulConnectionShape,
+        service: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,128}$/)
+          .default("vigil-server"),
+        /** Default: <service>-<serverId>. */
+        serviceId: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:-]{1,128}$/)
+          .optional(),
+        tags: listOf(z.string().min(1)).default([]),
+        /** Address agents dial; default grpc.host, or the Consul node's address when grpc.host is a wildcard. */
+        advertiseAddress: z.string().min(1).optional(),
+        /** Port agents dial; default the gRPC port. */
+        advertisePort: z.coerce.number().int().min(1).max(65535).optional(),
+        /** What the Consul agent polls; default http://<api.host>:<api.port>/healthz (127.0.0.1 for a wildcard host). */
+        checkUrl: z.url().optional(),
+        checkIntervalMs: z.coerce.number().int().min(100).default(5000),
+        checkTimeoutMs: z.coerce.number().int().min(100).default(2000),
+        /** Consul removes an instance critical this long (Consul's minimum is 1 minute). */
+        deregisterCriticalAfterMs: z.coerce.number().int().min(60_000).default(120_000),
+      })
+      .strict()
+      .prefault({}),
     logLevel: logLevelSchema,
   })
   .strict()

@@ -2,6 +2,8 @@
 
 export type { ServerConfig } from "./config";
 export { DEFAULT_API_PORT, DEFAULT_GRPC_PORT, loadServerConfig, serverConfigSchema } from "./config";
+export type { ConsulRegistrationOptions } from "./discovery/consul-registration";
+export { ConsulRegistration } from "./discovery/consul-registration";
 export type { AgentIdentity } from "./normalize/agent-identity";
 export { identityFromHello } from "./normalize/agent-identity";
 export type { EventPosition } from "./normalize/normalize-event";

@@ -8,6 +8,7 @@ import {
 } from "@vigil/common";
 import { startRestApi } from "./api/rest-api";
 import type { ServerConfig } from "./config";
+import { ConsulRegistration } from "./discovery/consul-registration";
 import { startGrpcIngress } from "./ingress/grpc-ingress";
 import { AgentPolicySource, type AgentPolicyVersion } from "./policy/agent-policy-source";
 import { EventPublisher } from "./publish/event-publisher";
@@ -27,6 +28,8 @@ export interface VigilServer {
   readonly grpcPort: number;
   readonly apiPort: number;
   readonly registry: AgentRegistry;
+  /** Present when consul.register is on. */
+  readonly consulRegistration: ConsulRegistration | undefined;
   health(): HealthReport;
   /** The agent policy version this server pushes. */
   agentPolicy(): AgentPolicyVersion;
@@ -36,7 +39,10 @@ export interface VigilServer {
    * Throws VIGIL_ERR_CONFIG_INVALID naming the bad key; the current version stays.
    */
   setAgentPolicy(policy: unknown): AgentPolicyVersion;
-  /** Stops accepting; open agent streams get graceMs to finish (0 = cut now). */
+  /**
+   * Deregisters from Consul (agents move away at once), stops accepting; open
+   * agent streams get graceMs to finish (0 = cut now).
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -79,14 +85,28 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     agentPolicy: () => policy.current(),
     logger,
   });
+  const consulRegistration = config.consul.register
+    ? new ConsulRegistration({
+        config: config.consul,
+        serverId: config.serverId,
+        grpcHost: config.grpc.host,
+        grpcPort: ingress.port,
+        apiHost: config.api.host,
+        apiPort: api.port,
+        logger: logger.child({ component: "consul" }),
+      })
+    : undefined;
+  await consulRegistration?.start();
   return {
     grpcPort: ingress.port,
     apiPort: api.port,
     registry,
+    consulRegistration,
     health,
     agentPolicy: () => policy.current(),
     setAgentPolicy: (next: unknown) => policy.replace(next),
     close: async (graceMs?: number) => {
+      await consulRegistration?.stop();
       await ingress.close(graceMs);
       await api.close();
     },

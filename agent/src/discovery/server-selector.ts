@@ -46,6 +46,11 @@ export class ServerSelector implements LinkServers {
     return rendezvousOrder(this.options.agentId, this.candidates());
   }
 
+  /** The server the link is on (undefined: not connected). */
+  currentServer(): string | undefined {
+    return this.current;
+  }
+
   /** The server this agent would be on if nothing had failed. */
   preferred(): string | undefined {
     return this.ranked()[0]?.address;
