@@ -106,7 +106,12 @@ export async function startAgent(
       })
     : undefined;
   logger.info(
-    { agentId, servers: config.servers, collectors: chosen.map((collector) => collector.name) },
+    {
+      agentId,
+      discovery: config.discovery.mode,
+      servers: agent.serverSource.current().map((server) => server.address),
+      collectors: chosen.map((collector) => collector.name),
+    },
     "agent started",
   );
   return {

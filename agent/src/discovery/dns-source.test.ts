@@ -1,4 +1,5 @@
 import { silentLogger } from "@vigil/common";
+import { DnsDouble } from "../../../test/doubles/dns-double";
 import { type DnsLookup, DnsServerSource } from "./dns-source";
 import { StaticServerSource } from "./static-source";
 
@@ -96,18 +97,59 @@ describe("dns-source", () => {
     expect(dns.queries).toBe(queries); // stopped means stopped
   });
 
-  test("dns-source - through node:dns against the system resolver: localhost has an A record", async () => {
-    const source = new DnsServerSource({
-      name: "localhost",
-      port: 7443,
-      refreshMs: 60_000,
-      nameservers: [],
-      logger: silentLogger(),
-    });
-    await source.start();
-    await source.stop();
-    // Resolver.resolve4 asks DNS, not /etc/hosts: either an answer or an error counted, never a throw.
-    expect(source.stats().lookups).toBe(1);
+  test("dns-source - through node:dns against a loopback DNS server (nameservers): SRV, A and AAAA on the wire", async () => {
+    const dns = await DnsDouble.start();
+    try {
+      dns.srv.set("_vigil._tcp.example.test", [
+        { priority: 10, weight: 1, port: 7443, target: "s1.example.test" },
+        { priority: 10, weight: 1, port: 7444, target: "s2.example.test" },
+      ]);
+      dns.a.set("servers.example.test", ["127.0.0.1", "127.0.0.2"]);
+      dns.aaaa.set("servers.example.test", ["::1"]);
+      const logger = silentLogger();
+      const srv = new DnsServerSource({
+        name: "_vigil._tcp.example.test",
+        refreshMs: 60_000,
+        nameservers: [dns.server],
+        logger,
+      });
+      await srv.start();
+      await srv.stop();
+      expect(
+        srv
+          .current()
+          .map((candidate) => candidate.address)
+          .sort(),
+      ).toEqual(["s1.example.test:7443", "s2.example.test:7444"]);
+      const hosts = new DnsServerSource({
+        name: "servers.example.test",
+        port: 7443,
+        refreshMs: 60_000,
+        nameservers: [dns.server],
+        logger,
+      });
+      await hosts.start();
+      await hosts.stop();
+      expect(hosts.current().map((candidate) => candidate.address)).toEqual([
+        "127.0.0.1:7443",
+        "127.0.0.2:7443",
+        "[::1]:7443",
+      ]);
+      const missing = new DnsServerSource({
+        name: "nowhere.example.test",
+        port: 7443,
+        refreshMs: 60_000,
+        nameservers: [dns.server],
+        logger,
+      });
+      await missing.start();
+      await missing.stop();
+      expect(missing.current()).toEqual([]);
+      expect(missing.stats().lookupErrors).toBe(1);
+      expect(dns.queries).toBeGreaterThanOrEqual(5);
+    } finally {
+      await dns.stop();
+    }
   });
 
   test("static-source - the configured list, unchanged", async () => {
