@@ -9,8 +9,13 @@
 // overhead ratios per loop: the median over rounds of (time on / time off) − 1,
 // and the same for probes.
 //
-// The guest runs under software emulation (TCG, no KVM here): absolute times
-// are those of an emulated CPU, ratios are what this bench is for.
+// The guest runs under software emulation (TCG, no KVM here) with
+// `-icount shift=1,sleep=off`: guest time advances 2 ns per executed guest
+// instruction, so the figures count the instructions the module adds (probes,
+// record building, the reader's copying) and do not move with whatever else
+// runs on the host. What icount does not see: cache and TLB effects, which on
+// real hardware make the added cost somewhat larger. Set
+// VIGIL_BENCH_QEMU_ARGS="" to time with the host's wall clock instead (noisy).
 //   node bench/driver-overhead.mts [rounds]
 // Env: VIGIL_BENCH_EXEC_N, VIGIL_BENCH_CONNECT_N, VIGIL_BENCH_OPEN_N (loop
 // lengths), KERNEL (which /boot/vmlinuz-* to boot).
@@ -27,10 +32,11 @@ interface LoopResult {
   ns: number;
 }
 
-const ROUNDS = Number(process.argv[2] ?? 7);
-const EXEC_N = Number(process.env.VIGIL_BENCH_EXEC_N ?? 600);
-const CONNECT_N = Number(process.env.VIGIL_BENCH_CONNECT_N ?? 2000);
-const OPEN_N = Number(process.env.VIGIL_BENCH_OPEN_N ?? 10000);
+const ROUNDS = Number(process.argv[2] ?? 3);
+const EXEC_N = Number(process.env.VIGIL_BENCH_EXEC_N ?? 300);
+const CONNECT_N = Number(process.env.VIGIL_BENCH_CONNECT_N ?? 1000);
+const OPEN_N = Number(process.env.VIGIL_BENCH_OPEN_N ?? 5000);
+const QEMU_ARGS = process.env.VIGIL_BENCH_QEMU_ARGS ?? "-icount shift=1,sleep=off";
 const TARGET_OVERHEAD = 0.05;
 /** The agent's default watched prefixes (DEFAULT_WATCHED_PREFIXES), plus the loop's directory. */
 const WATCHED = [
@@ -55,7 +61,7 @@ try {
   const started = process.hrtime.bigint();
   const run = spawnSync(harness, ["-b", "-o", out, "-s", "bench", "-a", conf, ...controls], {
     encoding: "utf8",
-    env: { ...process.env, QEMU_TIMEOUT: process.env.QEMU_TIMEOUT ?? "900" },
+    env: { ...process.env, QEMU_TIMEOUT: process.env.QEMU_TIMEOUT ?? "900", QEMU_ARGS },
   });
   if (run.status !== 0) {
     process.stderr.write(
@@ -88,8 +94,8 @@ try {
     report(`driver overhead ${op}`, {
       rounds: ratios.length,
       n: off[0].n,
-      us_per_op_off: median(off.map((l) => l.ns / l.n / 1000)),
-      us_per_op_on: median(on.map((l) => l.ns / l.n / 1000)),
+      guest_us_per_op_off: median(off.map((l) => l.ns / l.n / 1000)),
+      guest_us_per_op_on: median(on.map((l) => l.ns / l.n / 1000)),
       overhead_pct: overhead * 100,
       spread_pct: `${((Math.min(...ratios) - 1) * 100).toFixed(1)}..${((Math.max(...ratios) - 1) * 100).toFixed(1)}`,
       probes_only_pct: (median(pairedRatios(probes, off)) - 1) * 100,
@@ -101,7 +107,7 @@ try {
     record_bytes_per_round: median(drained),
     wall_s: wallS,
     kernel: process.env.KERNEL ?? "newest-with-headers",
-    accel: "tcg",
+    clock: QEMU_ARGS.includes("icount") ? "icount(2ns/insn)" : "wall",
   });
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -129,6 +129,28 @@ bool vg_path_watched(const char *path, size_t len)
 	return hit;
 }
 
+/*
+ * True when some watched prefix reaches below dir (dir ends with '/'): a
+ * file in dir that is not watched itself does not mean its siblings are not.
+ */
+bool vg_prefix_below(const char *dir, size_t len)
+{
+	const struct vg_filters *f;
+	bool hit = false;
+	unsigned int i;
+
+	rcu_read_lock();
+	f = rcu_dereference(vg_filters);
+	for (i = 0; f && i < f->nwatch; i++) {
+		if (f->watch_len[i] > len && !memcmp(f->watch[i], dir, len)) {
+			hit = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return hit;
+}
+
 void vg_emit_stats(void)
 {
 	struct vg_stats *st;
@@ -369,6 +391,7 @@ ssize_t vg_control_write(const char __user *ubuf, size_t count)
 	check = f->check;
 	WRITE_ONCE(vg_hook_mask, f->hook_mask);
 	rcu_assign_pointer(vg_filters, f);
+	vg_paths_changed();
 	mutex_unlock(&vg_ctl_lock);
 	kfree_rcu(old, rcu);
 	if (stats)

@@ -19,10 +19,71 @@
 #include <linux/dcache.h>
 #include <linux/limits.h>
 #include <linux/err.h>
+#include <linux/fs_struct.h>
+#include <linux/seqlock.h>
+#include <linux/percpu.h>
 #include "vigil_priv.h"
 #include "compat.h"
 
 #define VG_HALF	(PATH_MAX / 2)
+
+/*
+ * Per-cpu memory of the last directory found to hold no watched path, so a
+ * program opening many files for writing in one unwatched directory (logs,
+ * caches, build trees) pays for one d_path(), not one per open.  It misses
+ * after any rename anywhere and any new mountpoint (both take rename_lock),
+ * after a mount, bind or move and any watch-list change (vg_path_gen), and
+ * for a task with another root (chroot, containers).  Entries are compared by address only, never
+ * dereferenced.
+ */
+struct vg_unwatched_dir {
+	const void *mnt, *dir, *root_mnt, *root_dir;
+	unsigned int rename_seq, gen;
+};
+
+static DEFINE_PER_CPU(struct vg_unwatched_dir, vg_unwatched_dir);
+static atomic_t vg_path_gen = ATOMIC_INIT(0);
+
+void vg_paths_changed(void)
+{
+	atomic_inc(&vg_path_gen);
+}
+
+/* Preemption is off (kprobe handler). */
+static bool vg_unwatched_hit(const struct file *file, unsigned int seq)
+{
+	const struct vg_unwatched_dir *c = this_cpu_ptr(&vg_unwatched_dir);
+	const struct fs_struct *fs = current->fs;
+
+	return fs && c->dir && !(seq & 1) && c->rename_seq == seq &&
+	       c->gen == (unsigned int)atomic_read(&vg_path_gen) &&
+	       c->mnt == file->f_path.mnt &&
+	       c->dir == READ_ONCE(file->f_path.dentry->d_parent) &&
+	       c->root_mnt == fs->root.mnt && c->root_dir == fs->root.dentry;
+}
+
+/* s (len bytes) is the unwatched path of file, read while rename_lock was at seq. */
+static void vg_unwatched_remember(const struct file *file, const char *s,
+				  size_t len, unsigned int seq, unsigned int gen)
+{
+	struct vg_unwatched_dir *c = this_cpu_ptr(&vg_unwatched_dir);
+	const struct dentry *dentry = file->f_path.dentry;
+	const struct fs_struct *fs = current->fs;
+	size_t nlen = dentry->d_name.len;
+
+	/* The path must end in "/<name>" (not "(deleted)" or a pseudo path). */
+	if (!fs || (seq & 1) || read_seqretry(&rename_lock, seq) ||
+	    len <= nlen || s[len - nlen - 1] != '/' ||
+	    memcmp(s + len - nlen, dentry->d_name.name, nlen) ||
+	    vg_prefix_below(s, len - nlen))
+		return;
+	c->mnt = file->f_path.mnt;
+	c->dir = dentry->d_parent;
+	c->root_mnt = fs->root.mnt;
+	c->root_dir = fs->root.dentry;
+	c->rename_seq = seq;
+	c->gen = gen;
+}
 
 /* d_path of (mnt of dir, dentry) into buf; NULL when not watched. */
 static char *vg_watched_path(const struct path *dir, struct dentry *dentry,
@@ -92,17 +153,24 @@ static int vg_mknod_pre(struct kprobe *kp, struct pt_regs *regs)
 static int vg_file_open_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct file *file = (struct file *)vg_kprobe_arg(regs, 0);
+	unsigned int seq, gen;
 	struct vg_rec r;
 	size_t len;
 	char *s;
 
 	if (!file || !(file->f_mode & FMODE_WRITE))
 		return 0;
+	seq = raw_read_seqcount(&rename_lock.seqcount);
+	gen = (unsigned int)atomic_read(&vg_path_gen);
+	if (vg_unwatched_hit(file, seq))
+		return 0;
 	if (!vg_rec_begin(&r, VIGIL_FILE_OPEN_WRITE))
 		return 0;
 	s = vg_watched_path(&file->f_path, file->f_path.dentry,
 			    vg_rec_tmp(&r), PATH_MAX, &len);
 	if (!s || !vg_path_watched(s, len)) {
+		if (s)
+			vg_unwatched_remember(file, s, len, seq, gen);
 		vg_rec_cancel(&r);
 		return 0;
 	}

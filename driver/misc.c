@@ -135,6 +135,7 @@ static int vg_mount_pre(struct kprobe *kp, struct pt_regs *regs)
 	struct vg_rec r;
 	char *target = NULL;
 
+	vg_paths_changed();	/* a bind or move changes where files appear */
 	if (!vg_rec_begin(&r, VIGIL_MOUNT))
 		return 0;
 	if (path)
@@ -187,7 +188,16 @@ static int vg_umh_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
+/* move_mount(2) (5.2+) moves mounts without security_sb_mount. */
+static int vg_move_mount_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	vg_paths_changed();
+	return 0;
+}
+
 static struct kprobe vg_misc_kps[] = {
+	{ .symbol_name = "security_move_mount",
+	  .pre_handler = vg_move_mount_pre },
 	{ .symbol_name = "security_ptrace_access_check",
 	  .pre_handler = vg_ptrace_pre },
 	{ .symbol_name = VG_SYSCALL_SYM("memfd_create"),

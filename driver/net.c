@@ -3,8 +3,12 @@
  * net.c - network hooks for IPv4 and IPv6 sockets.
  *
  *	CONNECT	kretprobe inet_stream_connect, inet_dgram_connect
- *	ACCEPT	kretprobe inet_csk_accept (return value only: its
- *		arguments changed in 6.10, the returned socket did not)
+ *	ACCEPT	kprobe security_sock_graft (the accepted socket being
+ *		attached to its new file, in the accepting task); without
+ *		CONFIG_SECURITY, kretprobe inet_csk_accept (return value only:
+ *		its arguments changed in 6.10, the returned socket did not).
+ *		A kretprobe costs several times a kprobe, and accept is hot
+ *		on servers.
  *	BIND	kretprobe inet_bind, inet6_bind
  *	LISTEN	kretprobe inet_listen
  *	DNS	kprobe udp_sendmsg, udpv6_sendmsg to port 53
@@ -130,16 +134,15 @@ static int vg_listen_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-static int vg_accept_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+static void vg_accept_record(struct sock *sk)
 {
-	struct sock *sk = (struct sock *)regs_return_value(regs);
 	struct vigil_addr local, remote;
 	struct vg_rec r;
 
 	if (!sk || (sk->sk_family != AF_INET && sk->sk_family != AF_INET6))
-		return 0;
+		return;
 	if (!vg_rec_begin(&r, VIGIL_ACCEPT))
-		return 0;
+		return;
 	vg_sk_addrs(sk, &local, &remote);
 	vg_put_u16(&r, sk->sk_protocol);
 	vg_put_u16(&r, sk->sk_type);
@@ -147,6 +150,17 @@ static int vg_accept_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	vg_put_addr(&r, &remote);
 	vg_put_s32(&r, 0);
 	vg_rec_commit(&r);
+}
+
+static int vg_sock_graft_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	vg_accept_record((struct sock *)vg_kprobe_arg(regs, 0));
+	return 0;
+}
+
+static int vg_accept_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	vg_accept_record((struct sock *)regs_return_value(regs));
 	return 0;
 }
 
@@ -231,12 +245,21 @@ static struct kretprobe vg_net_krps[] = {
 	VG_KRETPROBE("inet_bind", vg_addr_entry, vg_bind_ret),
 	VG_KRETPROBE("inet6_bind", vg_addr_entry, vg_bind_ret),
 	VG_KRETPROBE("inet_listen", vg_listen_entry, vg_listen_ret),
-	VG_KRETPROBE("inet_csk_accept", NULL, vg_accept_ret),
 };
+
+/* Only when the security_sock_graft kprobe cannot be placed. */
+static struct kretprobe vg_accept_krp =
+	VG_KRETPROBE("inet_csk_accept", NULL, vg_accept_ret);
+static bool vg_accept_krp_ok;
+
+/* Index of security_sock_graft in vg_net_kps. */
+#define VG_KP_SOCK_GRAFT	2
 
 static struct kprobe vg_net_kps[] = {
 	{ .symbol_name = "udp_sendmsg", .pre_handler = vg_udp_sendmsg_pre },
 	{ .symbol_name = "udpv6_sendmsg", .pre_handler = vg_udp_sendmsg_pre },
+	[VG_KP_SOCK_GRAFT] = { .symbol_name = "security_sock_graft",
+			       .pre_handler = vg_sock_graft_pre },
 };
 
 static bool vg_krp_ok[ARRAY_SIZE(vg_net_krps)];
@@ -261,6 +284,13 @@ int vg_net_init(void)
 			pr_warn("vigil: kprobe %s: %d (skipped)\n",
 				vg_net_kps[i].symbol_name, ret);
 	}
+	if (!vg_kp_ok[VG_KP_SOCK_GRAFT]) {
+		ret = register_kretprobe(&vg_accept_krp);
+		vg_accept_krp_ok = !ret;
+		if (ret)
+			pr_warn("vigil: kretprobe inet_csk_accept: %d (skipped)\n",
+				ret);
+	}
 	return 0;
 }
 
@@ -274,6 +304,9 @@ void vg_net_exit(void)
 	for (i = 0; i < ARRAY_SIZE(vg_net_krps); i++)
 		if (vg_krp_ok[i])
 			unregister_kretprobe(&vg_net_krps[i]);
+	if (vg_accept_krp_ok)
+		unregister_kretprobe(&vg_accept_krp);
+	vg_accept_krp_ok = false;
 	memset(vg_kp_ok, 0, sizeof(vg_kp_ok));
 	memset(vg_krp_ok, 0, sizeof(vg_krp_ok));
 }

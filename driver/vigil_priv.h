@@ -100,6 +100,9 @@ void vg_control_exit(void);
 ssize_t vg_control_write(const char __user *ubuf, size_t count);
 bool vg_exe_allowed(void);	/* current's exe is allow-listed */
 bool vg_path_watched(const char *path, size_t len);
+bool vg_prefix_below(const char *dir, size_t len);
+/* Watched prefixes or mounts changed: forget cached "unwatched" directories. */
+void vg_paths_changed(void);
 void vg_emit_stats(void);
 extern unsigned long vg_hook_mask;		/* bit = record type */
 

@@ -67,6 +67,18 @@ describe("agent policy applied to vigil.ko in a real kernel (QEMU)", () => {
     expect(opened).not.toContain("/tmp/pol-refused/refused-prefix");
   });
 
+  it("a directory remembered as unwatched is reported once a rename or a mount move puts it under a watched prefix", () => {
+    expect(run?.guestLog).toMatch(/mount --move rc=0/);
+    const opened = paths("FILE_OPEN_WRITE").concat(paths("FILE_CREATE"));
+    expect(opened).toEqual(
+      expect.arrayContaining([
+        "/tmp/pol-watched/renamed-dir/after-rename",
+        "/tmp/pol-watched/moved-mnt/after-move",
+      ]),
+    );
+    expect(opened.filter((path) => path.includes("/before"))).toEqual([]);
+  });
+
   it("records nothing of the allow-listed executable but its exit", () => {
     expect(paths("FILE_OPEN_WRITE").concat(paths("FILE_CREATE"))).not.toContain(
       "/tmp/pol-watched/by-allowed",

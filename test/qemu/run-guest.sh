@@ -38,7 +38,9 @@
 #   -k         keep the temp build dir (initramfs tree) for inspection.
 #
 # Environment: KERNEL (default: newest /boot/vmlinuz-* with headers), QEMU_TIMEOUT
-# seconds (default 240), QEMU (default qemu-system-x86_64).
+# seconds (default 240), QEMU (default qemu-system-x86_64), QEMU_ARGS (extra
+# options, e.g. "-icount shift=1,sleep=off" for the benchmark: guest time then
+# counts executed instructions, whatever else runs on the host).
 #
 # Exit status: 0 when the guest reported back and its dmesg has no
 # BUG:/Oops/WARNING:/general protection fault; 2 for missing prerequisites;
@@ -188,8 +190,9 @@ chmod +x "$root/init"
 serial1="$outdir/serial1.log"
 start_ns=$(date +%s%N)
 set +e
+# shellcheck disable=SC2086 # QEMU_ARGS is a list of extra options
 timeout --kill-after=10 "$QEMU_TIMEOUT" "$QEMU" \
-  -accel tcg -m 512 -smp 1 -nographic -no-reboot \
+  -accel tcg -m 512 -smp 1 -nographic -no-reboot ${QEMU_ARGS:-} \
   -kernel "$KERNEL" -initrd "$work/initramfs.cpio.gz" \
   -append "console=ttyS0 quiet panic=-1 oops=panic" \
   -serial mon:stdio -serial "file:$serial1" \

@@ -24,6 +24,20 @@ sh -c 'echo a >/tmp/pol-watched/by-shell' & pid shell-write $!; wait $!
 sh -c 'echo b >/tmp/unwatched/old-prefix' & pid old-prefix-write $!; wait $!
 sh -c 'echo c >/tmp/pol-refused/refused-prefix' & pid refused-prefix-write $!; wait $!
 /opt/allow/busybox sh -c 'echo d >/tmp/pol-watched/by-allowed' & pid allowed-write $!; wait $!
+# The driver remembers a directory that holds no watched path; a rename or a
+# mount move that brings it under a watched prefix must be seen at once.
+mkdir -p /tmp/cache-dir /tmp/cache-mnt
+sh -c 'echo 1 >/tmp/cache-dir/before; echo 2 >/tmp/cache-dir/before'
+mv /tmp/cache-dir /tmp/pol-watched/renamed-dir
+sh -c 'echo 3 >/tmp/pol-watched/renamed-dir/after-rename'
+mount -t tmpfs cachefs /tmp/cache-mnt
+sh -c 'echo 4 >/tmp/cache-mnt/before; echo 5 >/tmp/cache-mnt/before'
+mkdir -p /tmp/pol-watched/moved-mnt
+# Nothing else may open a file for writing in between (log() would).
+mount --move /tmp/cache-mnt /tmp/pol-watched/moved-mnt
+moved=$?
+sh -c 'echo 6 >/tmp/pol-watched/moved-mnt/after-move'
+log "mount --move rc=$moved"
 # One loopback connection, connect and accept in the same process.
 vigil-bench connect 1 >/dev/null & pid connector $!; wait $!
 sleep 0.2
