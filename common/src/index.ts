@@ -78,6 +78,8 @@ export type {
   ParsedAgentSettings,
 } from "./policy/agent-policy";
 export {
+  AGENT_LOG_LEVELS,
+  AGENT_RUNTIME_LIMITS,
   AGENT_SETTING_KEYS,
   agentPolicySchema,
   allowEntryProblem,
@@ -93,6 +95,7 @@ export {
   parseDevIno,
   pathEntryProblem,
   previewValue,
+  rssLimitSchema,
   watchedPrefixesSchema,
 } from "./policy/agent-policy";
 export {

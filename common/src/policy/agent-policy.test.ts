@@ -119,4 +119,42 @@ describe("agent policy - config schema, ConfigUpdate settings", () => {
       "driver.watchedPrefixes: at most 64 watched prefixes (the driver's limit)",
     ]);
   });
+
+  test("live agent settings: batch, limits and log level as plain values, round trip, bad values named", () => {
+    const policy = agentPolicySchema.parse({
+      batch: { maxEvents: 200, flushIntervalMs: 50 },
+      limits: { cpuPercent: 12.5, rssBytes: 64 * 1024 * 1024 },
+      log: { level: "debug" },
+    });
+    const settings = encodeAgentSettings(policy);
+    expect(settings).toEqual({
+      "batch.maxEvents": "200",
+      "batch.flushIntervalMs": "50",
+      "limits.cpuPercent": "12.5",
+      "limits.rssBytes": String(64 * 1024 * 1024),
+      "log.level": "debug",
+    });
+    expect(parseAgentSettings(settings)).toEqual({ policy, ignoredKeys: [], errors: [] });
+    expect(parseAgentSettings({ "limits.rssBytes": "0" }).policy).toEqual({
+      driver: {},
+      limits: { rssBytes: 0 },
+    });
+    const bad = parseAgentSettings({
+      "batch.maxEvents": "0",
+      "batch.flushIntervalMs": "",
+      "limits.cpuPercent": "0x10",
+      "limits.rssBytes": "1000",
+      "log.level": "loud",
+      "log.format": "json",
+    });
+    expect(bad.policy).toBeUndefined();
+    expect(bad.ignoredKeys).toEqual(["log.format"]);
+    expect(bad.errors).toEqual([
+      expect.stringMatching(/^batch\.flushIntervalMs: must be a decimal number/),
+      expect.stringMatching(/^limits\.cpuPercent: must be a decimal number/),
+      expect.stringMatching(/^batch\.maxEvents: /),
+      expect.stringMatching(/^limits\.rssBytes: must be 0 \(no limit\) or at least/),
+      expect.stringMatching(/^log\.level: /),
+    ]);
+  });
 });

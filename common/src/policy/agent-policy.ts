@@ -17,6 +17,29 @@ export const AGENT_SETTING_KEYS = {
   driverAllowExecutables: "driver.allowExecutables",
   /** Driver hooks switched off (events.def names). */
   driverDisabledHooks: "driver.disabledHooks",
+  /** Events per batch (absent: the agent's batch.maxEvents). */
+  batchMaxEvents: "batch.maxEvents",
+  /** Longest an event waits in the agent before its batch is sent (absent: batch.flushIntervalMs). */
+  batchFlushIntervalMs: "batch.flushIntervalMs",
+  /** The agent's CPU limit, % of one core, 0 = none (absent: limits.cpuPercent). */
+  limitsCpuPercent: "limits.cpuPercent",
+  /** The agent's RSS limit in bytes, 0 = none (absent: limits.rssBytes). */
+  limitsRssBytes: "limits.rssBytes",
+  /** The agent's log level (absent: its logLevel). */
+  logLevel: "log.level",
+} as const;
+
+/** Log levels a policy may set (pino's). */
+export const AGENT_LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** Bounds of the agent's live-settable scalars; the agent's own config uses the same. */
+export const AGENT_RUNTIME_LIMITS = {
+  batchMaxEvents: { min: 1, max: 100_000 },
+  batchFlushIntervalMs: { min: 1, max: 60_000 },
+  /** 100 = one core; 0 = no limit. */
+  cpuPercent: { min: 0, max: 100_000 },
+  /** 0 = no limit; otherwise at least 32 MiB (Node itself needs ~50 MB). */
+  rssBytes: { min: 32 * 1024 * 1024, max: 2 ** 46 },
 } as const;
 
 /** The limits of vigil.ko's control protocol (driver/control.c). */
@@ -188,10 +211,43 @@ export const driverPolicySchema = z
 
 export type DriverPolicy = z.infer<typeof driverPolicySchema>;
 
-/** What the server pushes to agents (today: driver filters; more sections come with per-group config). */
+const bounded = (bounds: { min: number; max: number }, integer = true) =>
+  (integer ? z.coerce.number().int() : z.coerce.number()).min(bounds.min).max(bounds.max);
+
+/** Batching the agent may be told to use live (section of the agent policy). */
+export const batchPolicySchema = z
+  .object({
+    maxEvents: bounded(AGENT_RUNTIME_LIMITS.batchMaxEvents).optional(),
+    flushIntervalMs: bounded(AGENT_RUNTIME_LIMITS.batchFlushIntervalMs).optional(),
+  })
+  .strict();
+
+/** An RSS limit: 0 (none) or at least 32 MiB. */
+export const rssLimitSchema = z.coerce
+  .number()
+  .int()
+  .max(AGENT_RUNTIME_LIMITS.rssBytes.max)
+  .refine((value) => value === 0 || value >= AGENT_RUNTIME_LIMITS.rssBytes.min, {
+    message: `must be 0 (no limit) or at least ${AGENT_RUNTIME_LIMITS.rssBytes.min} bytes (32 MiB)`,
+  });
+
+/** The agent's self-restraint limits (README "Agent health"). */
+export const limitsPolicySchema = z
+  .object({
+    cpuPercent: bounded(AGENT_RUNTIME_LIMITS.cpuPercent, false).optional(),
+    rssBytes: rssLimitSchema.optional(),
+  })
+  .strict();
+
+export const logPolicySchema = z.object({ level: z.enum(AGENT_LOG_LEVELS).optional() }).strict();
+
+/** What the server pushes to agents: driver filters, batching, limits and the log level. */
 export const agentPolicySchema = z
   .object({
     driver: driverPolicySchema.prefault({}),
+    batch: batchPolicySchema.optional(),
+    limits: limitsPolicySchema.optional(),
+    log: logPolicySchema.optional(),
   })
   .strict();
 
@@ -207,12 +263,30 @@ const DRIVER_FIELD_BY_KEY = {
 
 type DriverSettingKey = keyof typeof DRIVER_FIELD_BY_KEY;
 
-/** The ConfigUpdate.settings of a policy: each set list as a JSON array of strings. */
+/** The scalar settings: plain values ("500", "debug"), not JSON. */
+const SCALAR_FIELD_BY_KEY = {
+  [AGENT_SETTING_KEYS.batchMaxEvents]: ["batch", "maxEvents"],
+  [AGENT_SETTING_KEYS.batchFlushIntervalMs]: ["batch", "flushIntervalMs"],
+  [AGENT_SETTING_KEYS.limitsCpuPercent]: ["limits", "cpuPercent"],
+  [AGENT_SETTING_KEYS.limitsRssBytes]: ["limits", "rssBytes"],
+  [AGENT_SETTING_KEYS.logLevel]: ["log", "level"],
+} as const satisfies Record<string, readonly ["batch" | "limits" | "log", string]>;
+
+type ScalarSettingKey = keyof typeof SCALAR_FIELD_BY_KEY;
+type ScalarSection = Record<string, string | number | undefined> | undefined;
+
+const DECIMAL = /^\d{1,16}(\.\d{1,6})?$/;
+
+/** The ConfigUpdate.settings of a policy: each set list as a JSON array of strings, each set scalar as its plain value. */
 export function encodeAgentSettings(policy: AgentPolicy): Record<string, string> {
   const settings: Record<string, string> = {};
   for (const [key, field] of Object.entries(DRIVER_FIELD_BY_KEY)) {
     const value = policy.driver[field];
     if (value !== undefined) settings[key] = JSON.stringify(value);
+  }
+  for (const [key, [section, field]] of Object.entries(SCALAR_FIELD_BY_KEY)) {
+    const value = (policy[section] as ScalarSection)?.[field];
+    if (value !== undefined) settings[key] = String(value);
   }
   return settings;
 }
@@ -231,7 +305,18 @@ export function parseAgentSettings(settings: Record<string, string>): ParsedAgen
   const ignoredKeys: string[] = [];
   const errors: string[] = [];
   const driver: Record<string, unknown> = {};
+  const runtime: Record<string, Record<string, unknown>> = {};
   for (const [key, value] of Object.entries(settings)) {
+    if (Object.hasOwn(SCALAR_FIELD_BY_KEY, key)) {
+      const [section, field] = SCALAR_FIELD_BY_KEY[key as ScalarSettingKey];
+      if (section !== "log" && !DECIMAL.test(value)) {
+        errors.push(`${key}: must be a decimal number, got ${previewValue(value)}`);
+        continue;
+      }
+      runtime[section] ??= {};
+      runtime[section][field] = section === "log" ? value : Number(value);
+      continue;
+    }
     if (!Object.hasOwn(DRIVER_FIELD_BY_KEY, key)) {
       ignoredKeys.push(key.length > 100 ? `${key.slice(0, 100)}…` : key);
       continue;
@@ -263,6 +348,20 @@ export function parseAgentSettings(settings: Record<string, string>): ParsedAgen
       errors.push(`${key}${typeof index === "number" ? `[${index}]` : ""}: ${issue.message}`);
     }
   }
+  const sections = { batch: batchPolicySchema, limits: limitsPolicySchema, log: logPolicySchema } as const;
+  const policy: AgentPolicy = { driver: parsed.success ? parsed.data : {} };
+  for (const [section, schema] of Object.entries(sections) as Array<[keyof typeof sections, z.ZodType]>) {
+    if (!runtime[section]) continue;
+    const result = schema.safeParse(runtime[section]);
+    if (result.success) {
+      Object.assign(policy, { [section]: result.data });
+      continue;
+    }
+    for (const issue of result.error.issues) {
+      const field = issue.path[0];
+      errors.push(`${section}${typeof field === "string" ? `.${field}` : ""}: ${issue.message}`);
+    }
+  }
   if (errors.length > 0 || !parsed.success) return { policy: undefined, ignoredKeys, errors };
-  return { policy: { driver: parsed.data }, ignoredKeys, errors };
+  return { policy, ignoredKeys, errors };
 }
