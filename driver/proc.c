@@ -99,6 +99,23 @@ static void vg_put_cwd(struct vg_rec *r, char *tmp)
 	vg_put_cstr(r, IS_ERR_OR_NULL(p) ? NULL : p);
 }
 
+/*
+ * The file the task runs now, as /proc/<pid>/exe names it: d_path of
+ * bprm->file, symlinks and "." / ".." resolved, relative to the task's root.
+ * For a #! script (or binfmt_misc) bprm->file is the interpreter by now;
+ * an unlinked file or a memfd ends in " (deleted)" ("/memfd:name (deleted)").
+ * bprm holds its reference on the file; d_path does not sleep.
+ */
+static void vg_put_exe_path(struct vg_rec *r, struct linux_binprm *bprm,
+			    char *tmp)
+{
+	char *p = NULL;
+
+	if (bprm->file)
+		p = d_path(&bprm->file->f_path, tmp, PATH_MAX);
+	vg_put_cstr(r, IS_ERR_OR_NULL(p) ? NULL : p);
+}
+
 static void vg_put_tty(struct vg_rec *r, char *tmp)
 {
 	struct tty_struct *tty;
@@ -185,6 +202,7 @@ static void vg_exec_probe(void *data, struct task_struct *p, pid_t old_pid,
 
 	for (i = 0; i < 3; i++)
 		vg_put_fd(&r, i);
+	vg_put_exe_path(&r, bprm, tmp);
 	vg_rec_commit(&r);
 }
 

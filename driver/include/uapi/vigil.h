@@ -60,6 +60,14 @@
  *  - VIGIL_ABI_VERSION changes only for an incompatible change of the
  *    header or of a field encoding; readers refuse versions they do not know.
  *  - VIGIL_SCHEMA_VERSION grows when a type or a field is added.
+ *
+ * Schema history (the ABI stayed 1: appended fields are compatible both ways,
+ * an older reader skips them by the record's size, a newer reader treats a
+ * field an older module did not send as absent):
+ *	1	first table
+ *	2	EXEC.exe_path: the executed file's resolved path (d_path of
+ *		bprm->file, what /proc/<pid>/exe shows); EXEC.filename stays
+ *		the path given to execve
  */
 #ifndef _UAPI_VIGIL_H
 #define _UAPI_VIGIL_H
@@ -68,7 +76,7 @@
 
 #define VIGIL_MAGIC		0x314c4756U	/* "VGL1" little-endian */
 #define VIGIL_ABI_VERSION	1
-#define VIGIL_SCHEMA_VERSION	1
+#define VIGIL_SCHEMA_VERSION	2
 #define VIGIL_HDR_SIZE		96
 #define VIGIL_COMM_LEN		16
 #define VIGIL_ADDR_SIZE		20

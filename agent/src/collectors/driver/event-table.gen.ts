@@ -19,7 +19,7 @@ export const VIGIL_MAGIC = 827082582;
 export const VIGIL_MAX_ARGS = 4096;
 export const VIGIL_MAX_RECORD = 16384;
 export const VIGIL_MAX_STR = 1024;
-export const VIGIL_SCHEMA_VERSION = 1;
+export const VIGIL_SCHEMA_VERSION = 2;
 
 // Enumerations of vigil.h (record types, field encodings, fd kinds, integrity kinds).
 export const VIGIL_FT_U8 = 1;
@@ -143,6 +143,7 @@ export const DRIVER_EVENTS: readonly DriverEventDef[] = [
       { name: "stderr_kind", type: "U8" },
       { name: "stderr_local", type: "ADDR" },
       { name: "stderr_remote", type: "ADDR" },
+      { name: "exe_path", type: "STR" },
     ],
   },
   {
