@@ -79,6 +79,13 @@ export const agentConfigSchema = z
     /** Static server list, "host:port"; tried in order, rotated on failure. */
     servers: listOf(serverAddressSchema).pipe(z.array(z.string()).min(1)).default(["127.0.0.1:7443"]),
     discovery: discoverySchema,
+    /**
+     * One-time or fleet enrollment token (README "Security"): used on first
+     * contact to obtain a per-agent credential, kept in stateDir/credential;
+     * not needed once enrolled.
+     */
+    enrollmentToken: z.string().min(16).optional(),
+    /** Legacy/dev: the server's shared grpc.agentToken, sent while the agent has no credential. */
     token: z.string().min(16).optional(),
     tls: z
       .object({
@@ -87,6 +94,8 @@ export const agentConfigSchema = z
         keyFile: z.string().optional(),
         /** Expected server name when it differs from the host in `servers`. */
         serverName: z.string().optional(),
+        // caFile: the only CA the server's certificate is checked against (not the system's).
+        // certFile + keyFile: client certificate, for servers with grpc.tls.clientCaFile (mTLS).
       })
       .strict()
       .optional(),
@@ -188,6 +197,13 @@ export const agentConfigSchema = z
         code: "custom",
         path: ["discovery", "dns", "name"],
         message: "required when discovery.mode is dns (an SRV name, or a host name with discovery.dns.port)",
+      });
+    }
+    if (config.tls && Boolean(config.tls.certFile) !== Boolean(config.tls.keyFile)) {
+      context.addIssue({
+        code: "custom",
+        path: ["tls", config.tls.certFile ? "keyFile" : "certFile"],
+        message: "tls.certFile and tls.keyFile go together (the client certificate and its key)",
       });
     }
     if (discovery.rebalanceMaxMs < discovery.rebalanceMinMs) {

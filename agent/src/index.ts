@@ -44,14 +44,23 @@ export type { ServerSelectorOptions } from "./discovery/server-selector";
 export { ServerSelector } from "./discovery/server-selector";
 export { StaticServerSource } from "./discovery/static-source";
 export type { DiscoveryMode, LinkServers, ServerCandidate, ServerSource } from "./discovery/types";
+export type { AgentAuthOptions, LinkAuth } from "./enrollment/agent-auth";
+export { AGENT_ID_METADATA, AgentAuth } from "./enrollment/agent-auth";
+export type { StoredCredential } from "./enrollment/credential-file";
+export { credentialPath, readCredential } from "./enrollment/credential-file";
 export type { HostInfo } from "./host/host-info";
-export { readHostInfo } from "./host/host-info";
+export { loadOrCreateAgentId, readHostInfo } from "./host/host-info";
+export {
+  checkConfigFile,
+  checkSecretFile,
+  prepareStateDir,
+} from "./security/file-permissions";
 export type { DiskSpoolOptions } from "./spool/disk-spool";
 export { DiskSpool, spoolFileBytes } from "./spool/disk-spool";
 export { MemorySpool } from "./spool/memory-spool";
 export { openSpool, spoolDir } from "./spool/open-spool";
 export type { BatchSpool, OverflowReport, SpooledBatch } from "./spool/types";
-export type { RunningAgent } from "./start-agent";
+export type { RunningAgent, StartAgentOptions } from "./start-agent";
 export { buildCollectors, startAgent } from "./start-agent";
 export { AGENT_VERSION } from "./version";
 export type { VigilAgentOptions } from "./vigil-agent";

@@ -7,7 +7,13 @@ import { ReplayCollector } from "./collectors/replay/replay-collector";
 import type { Collector } from "./collectors/types";
 import type { AgentConfig } from "./config";
 import { loadOrCreateAgentId, readHostInfo } from "./host/host-info";
+import { checkAgentFiles } from "./security/check-agent-files";
 import { VigilAgent } from "./vigil-agent";
+
+export interface StartAgentOptions {
+  /** The config file the agent was started with: checked like the state directory (README "Security"). */
+  configFile?: string;
+}
 
 export interface RunningAgent {
   agent: VigilAgent;
@@ -93,7 +99,10 @@ export async function startAgent(
   config: AgentConfig,
   logger: Logger,
   collectors?: Collector[],
+  options: StartAgentOptions = {},
 ): Promise<RunningAgent> {
+  // Refuses to start on insecure permissions, before anything is read from or written to them.
+  checkAgentFiles(config, options.configFile, logger);
   const agentId = config.agentId ?? loadOrCreateAgentId(config.stateDir);
   const chosen = collectors ?? (await buildCollectors(config, logger));
   const agent = new VigilAgent({ config, agentId, host: readHostInfo(), collectors: chosen, logger });

@@ -15,6 +15,7 @@ import type { AgentConfig } from "./config";
 import { createServerSelector, createServerSource } from "./discovery/create-server-source";
 import type { ServerSelector } from "./discovery/server-selector";
 import type { ServerSource } from "./discovery/types";
+import { AgentAuth } from "./enrollment/agent-auth";
 import type { HostInfo } from "./host/host-info";
 import { openSpool } from "./spool/open-spool";
 import type { BatchSpool } from "./spool/types";
@@ -68,7 +69,15 @@ export class VigilAgent {
     this.serverSelector = createServerSelector(config, options.agentId, this.serverSource, discoveryLogger);
     this.link = new ServerLink({
       servers: this.serverSelector,
-      token: config.token,
+      auth: new AgentAuth({
+        stateDir: config.stateDir,
+        agentId: options.agentId,
+        enrollmentToken: config.enrollmentToken,
+        legacyToken: config.token,
+        host: options.host,
+        timeoutMs: config.transport.connectTimeoutMs,
+        logger: logger.child({ component: "enrollment" }),
+      }),
       tls: config.tls,
       transport: config.transport,
       hello: (lastAckedSequence) => this.hello(lastAckedSequence),

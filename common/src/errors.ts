@@ -16,6 +16,8 @@ export const ErrorCodes = {
   REPLAY_INPUT: "VIGIL_ERR_REPLAY_INPUT",
   PREREQUISITE_MISSING: "VIGIL_ERR_PREREQUISITE_MISSING",
   DISCOVERY: "VIGIL_ERR_DISCOVERY",
+  INSECURE_PERMISSIONS: "VIGIL_ERR_INSECURE_PERMISSIONS",
+  ENROLLMENT: "VIGIL_ERR_ENROLLMENT",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -38,6 +40,10 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
     "A program the component needs is not installed; the message says what to install.",
   VIGIL_ERR_DISCOVERY:
     "Service discovery (Consul, DNS) failed: Consul answered with an error or could not be reached, or a name did not resolve; the message names the address or name.",
+  VIGIL_ERR_INSECURE_PERMISSIONS:
+    "A file or directory holding configuration, state or a secret is owned by another user or writable (or, for a secret, readable) by group or others; the message names the path and the fix.",
+  VIGIL_ERR_ENROLLMENT:
+    "Agent enrolment failed or an enrollment token/credential operation was refused (token unknown, expired, used or revoked; agent revoked); the message says which, never the secret.",
 };
 
 export class VigilError extends Error {

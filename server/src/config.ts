@@ -16,6 +16,8 @@ export const DEFAULT_API_PORT = 8080;
 /** One batch may not exceed this on the wire (agents are told in Welcome). */
 export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_EVENTS = 5000;
+/** Longest lifetime an enrollment token may be given (one year). */
+export const MAX_TOKEN_TTL_SECONDS = 366 * 24 * 3600;
 
 const tlsSchema = z
   .object({
@@ -37,7 +39,11 @@ export const serverConfigSchema = z
         host: z.string().default("127.0.0.1"),
         port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_GRPC_PORT),
         tls: tlsSchema.optional(),
-        /** Shared enrollment token agents send as "authorization: Bearer <token>". */
+        /**
+         * Legacy/dev: one shared token agents send as "authorization: Bearer <token>",
+         * accepted besides enrolled agents' credentials. Cannot be revoked per agent;
+         * prefer enrollment.storePath.
+         */
         agentToken: z.string().min(16).optional(),
         maxBatchBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BATCH_BYTES),
         maxBatchEvents: z.coerce.number().int().min(1).default(DEFAULT_MAX_BATCH_EVENTS),
@@ -52,6 +58,21 @@ export const serverConfigSchema = z
         port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_API_PORT),
         /** Bearer token for the REST API; required when the API listens beyond loopback. */
         token: z.string().min(16).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Agent enrolment (README "Security"): enrollment tokens → per-agent credentials. */
+    enrollment: z
+      .object({
+        /** SQLite file of enrolled agents and enrollment tokens (created 0600). Set: Connect requires a credential. */
+        storePath: z.string().min(1).optional(),
+        /** Lifetime of a one-time token when POST /api/v1/enrollment-tokens gives no ttlSeconds. */
+        oneTimeTokenTtlSeconds: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(MAX_TOKEN_TTL_SECONDS)
+          .default(24 * 3600),
       })
       .strict()
       .prefault({}),
@@ -109,6 +130,13 @@ export const serverConfigSchema = z
         code: "custom",
         path: ["grpc", "tls"],
         message: `required when grpc.host (${config.grpc.host}) is not a loopback address: agents' events must not cross the network in clear text`,
+      });
+    }
+    if (!isLoopbackHost(config.grpc.host) && !config.enrollment.storePath && !config.grpc.agentToken) {
+      context.addIssue({
+        code: "custom",
+        path: ["enrollment", "storePath"],
+        message: `required when grpc.host (${config.grpc.host}) is not a loopback address (or the legacy grpc.agentToken): agents must authenticate`,
       });
     }
   });

@@ -4,6 +4,17 @@ export type { ServerConfig } from "./config";
 export { DEFAULT_API_PORT, DEFAULT_GRPC_PORT, loadServerConfig, serverConfigSchema } from "./config";
 export type { ConsulRegistrationOptions } from "./discovery/consul-registration";
 export { ConsulRegistration } from "./discovery/consul-registration";
+export type { CreateTokenOptions, EnrollmentStoreOptions } from "./enrollment/enrollment-store";
+export { EnrollmentStore } from "./enrollment/enrollment-store";
+export type {
+  AuthOutcome,
+  CreatedEnrollmentToken,
+  EnrolledAgentInfo,
+  EnrollmentTokenInfo,
+  EnrollmentTokenKind,
+  EnrollOutcome,
+} from "./enrollment/types";
+export { AGENT_ID_METADATA } from "./ingress/connect-auth";
 export type { AgentIdentity } from "./normalize/agent-identity";
 export { identityFromHello } from "./normalize/agent-identity";
 export type { EventPosition } from "./normalize/normalize-event";

@@ -7,6 +7,7 @@ export interface ServerMetrics {
   eventsDropped: Counter<"reason">;
   protocolErrors: Counter<"reason">;
   publishSeconds: Histogram;
+  enrollments: Counter<"outcome">;
 }
 
 export function createServerMetrics(registry: Registry): ServerMetrics {
@@ -43,6 +44,12 @@ export function createServerMetrics(registry: Registry): ServerMetrics {
       name: "vigil_server_publish_seconds",
       help: "Time from batch received to bus ack",
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    enrollments: new Counter({
+      name: "vigil_server_enrollments_total",
+      help: "Agent enrolment attempts by outcome (enrolled, token-invalid, token-expired, token-used, token-revoked, agent-revoked, agent-exists, bad-request)",
+      labelNames: ["outcome"],
       registers: [registry],
     }),
   };

@@ -9,6 +9,7 @@ import {
 import { startRestApi } from "./api/rest-api";
 import type { ServerConfig } from "./config";
 import { ConsulRegistration } from "./discovery/consul-registration";
+import { EnrollmentStore } from "./enrollment/enrollment-store";
 import { startGrpcIngress } from "./ingress/grpc-ingress";
 import { AgentPolicySource, type AgentPolicyVersion } from "./policy/agent-policy-source";
 import { EventPublisher } from "./publish/event-publisher";
@@ -28,6 +29,8 @@ export interface VigilServer {
   readonly grpcPort: number;
   readonly apiPort: number;
   readonly registry: AgentRegistry;
+  /** Enrolled agents and enrollment tokens; present when enrollment.storePath is set. */
+  readonly enrollment: EnrollmentStore | undefined;
   /** Present when consul.register is on. */
   readonly consulRegistration: ConsulRegistration | undefined;
   health(): HealthReport;
@@ -55,24 +58,31 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
   const registry = new AgentRegistry();
   const policy = new AgentPolicySource(config.agentPolicy);
   registerAgentFleetMetrics(metricsRegistry, registry, () => policy.current().version);
+  const enrollment = config.enrollment.storePath
+    ? new EnrollmentStore({ path: config.enrollment.storePath })
+    : undefined;
   const health = (): HealthReport => ({
     healthy: bus.isHealthy(),
     checks: { bus: bus.isHealthy() ? "connected" : "disconnected", agents: String(registry.onlineCount()) },
   });
-  const ingress = await startGrpcIngress(config.grpc, {
-    settings: {
-      serverId: config.serverId,
-      heartbeatIntervalMs: config.grpc.heartbeatIntervalMs,
-      helloTimeoutMs: config.grpc.helloTimeoutMs,
-      maxBatchEvents: config.grpc.maxBatchEvents,
-      maxBatchBytes: config.grpc.maxBatchBytes,
+  const ingress = await startGrpcIngress(
+    config.grpc,
+    {
+      settings: {
+        serverId: config.serverId,
+        heartbeatIntervalMs: config.grpc.heartbeatIntervalMs,
+        helloTimeoutMs: config.grpc.helloTimeoutMs,
+        maxBatchEvents: config.grpc.maxBatchEvents,
+        maxBatchBytes: config.grpc.maxBatchBytes,
+      },
+      publisher: new EventPublisher(bus, config.serverId),
+      registry,
+      metrics,
+      logger: logger.child({ component: "ingress" }),
+      agentConfig: () => policy.configUpdate(),
     },
-    publisher: new EventPublisher(bus, config.serverId),
-    registry,
-    metrics,
-    logger: logger.child({ component: "ingress" }),
-    agentConfig: () => policy.configUpdate(),
-  });
+    enrollment,
+  );
   policy.subscribe(() => ingress.pushConfig(policy.configUpdate()));
   const api = await startRestApi({
     host: config.api.host,
@@ -83,6 +93,17 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     metrics: metricsRegistry,
     health,
     agentPolicy: () => policy.current(),
+    enrollment: {
+      store: enrollment,
+      oneTimeTokenTtlSeconds: config.enrollment.oneTimeTokenTtlSeconds,
+      revokeAgent: (agentId) => {
+        const revoked = enrollment?.revokeAgent(agentId);
+        if (!revoked) return undefined;
+        const streams = ingress.disconnectAgent(agentId, "agent revoked");
+        logger.warn({ agentId, streams }, "agent revoked");
+        return revoked;
+      },
+    },
     logger,
   });
   const consulRegistration = config.consul.register
@@ -101,6 +122,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     grpcPort: ingress.port,
     apiPort: api.port,
     registry,
+    enrollment,
     consulRegistration,
     health,
     agentPolicy: () => policy.current(),
@@ -109,6 +131,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
       await consulRegistration?.stop();
       await ingress.close(graceMs);
       await api.close();
+      enrollment?.close();
     },
   };
 }

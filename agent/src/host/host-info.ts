@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { arch, hostname, networkInterfaces, release } from "node:os";
 import { join } from "node:path";
 import { ErrorCodes, VigilError } from "@vigil/common";
+import { writeFileAtomic } from "../security/atomic-write";
+import { checkStateFile, prepareStateDir } from "../security/file-permissions";
 
 export interface HostInfo {
   hostname: string;
@@ -28,15 +30,20 @@ export function readHostInfo(): HostInfo {
   };
 }
 
-/** The agent id survives restarts: generated once, kept in stateDir/agent-id. */
+/**
+ * The agent id survives restarts: a UUID generated once, kept in
+ * stateDir/agent-id (0600, written atomically). The server binds the agent's
+ * credential to it, so it must not change while the credential is kept.
+ */
 export function loadOrCreateAgentId(stateDir: string): string {
   const file = join(stateDir, "agent-id");
+  prepareStateDir(stateDir);
+  checkStateFile(file);
   const existing = safeRead(file).trim();
   if (/^[A-Za-z0-9_-]{1,64}$/.test(existing)) return existing;
   const id = randomUUID();
   try {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${id}\n`, { mode: 0o600 });
+    writeFileAtomic(file, `${id}\n`);
   } catch (cause) {
     throw new VigilError(
       ErrorCodes.CONFIG_INVALID,

@@ -1,5 +1,11 @@
 import { readFileSync } from "node:fs";
-import { type ChannelCredentials, type ClientDuplexStream, credentials, Metadata } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials,
+  type ClientDuplexStream,
+  credentials,
+  type ServiceError,
+  status,
+} from "@grpc/grpc-js";
 import type { Logger } from "@vigil/common";
 import {
   AckStatus,
@@ -17,6 +23,7 @@ import {
 } from "@vigil/proto";
 import type { AgentConfig } from "../config";
 import type { LinkServers } from "../discovery/types";
+import type { LinkAuth } from "../enrollment/agent-auth";
 import { overflowEvent } from "../spool/overflow-event";
 import type { BatchSpool } from "../spool/types";
 import { backoffDelayMs } from "./backoff";
@@ -24,7 +31,8 @@ import { backoffDelayMs } from "./backoff";
 export interface ServerLinkOptions {
   /** Whom to dial, and when to leave (discovery: static list, DNS or Consul, rendezvous-ordered). */
   servers: LinkServers;
-  token: string | undefined;
+  /** Authenticates each stream: the agent's credential (enrolling first if needed), or the legacy token. */
+  auth: LinkAuth;
   tls: AgentConfig["tls"];
   transport: AgentConfig["transport"];
   /** Built fresh for every stream: carries lastAckedSequence. */
@@ -49,6 +57,8 @@ export interface LinkCounters {
   eventsDroppedOverflow: number;
   overflowReports: number;
   connects: number;
+  /** Streams or enrolments the server refused (revoked, unknown credential, bad token). */
+  refusals: number;
 }
 
 type Stream = ClientDuplexStream<AgentMessage, ServerMessage>;
@@ -71,6 +81,7 @@ export class ServerLink {
     eventsDroppedOverflow: 0,
     overflowReports: 0,
     connects: 0,
+    refusals: 0,
   };
   private readonly pending: BatchSpool;
   private readonly channelCredentials: ChannelCredentials;
@@ -85,6 +96,8 @@ export class ServerLink {
   private wakeBackoff: (() => void) | undefined;
   private connected = false;
   private lastAckAt = Date.now();
+  /** Set when the server refused this agent: the next dial waits the longest backoff. */
+  private refused = false;
 
   constructor(private readonly options: ServerLinkOptions) {
     this.pending = options.spool;
@@ -167,10 +180,13 @@ export class ServerLink {
       const started = Date.now();
       if (server) {
         this.leaving = false;
+        this.refused = false;
         try {
           await this.session(server);
         } catch (error) {
-          this.options.logger.warn({ server, err: error }, "server stream failed");
+          if (!this.noteRefusal(server, error as ServiceError)) {
+            this.options.logger.warn({ server, err: error }, "server stream failed");
+          }
         }
       }
       if (this.stopped) break;
@@ -180,9 +196,12 @@ export class ServerLink {
       failed = moving ? undefined : server;
       const { backoffInitialMs, backoffMaxMs } = this.options.transport;
       // Told to move: go at once (a little jitter so a server's agents do not all land together).
+      // Refused (revoked, bad credential or token): retrying soon cannot help, so wait the longest.
       const delay = moving
         ? Math.floor(Math.random() * backoffInitialMs)
-        : backoffDelayMs(failures, backoffInitialMs, backoffMaxMs);
+        : this.refused
+          ? backoffDelayMs(Number.MAX_SAFE_INTEGER, backoffInitialMs, backoffMaxMs)
+          : backoffDelayMs(failures, backoffInitialMs, backoffMaxMs);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         // No server known yet: a new candidate list ends the wait early.
@@ -196,11 +215,32 @@ export class ServerLink {
     }
   }
 
-  private session(server: string): Promise<void> {
+  /**
+   * A refusal (UNAUTHENTICATED, PERMISSION_DENIED, ALREADY_EXISTS: revoked,
+   * unknown credential, bad enrollment token) is logged as an error and makes
+   * the next attempt wait the longest backoff. True when `error` was one.
+   */
+  private noteRefusal(server: string, error: ServiceError): boolean {
+    const refusal =
+      error?.code === status.UNAUTHENTICATED ||
+      error?.code === status.PERMISSION_DENIED ||
+      error?.code === status.ALREADY_EXISTS;
+    if (!refusal) return false;
+    this.refused = true;
+    this.counters.refusals++;
+    this.options.logger.error(
+      { server, code: status[error.code], details: error.details },
+      `server refused this agent: ${error.details}`,
+    );
+    this.options.auth.refused(error.code, error.details);
+    return true;
+  }
+
+  private async session(server: string): Promise<void> {
     const { transport, logger } = this.options;
+    const metadata = await this.options.auth.metadata(server, this.channelCredentials, this.channelOptions);
+    if (this.stopped) return;
     const client = new AgentServiceClient(server, this.channelCredentials, this.channelOptions);
-    const metadata = new Metadata();
-    if (this.options.token) metadata.set("authorization", `Bearer ${this.options.token}`);
     const stream = client.connect(metadata);
     this.stream = stream;
     this.pending.rewind();
@@ -261,7 +301,10 @@ export class ServerLink {
           }
         }
       });
-      stream.on("error", (error: Error) => finish(error.message));
+      stream.on("error", (error: ServiceError) => {
+        this.noteRefusal(server, error);
+        finish(error.message);
+      });
       stream.on("end", () => finish("server ended the stream"));
       stream.write({ body: { $case: "hello", value: this.options.hello(this.pending.lastAckedSequence()) } });
     });

@@ -47,7 +47,7 @@ export async function runHub(configFile: string | undefined): Promise<Stopper> {
 export async function runAgent(configFile: string | undefined): Promise<Stopper> {
   const config = loadAgentConfig({ file: configFile });
   const logger = createLogger({ name: "vigil-agent", level: config.logLevel });
-  const agent = await startAgent(config, logger);
+  const agent = await startAgent(config, logger, undefined, { configFile });
   return () => agent.stop();
 }
 

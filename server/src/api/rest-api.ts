@@ -3,6 +3,7 @@ import { ALERT_LEVELS, type AlertReader, type HealthReport, type Logger, type Re
 import Fastify, { LogController } from "fastify";
 import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
+import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
 
 export interface RestApiOptions {
   host: string;
@@ -14,6 +15,8 @@ export interface RestApiOptions {
   health: () => HealthReport;
   /** Serves GET /api/v1/agent-policy when present. */
   agentPolicy?: () => AgentPolicyVersion;
+  /** Enrollment tokens and agent revocation (404 on those routes when the server has no store). */
+  enrollment?: EnrollmentRoutesOptions;
   logger: Logger;
 }
 
@@ -108,6 +111,8 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
     const { version, policy, settings } = options.agentPolicy();
     return { version, policy, settings };
   });
+
+  if (options.enrollment) registerEnrollmentRoutes(app, options.enrollment);
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

@@ -55,6 +55,8 @@ export class AgentSession {
     private readonly deps: SessionDependencies,
     /** Called once when the stream ends, whatever the reason. */
     private readonly onClosed: () => void = () => undefined,
+    /** The enrolled agent the stream authenticated as; its Hello must carry this id. */
+    private readonly authenticatedAgentId?: string,
   ) {
     this.logger = deps.logger.child({ session: this.sessionId, peer: call.getPeer() });
     deps.metrics.streams.inc();
@@ -123,6 +125,14 @@ export class AgentSession {
       );
       return;
     }
+    if (this.authenticatedAgentId !== undefined && hello.agentId !== this.authenticatedAgentId) {
+      this.fail(
+        GrpcStatus.PERMISSION_DENIED,
+        `Hello.agent_id "${hello.agentId}" is not the agent id this credential was issued to`,
+        "agent-id-mismatch",
+      );
+      return;
+    }
     clearTimeout(this.helloTimer);
     this.identity = identityFromHello(hello);
     this.deps.registry.connected(this.identity, this.sessionId, hello.collectors, hello.lastAckedSequence);
@@ -151,16 +161,26 @@ export class AgentSession {
     this.pushConfig(this.deps.agentConfig());
   }
 
-  /**
-   * Sends a ConfigUpdate (the agent policy's full settings) when the agent is
-   * past Welcome and the stream is open; false otherwise (an agent that says
-   * Hello later gets the current version with its Welcome).
-   */
+  /** The authenticated agent id, else the one its Hello gave (undefined before Hello). */
+  agentId(): string | undefined {
+    return this.authenticatedAgentId ?? this.identity?.agentId;
+  }
+
+  /** Ends the stream with `code` (e.g. PERMISSION_DENIED when the agent is revoked). */
+  refuse(code: GrpcStatus, details: string, reason: string): void {
+    this.fail(code, details, reason);
+  }
+
   /** True once the agent said Hello and got Welcome, until the stream ends. */
   isWelcomed(): boolean {
     return !this.closed && this.identity !== undefined;
   }
 
+  /**
+   * Sends a ConfigUpdate (the agent policy's full settings) when the agent is
+   * past Welcome and the stream is open; false otherwise (an agent that says
+   * Hello later gets the current version with its Welcome).
+   */
   pushConfig(update: ConfigUpdate): boolean {
     if (this.closed || !this.identity) return false;
     this.send({ body: { $case: "config", value: update } });

@@ -1,10 +1,18 @@
-import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { status as GrpcStatus, Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
 import { ErrorCodes, VigilError } from "@vigil/common";
-import { type AgentMessage, AgentServiceService, type ConfigUpdate, type ServerMessage } from "@vigil/proto";
+import {
+  type AgentMessage,
+  AgentServiceService,
+  type ConfigUpdate,
+  EnrollmentServiceService,
+  type ServerMessage,
+} from "@vigil/proto";
 import type { ServerConfig } from "../config";
+import { enrollmentService } from "../enrollment/enrollment-service";
+import type { EnrollmentStore } from "../enrollment/enrollment-store";
 import { AgentSession, type SessionDependencies } from "./agent-session";
+import { connectAuthenticator } from "./connect-auth";
 
 export interface GrpcIngress {
   readonly port: number;
@@ -12,14 +20,21 @@ export interface GrpcIngress {
   connectedAgents(): number;
   /** Sends `update` to every agent connected here (new policy version); returns how many got it. */
   pushConfig(update: ConfigUpdate): number;
+  /** Ends the streams of `agentId` on this instance with PERMISSION_DENIED (revocation); returns how many. */
+  disconnectAgent(agentId: string, details: string): number;
   /** Stop accepting, end open streams after a grace period. */
   close(graceMs?: number): Promise<void>;
 }
 
-/** The agent-facing gRPC endpoint: TLS (mutual when a client CA is set), token check, size limits. */
+/**
+ * The agent-facing gRPC endpoint: TLS (mutual when a client CA is set), the
+ * Enroll RPC, Connect authentication (agent credential, or the legacy shared
+ * token), size limits.
+ */
 export async function startGrpcIngress(
   config: ServerConfig["grpc"],
   deps: SessionDependencies,
+  enrollment?: EnrollmentStore,
 ): Promise<GrpcIngress> {
   const server = new Server({
     "grpc.max_receive_message_length": config.maxBatchBytes,
@@ -28,17 +43,30 @@ export async function startGrpcIngress(
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
   });
-  const expectedToken = config.agentToken ? Buffer.from(`Bearer ${config.agentToken}`) : undefined;
+  const authenticate = connectAuthenticator({ store: enrollment, legacyToken: config.agentToken });
   const sessions = new Set<AgentSession>();
+  server.addService(
+    EnrollmentServiceService,
+    enrollmentService(enrollment, deps.metrics, deps.logger.child({ component: "enrollment" })),
+  );
   server.addService(AgentServiceService, {
     connect: (call: ServerDuplexStream<AgentMessage, ServerMessage>) => {
-      if (expectedToken && !tokenMatches(call.metadata.get("authorization")[0], expectedToken)) {
-        deps.metrics.protocolErrors.inc({ reason: "unauthenticated" });
-        deps.logger.warn({ peer: call.getPeer() }, "agent stream rejected: missing or wrong token");
-        call.emit("error", { code: GrpcStatus.UNAUTHENTICATED, details: "missing or invalid agent token" });
+      const auth = authenticate(call.metadata);
+      if (!auth.ok) {
+        deps.metrics.protocolErrors.inc({ reason: auth.reason });
+        deps.logger.warn(
+          { peer: call.getPeer(), agentId: auth.agentId, reason: auth.reason },
+          `agent stream refused: ${auth.details}`,
+        );
+        call.emit("error", { code: auth.code, details: auth.details });
         return;
       }
-      const session: AgentSession = new AgentSession(call, deps, () => sessions.delete(session));
+      const session: AgentSession = new AgentSession(
+        call,
+        deps,
+        () => sessions.delete(session),
+        auth.agentId,
+      );
       sessions.add(session);
     },
   });
@@ -65,6 +93,15 @@ export async function startGrpcIngress(
       );
       return pushed;
     },
+    disconnectAgent: (agentId, details) => {
+      let ended = 0;
+      for (const session of sessions) {
+        if (session.agentId() !== agentId) continue;
+        session.refuse(GrpcStatus.PERMISSION_DENIED, details, "revoked");
+        ended++;
+      }
+      return ended;
+    },
     close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
         const force = setTimeout(() => {
@@ -77,12 +114,6 @@ export async function startGrpcIngress(
         });
       }),
   };
-}
-
-function tokenMatches(presented: unknown, expected: Buffer): boolean {
-  if (typeof presented !== "string") return false;
-  const given = Buffer.from(presented);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function tlsCredentials(tls: NonNullable<ServerConfig["grpc"]["tls"]>): ServerCredentials {
