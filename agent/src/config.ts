@@ -7,9 +7,11 @@ import {
   loadConfig,
   logLevelSchema,
   metricsEndpointSchema,
+  rssLimitSchema,
   watchedPrefixesSchema,
 } from "@vigil/common";
 import { z } from "zod";
+import { DEFAULT_ALLOWED_TASKS, TASK_KINDS } from "./tasks/types";
 
 export const COLLECTOR_NAMES = ["driver", "ftrace", "procfs", "replay", "driver-replay"] as const;
 export type CollectorName = (typeof COLLECTOR_NAMES)[number];
@@ -17,6 +19,10 @@ export type CollectorName = (typeof COLLECTOR_NAMES)[number];
 export const DEFAULT_STATE_DIR = "/var/lib/vigil";
 export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_SPOOL_SEGMENT_BYTES = 8 * 1024 * 1024;
+
+/** Defaults of limits.*: below the unit's CPUQuota=50% and MemoryMax=512M (deploy/systemd). */
+export const DEFAULT_CPU_LIMIT_PERCENT = 40;
+export const DEFAULT_RSS_LIMIT_BYTES = 384 * 1024 * 1024;
 
 export const DISCOVERY_MODES = ["static", "dns", "consul"] as const;
 /** The Consul service name vigil-server registers as. */
@@ -167,6 +173,51 @@ export const agentConfigSchema = z
         /** "batch": fsync after every batch (coalesced, off the event loop); "interval": every fsyncIntervalMs; "never": the kernel's writeback. */
         fsync: z.enum(["batch", "interval", "never"]).default("batch"),
         fsyncIntervalMs: z.coerce.number().int().min(10).max(60_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    /** The agent's self-restraint (README "Agent health"); the server may change cpuPercent and rssBytes live. */
+    limits: z
+      .object({
+        /** CPU time of the agent, % of one core, averaged over windowMs; 0 = no limit. */
+        cpuPercent: z.coerce.number().min(0).max(100_000).default(DEFAULT_CPU_LIMIT_PERCENT),
+        /** Resident memory; 0 = no limit. Keep it under the unit's MemoryMax. */
+        rssBytes: rssLimitSchema.default(DEFAULT_RSS_LIMIT_BYTES),
+        sampleIntervalMs: z.coerce.number().int().min(10).max(60_000).default(1000),
+        windowMs: z.coerce.number().int().min(10).max(600_000).default(5000),
+        /** Low-priority events are shed from this fraction of a limit on… */
+        shedAtFraction: z.coerce.number().gt(0).max(1).default(0.9),
+        /** …until usage stayed below this fraction of every limit for restoreAfterMs. */
+        restoreAtFraction: z.coerce.number().gt(0).max(1).default(0.7),
+        restoreAfterMs: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Restarts collectors that stall (README "Agent health"). */
+    watchdog: z
+      .object({
+        intervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
+        backoffInitialMs: z.coerce.number().int().min(1).default(1000),
+        backoffMaxMs: z.coerce.number().int().min(1).default(60_000),
+        /** Stalls in a row (no stableMs run between them) before a collector is given up. */
+        maxRestarts: z.coerce.number().int().min(0).default(10),
+        stableMs: z.coerce.number().int().min(0).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Server tasks this host allows (README "Tasks"). */
+    tasks: z
+      .object({
+        /** kill-process is off unless the host's operator adds it here. */
+        allow: listOf(z.enum(TASK_KINDS)).default([...DEFAULT_ALLOWED_TASKS]),
+        maxProcesses: z.coerce.number().int().min(1).max(100_000).default(10_000),
+        fileHashMaxBytes: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .default(256 * 1024 * 1024),
+        maxConcurrent: z.coerce.number().int().min(1).max(64).default(4),
+        timeoutMs: z.coerce.number().int().min(100).max(600_000).default(60_000),
       })
       .strict()
       .prefault({}),

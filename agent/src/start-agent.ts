@@ -6,6 +6,7 @@ import { ProcfsCollector } from "./collectors/procfs/procfs-collector";
 import { ReplayCollector } from "./collectors/replay/replay-collector";
 import type { Collector } from "./collectors/types";
 import type { AgentConfig } from "./config";
+import { LoggerTree } from "./health/logger-tree";
 import { loadOrCreateAgentId, readHostInfo } from "./host/host-info";
 import { checkAgentFiles } from "./security/check-agent-files";
 import { VigilAgent } from "./vigil-agent";
@@ -97,15 +98,25 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
 
 export async function startAgent(
   config: AgentConfig,
-  logger: Logger,
+  baseLogger: Logger,
   collectors?: Collector[],
   options: StartAgentOptions = {},
 ): Promise<RunningAgent> {
+  // Every logger of the agent hangs off one tree, so a server-pushed log.level reaches them all.
+  const loggerTree = new LoggerTree(baseLogger);
+  const logger = loggerTree.root;
   // Refuses to start on insecure permissions, before anything is read from or written to them.
   checkAgentFiles(config, options.configFile, logger);
   const agentId = config.agentId ?? loadOrCreateAgentId(config.stateDir);
   const chosen = collectors ?? (await buildCollectors(config, logger));
-  const agent = new VigilAgent({ config, agentId, host: readHostInfo(), collectors: chosen, logger });
+  const agent = new VigilAgent({
+    config,
+    agentId,
+    host: readHostInfo(),
+    collectors: chosen,
+    logger,
+    loggerTree,
+  });
   await agent.start();
   const observability = config.metrics
     ? await startObservabilityServer({

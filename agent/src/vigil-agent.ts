@@ -8,17 +8,22 @@ import {
   parseAgentSettings,
   type Registry,
 } from "@vigil/common";
-import type { AgentCounters, ConfigStatus, ConfigUpdate, Event, Hello, Task, TaskResult } from "@vigil/proto";
+import type { AgentCounters, ConfigStatus, ConfigUpdate, Event, Hello } from "@vigil/proto";
 import { EventBatcher } from "./batching/event-batcher";
-import type { Collector } from "./collectors/types";
+import type { Collector, EventSink } from "./collectors/types";
 import type { AgentConfig } from "./config";
 import { createServerSelector, createServerSource } from "./discovery/create-server-source";
 import type { ServerSelector } from "./discovery/server-selector";
 import type { ServerSource } from "./discovery/types";
 import { AgentAuth } from "./enrollment/agent-auth";
+import { CollectorWatchdog } from "./health/collector-watchdog";
+import { EventRates } from "./health/event-rates";
+import type { LoggerTree } from "./health/logger-tree";
+import { ResourceGovernor } from "./health/resource-governor";
 import type { HostInfo } from "./host/host-info";
 import { openSpool } from "./spool/open-spool";
 import type { BatchSpool } from "./spool/types";
+import { TaskRunner } from "./tasks/task-runner";
 import { ServerLink } from "./transport/server-link";
 import { AGENT_VERSION } from "./version";
 
@@ -30,6 +35,8 @@ export interface VigilAgentOptions {
   logger: Logger;
   /** Where servers come from; default: the one `config.discovery` describes. */
   serverSource?: ServerSource;
+  /** The tree `logger` belongs to: a ConfigUpdate's log.level is applied to all of it. */
+  loggerTree?: LoggerTree;
 }
 
 /** Longest ConfigStatus.lastError sent in heartbeats. */
@@ -46,7 +53,12 @@ export class VigilAgent {
   readonly metrics: Registry;
   readonly serverSource: ServerSource;
   readonly serverSelector: ServerSelector;
+  readonly governor: ResourceGovernor;
+  readonly tasks: TaskRunner;
+  private watchdog: CollectorWatchdog | undefined;
   private readonly batcher: EventBatcher;
+  private readonly rates = new EventRates();
+  private lastError = "";
   private eventsCollected = 0;
   private lastCpu = process.cpuUsage();
   private lastCpuAt = process.hrtime.bigint();
@@ -82,12 +94,23 @@ export class VigilAgent {
       transport: config.transport,
       hello: (lastAckedSequence) => this.hello(lastAckedSequence),
       counters: () => this.counters(),
-      onTask: (task) => this.onTask(task),
+      onTask: (task) => this.tasks.run(task),
       onConfig: (update) => this.onConfigUpdate(update),
       logger: logger.child({ component: "link" }),
       spool: this.spool,
     });
     this.batcher = new EventBatcher(config.batch, (events) => this.link.submit(events));
+    this.governor = new ResourceGovernor({
+      ...config.limits,
+      limits: { cpuPercent: config.limits.cpuPercent, rssBytes: config.limits.rssBytes },
+      logger: logger.child({ component: "governor" }),
+    });
+    this.tasks = new TaskRunner({
+      ...config.tasks,
+      fileHashMaxBytes: config.tasks.fileHashMaxBytes,
+      logger: logger.child({ component: "tasks" }),
+      onError: (message) => this.noteError(message),
+    });
     this.metrics = createMetricsRegistry("vigil-agent");
     this.registerMetrics();
   }
@@ -95,14 +118,27 @@ export class VigilAgent {
   async start(): Promise<void> {
     await this.serverSource.start();
     this.link.start();
-    const sink = (event: Event) => {
+    // The collector → batcher boundary: counted, then shed here while the
+    // governor says so; never blocks a collector.
+    const sink: EventSink = (event: Event) => {
       this.eventsCollected++;
-      this.batcher.add(event);
+      this.rates.count(event);
+      if (this.governor.admit(event)) this.batcher.add(event);
     };
+    this.governor.start();
     for (const collector of this.options.collectors) {
       await collector.start(sink);
       this.options.logger.info({ collector: collector.name }, "collector started");
     }
+    const { watchdog } = this.options.config;
+    this.watchdog = new CollectorWatchdog({
+      ...watchdog,
+      collectors: this.options.collectors,
+      sink,
+      logger: this.options.logger.child({ component: "watchdog" }),
+      onError: (message) => this.noteError(message),
+    });
+    this.watchdog.start();
     this.collectorsStarted = true;
     // The local defaults first (a driver keeps the filters of a previous run),
     // then whatever the server sent while the collectors were starting.
@@ -114,7 +150,18 @@ export class VigilAgent {
 
   /** Stops collecting, sends what is batched, waits up to drainMs for acks. */
   async stop(drainMs = 5000): Promise<boolean> {
-    for (const collector of this.options.collectors) await collector.stop();
+    await this.watchdog?.stop();
+    this.governor.stop();
+    for (const collector of this.options.collectors) {
+      try {
+        await collector.stop();
+      } catch (error) {
+        this.options.logger.error(
+          { collector: collector.name, err: error },
+          "collector did not stop cleanly",
+        );
+      }
+    }
     this.batcher.flush();
     const drained = await this.link.whenDrained(drainMs);
     if (!drained) {
@@ -153,6 +200,9 @@ export class VigilAgent {
     this.lastCpu = process.cpuUsage();
     this.lastCpuAt = now;
     const droppedByReason: Record<string, number> = { spoolOverflow: link.eventsDroppedOverflow };
+    for (const [kind, shed] of Object.entries(this.governor.status().shedByKind)) {
+      droppedByReason[`shed.${kind}`] = shed;
+    }
     const collectorCounters: Record<string, number> = {};
     for (const [key, value] of Object.entries(this.spool.stats())) collectorCounters[`spool.${key}`] = value;
     for (const collector of this.options.collectors) {
@@ -178,7 +228,29 @@ export class VigilAgent {
       droppedByReason,
       collectorCounters,
       config: { ...this.configStatus },
+      agentVersion: AGENT_VERSION,
+      collectors:
+        this.watchdog?.report() ??
+        this.options.collectors.map((collector) => ({
+          name: collector.name,
+          state: this.collectorsStarted ? "running" : "stopped",
+          lastError: "",
+          restarts: 0,
+          lastRestartUs: 0,
+        })),
+      eventsPerSecond: this.rates.takeRates(),
+      spoolBytes: this.spool.stats().bytes ?? 0,
+      oldestUnackedAgeMs: this.spool.oldestUnackedAgeMs(Date.now()),
+      governor: this.governor.status(),
+      lastError: this.lastError,
+      tasks: { ...this.tasks.counters },
     };
+  }
+
+  /** Remembers the latest error worth an operator's eye for heartbeats (bounded). */
+  private noteError(message: string): void {
+    this.lastError =
+      message.length > MAX_CONFIG_ERROR_CHARS ? `${message.slice(0, MAX_CONFIG_ERROR_CHARS)}…` : message;
   }
 
   /**
@@ -224,6 +296,7 @@ export class VigilAgent {
       }
       if (result.changed) changedBy.push(collector.name);
     }
+    changedBy.push(...this.applyRuntime(policy));
     if (version === undefined) return;
     this.configStatus.appliedVersion = version;
     this.configStatus.updatesApplied++;
@@ -231,9 +304,47 @@ export class VigilAgent {
     this.options.logger.info({ version, changed: changedBy }, "config update applied");
   }
 
+  /**
+   * The live settings of a policy: batching, limits, log level. An absent
+   * key means the local config's value, so an update without it reverts.
+   * Values were validated by parseAgentSettings. Returns what changed.
+   */
+  private applyRuntime(policy: AgentPolicy): string[] {
+    const { config, loggerTree } = this.options;
+    const changed: string[] = [];
+    const batch = {
+      maxEvents: policy.batch?.maxEvents ?? config.batch.maxEvents,
+      flushIntervalMs: policy.batch?.flushIntervalMs ?? config.batch.flushIntervalMs,
+    };
+    const currentBatch = this.batcher.currentOptions();
+    if (
+      batch.maxEvents !== currentBatch.maxEvents ||
+      batch.flushIntervalMs !== currentBatch.flushIntervalMs
+    ) {
+      this.batcher.setOptions(batch);
+      changed.push("batch");
+    }
+    const limits = {
+      cpuPercent: policy.limits?.cpuPercent ?? config.limits.cpuPercent,
+      rssBytes: policy.limits?.rssBytes ?? config.limits.rssBytes,
+    };
+    const currentLimits = this.governor.currentLimits();
+    if (limits.cpuPercent !== currentLimits.cpuPercent || limits.rssBytes !== currentLimits.rssBytes) {
+      this.governor.setLimits(limits);
+      changed.push("limits");
+    }
+    const level = policy.log?.level ?? config.logLevel;
+    if (loggerTree && loggerTree.currentLevel() !== level) {
+      loggerTree.setLevel(level);
+      changed.push("log");
+    }
+    return changed;
+  }
+
   private rejectConfig(version: number | undefined, why: string): void {
     const error = why.length > MAX_CONFIG_ERROR_CHARS ? `${why.slice(0, MAX_CONFIG_ERROR_CHARS)}…` : why;
     this.configStatus.lastError = error;
+    this.noteError(`config: ${error}`);
     if (version === undefined) {
       this.options.logger.error({ error }, "local default filters refused");
       return;
@@ -256,17 +367,11 @@ export class VigilAgent {
       architecture: host.architecture,
       agentVersion: AGENT_VERSION,
       collectors: this.options.collectors.map((collector) => collector.name),
-      capabilities: ["batch-ack", "heartbeat", "config-update"],
+      capabilities: ["batch-ack", "heartbeat", "config-update", "tasks"],
       ipAddresses: host.ipAddresses,
       labels: config.labels,
       lastAckedSequence,
     };
-  }
-
-  private onTask(task: Task): TaskResult {
-    // No task kinds exist yet; answering keeps the operator from waiting forever.
-    this.options.logger.warn({ taskId: task.taskId, kind: task.kind }, "unsupported task kind");
-    return { taskId: task.taskId, ok: false, output: "", error: `unsupported task kind "${task.kind}"` };
   }
 
   private registerMetrics(): void {

@@ -16,6 +16,7 @@ import { EventPublisher } from "./publish/event-publisher";
 import { registerAgentFleetMetrics } from "./registry/agent-fleet-metrics";
 import { AgentRegistry } from "./registry/agent-registry";
 import { createServerMetrics } from "./server-metrics";
+import { TaskStore } from "./tasks/task-store";
 
 export interface VigilServerDependencies {
   config: ServerConfig;
@@ -56,6 +57,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
   const metricsRegistry = createMetricsRegistry("vigil-server");
   const metrics = createServerMetrics(metricsRegistry);
   const registry = new AgentRegistry();
+  const tasks = new TaskStore();
   const policy = new AgentPolicySource(config.agentPolicy);
   registerAgentFleetMetrics(metricsRegistry, registry, () => policy.current().version);
   const enrollment = config.enrollment.storePath
@@ -80,6 +82,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
       metrics,
       logger: logger.child({ component: "ingress" }),
       agentConfig: () => policy.configUpdate(),
+      tasks,
     },
     enrollment,
   );
@@ -93,6 +96,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     metrics: metricsRegistry,
     health,
     agentPolicy: () => policy.current(),
+    tasks: { store: tasks, deliver: (agentId) => ingress.deliverTasks(agentId) },
     enrollment: {
       store: enrollment,
       oneTimeTokenTtlSeconds: config.enrollment.oneTimeTokenTtlSeconds,

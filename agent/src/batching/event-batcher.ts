@@ -13,10 +13,24 @@ export class EventBatcher {
   private current: Event[] = [];
   private timer: NodeJS.Timeout | undefined;
 
+  private options: BatcherOptions;
+
   constructor(
-    private readonly options: BatcherOptions,
+    options: BatcherOptions,
     private readonly emit: (events: Event[]) => void,
-  ) {}
+  ) {
+    this.options = { ...options };
+  }
+
+  /** New limits (server ConfigUpdate): the current batch leaves now if it is already full. */
+  setOptions(options: BatcherOptions): void {
+    this.options = { ...options };
+    if (this.current.length >= options.maxEvents) this.flush();
+  }
+
+  currentOptions(): BatcherOptions {
+    return { ...this.options };
+  }
 
   add(event: Event): void {
     this.current.push(event);

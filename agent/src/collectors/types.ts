@@ -4,6 +4,9 @@ import type { Event } from "@vigil/proto";
 /** What a collector did with a policy: refused means its previous filters are still in force. */
 export type PolicyResult = { ok: true; changed: boolean } | { ok: false; error: string };
 
+/** A collector's own view of whether it is still working (the watchdog restarts it when not). */
+export type CollectorHealthReport = { ok: true } | { ok: false; error: string };
+
 /** Receives every event a collector produces, in the order it saw them. */
 export type EventSink = (event: Event) => void;
 
@@ -20,4 +23,7 @@ export interface Collector {
   /** Applies the server-pushed policy (the parts this collector enforces, the rest ignored);
    *  collectors without it ignore policy. Called only after start() resolved. Never throws. */
   applyPolicy?(policy: AgentPolicy): PolicyResult;
+  /** Not ok when its read loop or poll timer died, or it has made no progress when it should
+   *  have: the watchdog then stops and restarts it (with backoff). Never throws. */
+  health?(): CollectorHealthReport;
 }

@@ -67,6 +67,8 @@ interface Entry {
   lowEvents: number;
   attempts: number;
   cached: Event[] | undefined;
+  /** Date.now() when it was appended (recovered: its segment file's mtime). */
+  spooledAtMs: number;
 }
 
 /**
@@ -185,6 +187,7 @@ export class DiskSpool implements BatchSpool {
       lowEvents,
       attempts: 0,
       cached,
+      spooledAtMs: Date.now(),
     });
     this.counters.batchesAppended++;
     this.counters.bytesAppended += frame.length;
@@ -242,6 +245,11 @@ export class DiskSpool implements BatchSpool {
 
   lastAckedSequence(): number {
     return this.state.ackedThrough;
+  }
+
+  oldestUnackedAgeMs(nowMs: number): number {
+    const oldest = this.entries[this.head];
+    return oldest ? Math.max(0, Math.round(nowMs - oldest.spooledAtMs)) : 0;
   }
 
   bytes(): number {
@@ -334,6 +342,7 @@ export class DiskSpool implements BatchSpool {
         fd: undefined,
       };
       let kept = 0;
+      const segmentMtimeMs = statSync(path).mtimeMs;
       for (const record of scan.records) {
         highest = Math.max(highest, record.sequence);
         const last = this.entries[this.entries.length - 1];
@@ -351,6 +360,7 @@ export class DiskSpool implements BatchSpool {
           lowEvents: record.lowEvents,
           attempts: 0,
           cached: undefined,
+          spooledAtMs: segmentMtimeMs,
         });
         this.counters.recoveredBatches++;
         this.counters.recoveredEvents += record.events;

@@ -8,7 +8,7 @@ import type { BatchSpool, OverflowReport, SpooledBatch } from "./types";
  * dropped, counted ("memory-full.<kind>") and reported like a disk overflow.
  */
 export class MemorySpool implements BatchSpool {
-  private readonly batches: SpooledBatch[] = [];
+  private readonly batches: Array<SpooledBatch & { spooledAtMs: number }> = [];
   private sentCount = 0;
   private nextSequence: number;
   private events = 0;
@@ -24,7 +24,7 @@ export class MemorySpool implements BatchSpool {
 
   append(events: Event[]): number {
     const sequence = this.nextSequence++;
-    this.batches.push({ sequence, events, attempts: 0 });
+    this.batches.push({ sequence, events, attempts: 0, spooledAtMs: Date.now() });
     this.events += events.length;
     if (this.batches.length > this.maxBatches) {
       const dropped = this.batches.shift() as SpooledBatch;
@@ -75,6 +75,11 @@ export class MemorySpool implements BatchSpool {
     const report = this.overflow;
     this.overflow = undefined;
     return report;
+  }
+
+  oldestUnackedAgeMs(nowMs: number): number {
+    const oldest = this.batches[0];
+    return oldest ? Math.max(0, Math.round(nowMs - oldest.spooledAtMs)) : 0;
   }
 
   stats(): Record<string, number> {

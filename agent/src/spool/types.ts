@@ -47,6 +47,9 @@ export interface BatchSpool {
   lastAckedSequence(): number;
   /** Evictions since the last call, summed; undefined when there were none. */
   takeOverflow(): OverflowReport | undefined;
+  /** How long the oldest unacked batch has been in the spool, ms (0 when none; a batch recovered
+   *  from disk counts from its segment's last write). */
+  oldestUnackedAgeMs(nowMs: number): number;
   /** Counters for heartbeats and /metrics. */
   stats(): Record<string, number>;
   /** Flushes and persists everything; the spool is unusable afterwards. */

@@ -38,8 +38,9 @@ export interface ServerLinkOptions {
   /** Built fresh for every stream: carries lastAckedSequence. */
   hello: (lastAckedSequence: number) => Hello;
   counters: () => AgentCounters;
-  /** Runs a server task; the result goes back on the same stream. */
-  onTask: (task: Task) => TaskResult;
+  /** Runs a server task; the result goes back on the same stream (dropped if that stream is gone:
+   *  the server expires the task). Must not reject. */
+  onTask: (task: Task) => Promise<TaskResult>;
   /** A ConfigUpdate from the server (after every Welcome, and whenever the policy changes). */
   onConfig: (update: ConfigUpdate) => void;
   logger: Logger;
@@ -293,7 +294,9 @@ export class ServerLink {
             this.options.onConfig(body.value);
             return;
           case "task":
-            stream.write({ body: { $case: "taskResult", value: this.options.onTask(body.value) } });
+            void this.options.onTask(body.value).then((result) => {
+              if (this.stream === stream) stream.write({ body: { $case: "taskResult", value: result } });
+            });
             return;
           default: {
             const unreachable: never = body;

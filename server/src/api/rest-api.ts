@@ -3,7 +3,9 @@ import { ALERT_LEVELS, type AlertReader, type HealthReport, type Logger, type Re
 import Fastify, { LogController } from "fastify";
 import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
+import type { TaskStore } from "../tasks/task-store";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
+import { registerTaskRoutes } from "./task-routes";
 
 export interface RestApiOptions {
   host: string;
@@ -15,6 +17,8 @@ export interface RestApiOptions {
   health: () => HealthReport;
   /** Serves GET /api/v1/agent-policy when present. */
   agentPolicy?: () => AgentPolicyVersion;
+  /** Serves POST /api/v1/agents/:id/tasks and GET /api/v1/tasks/:taskId when present. */
+  tasks?: { store: TaskStore; deliver: (agentId: string) => number };
   /** Enrollment tokens and agent revocation (404 on those routes when the server has no store). */
   enrollment?: EnrollmentRoutesOptions;
   logger: Logger;
@@ -113,6 +117,8 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
   });
 
   if (options.enrollment) registerEnrollmentRoutes(app, options.enrollment);
+
+  if (options.tasks) registerTaskRoutes(app, { ...options.tasks, registry: options.registry });
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

@@ -15,6 +15,7 @@ import { normalizeEvent } from "../normalize/normalize-event";
 import type { EventPublisher, PublishedBatch } from "../publish/event-publisher";
 import { type AgentRegistry, boundedCounters } from "../registry/agent-registry";
 import type { ServerMetrics } from "../server-metrics";
+import type { TaskStore } from "../tasks/task-store";
 
 export interface SessionSettings {
   serverId: string;
@@ -32,6 +33,8 @@ export interface SessionDependencies {
   logger: Logger;
   /** The agent policy's current version, sent to the agent right after Welcome. */
   agentConfig: () => ConfigUpdate;
+  /** Operator tasks for agents: delivered after Welcome and whenever one is created. */
+  tasks?: TaskStore;
 }
 
 type Stream = ServerDuplexStream<AgentMessage, ServerMessage>;
@@ -101,10 +104,23 @@ export class AgentSession {
         if (agent) agent.lastSeen = new Date().toISOString();
         return;
       }
-      case "taskResult":
-        if (!this.requireIdentity("TaskResult")) return;
-        this.logger.info({ taskId: body.value.taskId, ok: body.value.ok }, "task result");
+      case "taskResult": {
+        const identity = this.requireIdentity("TaskResult");
+        if (!identity) return;
+        // Only a task this server sent this agent is completed: an agent cannot answer another's.
+        const record = this.deps.tasks?.complete(identity.agentId, body.value);
+        this.logger.info(
+          {
+            agentId: identity.agentId,
+            taskId: body.value.taskId.slice(0, 64),
+            ok: body.value.ok,
+            kind: record?.kind,
+            known: record !== undefined,
+          },
+          "task result",
+        );
         return;
+      }
       default: {
         const unreachable: never = body;
         return unreachable;
@@ -159,6 +175,19 @@ export class AgentSession {
       },
     });
     this.pushConfig(this.deps.agentConfig());
+    this.deliverTasks();
+  }
+
+  /** Sends the agent's queued tasks when this stream is `agentId`'s (any agent's when unset); returns how many. */
+  deliverTasks(agentId?: string): number {
+    if (this.closed || !this.identity || !this.deps.tasks) return 0;
+    if (agentId !== undefined && agentId !== this.identity.agentId) return 0;
+    const tasks = this.deps.tasks.takeQueued(this.identity.agentId);
+    for (const task of tasks) {
+      this.send({ body: { $case: "task", value: task } });
+      this.logger.info({ agentId: this.identity.agentId, taskId: task.taskId, kind: task.kind }, "task sent");
+    }
+    return tasks.length;
   }
 
   /** The authenticated agent id, else the one its Hello gave (undefined before Hello). */
@@ -289,6 +318,7 @@ export class AgentSession {
     this.deps.metrics.streams.dec();
     this.onClosed();
     if (this.identity) {
+      this.deps.tasks?.requeue(this.identity.agentId);
       this.deps.registry.disconnected(this.identity.agentId, this.sessionId);
       this.logger.info({ agentId: this.identity.agentId, why }, "agent disconnected");
     }

@@ -20,6 +20,8 @@ export interface GrpcIngress {
   connectedAgents(): number;
   /** Sends `update` to every agent connected here (new policy version); returns how many got it. */
   pushConfig(update: ConfigUpdate): number;
+  /** Sends `agentId` its queued tasks when it is connected here; returns how many went out. */
+  deliverTasks(agentId: string): number;
   /** Ends the streams of `agentId` on this instance with PERMISSION_DENIED (revocation); returns how many. */
   disconnectAgent(agentId: string, details: string): number;
   /** Stop accepting, end open streams after a grace period. */
@@ -83,6 +85,11 @@ export async function startGrpcIngress(
       let count = 0;
       for (const session of sessions) if (session.isWelcomed()) count++;
       return count;
+    },
+    deliverTasks: (agentId) => {
+      let sent = 0;
+      for (const session of sessions) sent += session.deliverTasks(agentId);
+      return sent;
     },
     pushConfig: (update) => {
       let pushed = 0;

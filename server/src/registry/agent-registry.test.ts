@@ -15,6 +15,14 @@ describe("agent registry - heartbeat counters are bounded per agent", () => {
     droppedByReason: {},
     collectorCounters: {},
     config: undefined,
+    agentVersion: "0.1.0",
+    collectors: [{ name: "procfs", state: "running", lastError: "", restarts: 0, lastRestartUs: 0 }],
+    eventsPerSecond: { exec: 2.5 },
+    spoolBytes: 100,
+    oldestUnackedAgeMs: 0,
+    governor: undefined,
+    lastError: "",
+    tasks: {},
   };
 
   test("within bounds: kept as sent", () => {

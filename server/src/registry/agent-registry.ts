@@ -22,7 +22,12 @@ export interface AgentRecord {
 }
 
 /** Per-map bounds on what one agent's heartbeat may make the registry hold. */
-export const COUNTER_LIMITS = { maxEntries: 512, maxKeyChars: 128, maxErrorChars: 1000 } as const;
+export const COUNTER_LIMITS = {
+  maxEntries: 512,
+  maxKeyChars: 128,
+  maxErrorChars: 1000,
+  maxCollectors: 32,
+} as const;
 
 function boundedMap(map: Record<string, number>): { map: Record<string, number>; dropped: number } {
   const bounded: Record<string, number> = {};
@@ -45,17 +50,44 @@ function boundedMap(map: Record<string, number>): { map: Record<string, number>;
  * counts the map entries left out.
  */
 export function boundedCounters(counters: AgentCounters): { counters: AgentCounters; dropped: number } {
+  const { maxErrorChars, maxKeyChars, maxCollectors } = COUNTER_LIMITS;
   const dropped = boundedMap(counters.droppedByReason);
   const collector = boundedMap(counters.collectorCounters);
+  const rates = boundedMap(counters.eventsPerSecond);
+  const tasks = boundedMap(counters.tasks);
+  const shed = counters.governor ? boundedMap(counters.governor.shedByKind) : { map: {}, dropped: 0 };
   const config = counters.config
     ? {
         ...counters.config,
-        lastError: counters.config.lastError.slice(0, COUNTER_LIMITS.maxErrorChars),
+        lastError: counters.config.lastError.slice(0, maxErrorChars),
       }
     : undefined;
+  const collectors = counters.collectors.slice(0, maxCollectors).map((health) => ({
+    ...health,
+    name: health.name.slice(0, maxKeyChars),
+    state: health.state.slice(0, 32),
+    lastError: health.lastError.slice(0, maxErrorChars),
+  }));
   return {
-    counters: { ...counters, droppedByReason: dropped.map, collectorCounters: collector.map, config },
-    dropped: dropped.dropped + collector.dropped,
+    counters: {
+      ...counters,
+      droppedByReason: dropped.map,
+      collectorCounters: collector.map,
+      config,
+      agentVersion: counters.agentVersion.slice(0, maxKeyChars),
+      collectors,
+      eventsPerSecond: rates.map,
+      tasks: tasks.map,
+      governor: counters.governor ? { ...counters.governor, shedByKind: shed.map } : undefined,
+      lastError: counters.lastError.slice(0, maxErrorChars),
+    },
+    dropped:
+      dropped.dropped +
+      collector.dropped +
+      rates.dropped +
+      tasks.dropped +
+      shed.dropped +
+      Math.max(0, counters.collectors.length - maxCollectors),
   };
 }
 

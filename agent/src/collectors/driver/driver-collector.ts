@@ -3,7 +3,7 @@ import { type AgentPolicy, ErrorCodes, type Logger, VigilError } from "@vigil/co
 import type { Event } from "@vigil/proto";
 import { readBootTimeUs } from "../proc/boot-time";
 import { readProcessSnapshot } from "../proc/process-reader";
-import type { Collector, EventSink, PolicyResult } from "../types";
+import type { Collector, CollectorHealthReport, EventSink, PolicyResult } from "../types";
 import { buildDriverFilterWrite, partitionAllowExecutables } from "./driver-filters";
 import { DriverRecordHandler } from "./driver-record-handler";
 import { VIGIL_MAX_RECORD } from "./event-table.gen";
@@ -56,6 +56,8 @@ export class DriverCollector implements Collector {
   private readonly buffer = Buffer.alloc(READ_BUFFER_BYTES);
   private fd: number | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  private failure: string | undefined;
+  private consecutiveReadErrors = 0;
   private statsTimer: NodeJS.Timeout | undefined;
   private sink: EventSink | undefined;
   private readonly counters = { readErrors: 0 };
@@ -107,7 +109,9 @@ export class DriverCollector implements Collector {
     this.sink = sink;
     const prefixes = this.options.watchedPrefixes ?? DEFAULT_WATCHED_PREFIXES;
     this.command(["clear-watch", ...prefixes.map((prefix) => `watch ${prefix}`), "stats"]);
-    this.pollTimer = setInterval(() => this.drain(), this.options.pollIntervalMs ?? 10);
+    this.failure = undefined;
+    this.consecutiveReadErrors = 0;
+    this.pollTimer = setInterval(() => this.poll(), this.options.pollIntervalMs ?? 10);
     this.statsTimer = setInterval(() => this.command(["stats"]), this.options.statsIntervalMs ?? 10_000);
   }
 
@@ -187,6 +191,29 @@ export class DriverCollector implements Collector {
     }
   }
 
+  /** The watchdog's view: the poll threw (its timer is stopped), or reads keep failing. */
+  health(): CollectorHealthReport {
+    if (this.failure !== undefined) return { ok: false, error: this.failure };
+    if (this.consecutiveReadErrors >= 3) {
+      return {
+        ok: false,
+        error: `${this.consecutiveReadErrors} reads of ${this.devicePath} failed in a row`,
+      };
+    }
+    return { ok: true };
+  }
+
+  private poll(): void {
+    try {
+      this.drain();
+    } catch (error) {
+      this.failure = `read loop threw: ${(error as Error).message}`;
+      if (this.pollTimer) clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
+      this.options.logger.error({ err: error }, "driver read loop threw; polling stopped");
+    }
+  }
+
   /** Reads until the device is empty; runs on a timer so no libuv thread ever blocks in the kernel. */
   private drain(): void {
     if (this.fd === undefined) return;
@@ -198,11 +225,13 @@ export class DriverCollector implements Collector {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EAGAIN") {
           this.counters.readErrors++;
+          this.consecutiveReadErrors++;
           this.options.logger.error({ err: error }, "reading the driver failed");
         }
         this.handler.flush(emit);
         return;
       }
+      this.consecutiveReadErrors = 0;
       if (bytes === 0) {
         this.handler.flush(emit);
         return;

@@ -7,7 +7,7 @@ import { parseProcStat } from "../proc/proc-stat";
 import { readText } from "../proc/process-reader";
 import { ProcessTable } from "../proc/process-table";
 import { UserNames } from "../proc/user-names";
-import type { Collector, EventSink } from "../types";
+import type { Collector, CollectorHealthReport, EventSink } from "../types";
 import { DEFAULT_PROCFS_INTERVAL_MS, type ProcfsCollectorOptions } from "./types";
 
 const KTHREADD_PID = 2;
@@ -30,6 +30,8 @@ export class ProcfsCollector implements Collector {
   private reported = new Map<number, number>();
   private sink: EventSink | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private failure: string | undefined;
+  private lastScanAtMs = 0;
   private scans = 0;
   private readonly counters = { events: 0, scans: 0, scanErrors: 0, skippedKnown: 0, vanished: 0 };
 
@@ -65,8 +67,20 @@ export class ProcfsCollector implements Collector {
     });
   }
 
+  /** The watchdog's view: a scan that threw kills the poll timer; no scan for 3 intervals is a stall. */
+  health(): CollectorHealthReport {
+    if (this.failure !== undefined) return { ok: false, error: this.failure };
+    const sinceMs = Date.now() - this.lastScanAtMs;
+    if (this.sink !== undefined && sinceMs > 3 * this.intervalMs + 1000) {
+      return { ok: false, error: `no /proc scan for ${sinceMs} ms (interval ${this.intervalMs} ms)` };
+    }
+    return { ok: true };
+  }
+
   async start(sink: EventSink): Promise<void> {
     if (this.sink !== undefined) return;
+    this.failure = undefined;
+    this.lastScanAtMs = Date.now();
     if (readText(`${this.procRoot}/self/stat`) === undefined) {
       throw new VigilError(
         ErrorCodes.COLLECTOR_UNAVAILABLE,
@@ -92,6 +106,7 @@ export class ProcfsCollector implements Collector {
   scan(): void {
     const sink = this.sink;
     if (sink === undefined) return;
+    this.lastScanAtMs = Date.now();
     const inventory = this.scans === 0;
     this.scans++;
     this.counters.scans++;
@@ -139,7 +154,15 @@ export class ProcfsCollector implements Collector {
 
   private schedule(): void {
     this.timer = setTimeout(() => {
-      this.scan();
+      try {
+        this.scan();
+      } catch (error) {
+        // The timer dies with the scan: the watchdog sees it in health() and restarts the collector.
+        this.failure = `scan threw: ${(error as Error).message}`;
+        this.timer = undefined;
+        this.logger.error({ err: error }, "procfs scan threw; poll timer stopped");
+        return;
+      }
       if (this.sink !== undefined) this.schedule();
     }, this.intervalMs);
     this.timer.unref();

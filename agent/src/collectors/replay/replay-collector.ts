@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { ErrorCodes, type Logger, VigilError } from "@vigil/common";
 import { Event } from "@vigil/proto";
-import type { Collector, EventSink } from "../types";
+import type { Collector, CollectorHealthReport, EventSink } from "../types";
 
 /** A recorded event line may not be longer than this. */
 export const MAX_REPLAY_LINE_BYTES = 1024 * 1024;
@@ -25,12 +25,23 @@ export class ReplayCollector implements Collector {
   private readonly counters = { events: 0, badLines: 0, files: 0 };
   private finished: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Why the last replay ended with an error (the watchdog restarts it). */
+  private failure: string | undefined;
 
   constructor(private readonly options: ReplayOptions) {}
 
   start(sink: EventSink): Promise<void> {
+    this.stopped = false;
+    this.failure = undefined;
     this.finished = this.replayAll(sink);
+    this.finished.catch((error: Error) => {
+      this.failure = error.message;
+    });
     return Promise.resolve();
+  }
+
+  health(): CollectorHealthReport {
+    return this.failure === undefined ? { ok: true } : { ok: false, error: this.failure };
   }
 
   /** Resolves once every file has been read. */

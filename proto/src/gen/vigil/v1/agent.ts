@@ -199,7 +199,34 @@ export interface AgentCounters {
    */
   collectorCounters: { [key: string]: number };
   /** What the agent did with the server's ConfigUpdates. */
-  config: ConfigStatus | undefined;
+  config:
+    | ConfigStatus
+    | undefined;
+  /** The agent's own health (README "Agent health"). */
+  agentVersion: string;
+  /** Every collector, in the order the agent runs them. */
+  collectors: CollectorHealth[];
+  /**
+   * Events per second by kind (payload case or the driver's record type),
+   * averaged since the previous heartbeat.
+   */
+  eventsPerSecond: { [key: string]: number };
+  /**
+   * Bytes in the spool and how long its oldest unacked batch has waited
+   * (0 when nothing is unacked).
+   */
+  spoolBytes: number;
+  oldestUnackedAgeMs: number;
+  governor:
+    | GovernorStatus
+    | undefined;
+  /**
+   * The agent's last error worth an operator's eye (collector failure, task
+   * failure, config rejection), bounded; "" when none.
+   */
+  lastError: string;
+  /** Server tasks by outcome: "ok", "failed", "refused". */
+  tasks: { [key: string]: number };
 }
 
 export interface AgentCounters_DroppedByReasonEntry {
@@ -208,6 +235,51 @@ export interface AgentCounters_DroppedByReasonEntry {
 }
 
 export interface AgentCounters_CollectorCountersEntry {
+  key: string;
+  value: number;
+}
+
+export interface AgentCounters_EventsPerSecondEntry {
+  key: string;
+  value: number;
+}
+
+export interface AgentCounters_TasksEntry {
+  key: string;
+  value: number;
+}
+
+export interface CollectorHealth {
+  name: string;
+  /**
+   * "running", "stalled" (the watchdog saw it fail, a restart is due),
+   * "restarting", "failed" (out of restarts), "stopped".
+   */
+  state: string;
+  /** Why it last stalled or failed, bounded; "" when it never did. */
+  lastError: string;
+  restarts: number;
+  /** Wall clock (us) of the last restart, 0 when none. */
+  lastRestartUs: number;
+}
+
+/** The agent's CPU/memory governor (config limits.*). */
+export interface GovernorStatus {
+  /** True while low-priority event kinds are being shed. */
+  shedding: boolean;
+  /** The agent's CPU % (100 = one core) and RSS over the governor's window. */
+  windowCpuPercent: number;
+  windowRssBytes: number;
+  /** The configured limits (0: none). */
+  cpuLimitPercent: number;
+  rssLimitBytes: number;
+  /** Events shed since start, by kind. */
+  shedByKind: { [key: string]: number };
+  /** Times shedding started. */
+  shedEpisodes: number;
+}
+
+export interface GovernorStatus_ShedByKindEntry {
   key: string;
   value: number;
 }
@@ -1548,6 +1620,14 @@ function createBaseAgentCounters(): AgentCounters {
     droppedByReason: {},
     collectorCounters: {},
     config: undefined,
+    agentVersion: "",
+    collectors: [],
+    eventsPerSecond: {},
+    spoolBytes: 0,
+    oldestUnackedAgeMs: 0,
+    governor: undefined,
+    lastError: "",
+    tasks: {},
   };
 }
 
@@ -1589,6 +1669,30 @@ export const AgentCounters: MessageFns<AgentCounters> = {
     if (message.config !== undefined) {
       ConfigStatus.encode(message.config, writer.uint32(98).fork()).join();
     }
+    if (message.agentVersion !== "") {
+      writer.uint32(106).string(message.agentVersion);
+    }
+    for (const v of message.collectors) {
+      CollectorHealth.encode(v!, writer.uint32(114).fork()).join();
+    }
+    globalThis.Object.entries(message.eventsPerSecond).forEach(([key, value]: [string, number]) => {
+      AgentCounters_EventsPerSecondEntry.encode({ key: key as any, value }, writer.uint32(122).fork()).join();
+    });
+    if (message.spoolBytes !== 0) {
+      writer.uint32(128).uint64(message.spoolBytes);
+    }
+    if (message.oldestUnackedAgeMs !== 0) {
+      writer.uint32(136).uint64(message.oldestUnackedAgeMs);
+    }
+    if (message.governor !== undefined) {
+      GovernorStatus.encode(message.governor, writer.uint32(146).fork()).join();
+    }
+    if (message.lastError !== "") {
+      writer.uint32(154).string(message.lastError);
+    }
+    globalThis.Object.entries(message.tasks).forEach(([key, value]: [string, number]) => {
+      AgentCounters_TasksEntry.encode({ key: key as any, value }, writer.uint32(162).fork()).join();
+    });
     return writer;
   },
 
@@ -1707,6 +1811,76 @@ export const AgentCounters: MessageFns<AgentCounters> = {
             message.config = ConfigStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.agentVersion = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.collectors.push(CollectorHealth.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            const entry15 = AgentCounters_EventsPerSecondEntry.decode(reader, reader.uint32());
+            if (entry15.value !== undefined) {
+              message.eventsPerSecond[entry15.key] = entry15.value;
+            }
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.spoolBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.oldestUnackedAgeMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.governor = GovernorStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            const entry20 = AgentCounters_TasksEntry.decode(reader, reader.uint32());
+            if (entry20.value !== undefined) {
+              message.tasks[entry20.key] = entry20.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1821,6 +1995,71 @@ export const AgentCounters: MessageFns<AgentCounters> = {
         )
         : {},
       config: isSet(object.config) ? ConfigStatus.fromJSON(object.config) : undefined,
+      agentVersion: isSet(object.agentVersion)
+        ? globalThis.String(object.agentVersion)
+        : isSet(object.agent_version)
+        ? globalThis.String(object.agent_version)
+        : "",
+      collectors: globalThis.Array.isArray(object?.collectors)
+        ? object.collectors.map((e: any) => CollectorHealth.fromJSON(e))
+        : [],
+      eventsPerSecond: isObject(object.eventsPerSecond)
+        ? (globalThis.Object.entries(object.eventsPerSecond) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.events_per_second)
+        ? (globalThis.Object.entries(object.events_per_second) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      spoolBytes: isSet(object.spoolBytes)
+        ? globalThis.Number(object.spoolBytes)
+        : isSet(object.spool_bytes)
+        ? globalThis.Number(object.spool_bytes)
+        : 0,
+      oldestUnackedAgeMs: isSet(object.oldestUnackedAgeMs)
+        ? globalThis.Number(object.oldestUnackedAgeMs)
+        : isSet(object.oldest_unacked_age_ms)
+        ? globalThis.Number(object.oldest_unacked_age_ms)
+        : 0,
+      governor: isSet(object.governor) ? GovernorStatus.fromJSON(object.governor) : undefined,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      tasks: isObject(object.tasks)
+        ? (globalThis.Object.entries(object.tasks) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1874,6 +2113,42 @@ export const AgentCounters: MessageFns<AgentCounters> = {
     if (message.config !== undefined) {
       obj.config = ConfigStatus.toJSON(message.config);
     }
+    if (message.agentVersion !== "") {
+      obj.agentVersion = message.agentVersion;
+    }
+    if (message.collectors?.length) {
+      obj.collectors = message.collectors.map((e) => CollectorHealth.toJSON(e));
+    }
+    if (message.eventsPerSecond) {
+      const entries = globalThis.Object.entries(message.eventsPerSecond) as [string, number][];
+      if (entries.length > 0) {
+        obj.eventsPerSecond = {};
+        entries.forEach(([k, v]) => {
+          obj.eventsPerSecond[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.spoolBytes !== 0) {
+      obj.spoolBytes = Math.round(message.spoolBytes);
+    }
+    if (message.oldestUnackedAgeMs !== 0) {
+      obj.oldestUnackedAgeMs = Math.round(message.oldestUnackedAgeMs);
+    }
+    if (message.governor !== undefined) {
+      obj.governor = GovernorStatus.toJSON(message.governor);
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.tasks) {
+      const entries = globalThis.Object.entries(message.tasks) as [string, number][];
+      if (entries.length > 0) {
+        obj.tasks = {};
+        entries.forEach(([k, v]) => {
+          obj.tasks[k] = Math.round(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -1910,6 +2185,32 @@ export const AgentCounters: MessageFns<AgentCounters> = {
     message.config = (object.config !== undefined && object.config !== null)
       ? ConfigStatus.fromPartial(object.config)
       : undefined;
+    message.agentVersion = object.agentVersion ?? "";
+    message.collectors = object.collectors?.map((e) => CollectorHealth.fromPartial(e)) || [];
+    message.eventsPerSecond = (globalThis.Object.entries(object.eventsPerSecond ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.spoolBytes = object.spoolBytes ?? 0;
+    message.oldestUnackedAgeMs = object.oldestUnackedAgeMs ?? 0;
+    message.governor = (object.governor !== undefined && object.governor !== null)
+      ? GovernorStatus.fromPartial(object.governor)
+      : undefined;
+    message.lastError = object.lastError ?? "";
+    message.tasks = (globalThis.Object.entries(object.tasks ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
     return message;
   },
 };
@@ -2086,6 +2387,644 @@ export const AgentCounters_CollectorCountersEntry: MessageFns<AgentCounters_Coll
     object: I,
   ): AgentCounters_CollectorCountersEntry {
     const message = createBaseAgentCounters_CollectorCountersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentCounters_EventsPerSecondEntry(): AgentCounters_EventsPerSecondEntry {
+  return { key: "", value: 0 };
+}
+
+export const AgentCounters_EventsPerSecondEntry: MessageFns<AgentCounters_EventsPerSecondEntry> = {
+  encode(message: AgentCounters_EventsPerSecondEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentCounters_EventsPerSecondEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentCounters_EventsPerSecondEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentCounters_EventsPerSecondEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: AgentCounters_EventsPerSecondEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentCounters_EventsPerSecondEntry>, I>>(
+    base?: I,
+  ): AgentCounters_EventsPerSecondEntry {
+    return AgentCounters_EventsPerSecondEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentCounters_EventsPerSecondEntry>, I>>(
+    object: I,
+  ): AgentCounters_EventsPerSecondEntry {
+    const message = createBaseAgentCounters_EventsPerSecondEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentCounters_TasksEntry(): AgentCounters_TasksEntry {
+  return { key: "", value: 0 };
+}
+
+export const AgentCounters_TasksEntry: MessageFns<AgentCounters_TasksEntry> = {
+  encode(message: AgentCounters_TasksEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentCounters_TasksEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentCounters_TasksEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentCounters_TasksEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: AgentCounters_TasksEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentCounters_TasksEntry>, I>>(base?: I): AgentCounters_TasksEntry {
+    return AgentCounters_TasksEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentCounters_TasksEntry>, I>>(object: I): AgentCounters_TasksEntry {
+    const message = createBaseAgentCounters_TasksEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseCollectorHealth(): CollectorHealth {
+  return { name: "", state: "", lastError: "", restarts: 0, lastRestartUs: 0 };
+}
+
+export const CollectorHealth: MessageFns<CollectorHealth> = {
+  encode(message: CollectorHealth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.state !== "") {
+      writer.uint32(18).string(message.state);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(26).string(message.lastError);
+    }
+    if (message.restarts !== 0) {
+      writer.uint32(32).uint64(message.restarts);
+    }
+    if (message.lastRestartUs !== 0) {
+      writer.uint32(40).uint64(message.lastRestartUs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CollectorHealth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCollectorHealth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.restarts = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastRestartUs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CollectorHealth {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      restarts: isSet(object.restarts) ? globalThis.Number(object.restarts) : 0,
+      lastRestartUs: isSet(object.lastRestartUs)
+        ? globalThis.Number(object.lastRestartUs)
+        : isSet(object.last_restart_us)
+        ? globalThis.Number(object.last_restart_us)
+        : 0,
+    };
+  },
+
+  toJSON(message: CollectorHealth): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.restarts !== 0) {
+      obj.restarts = Math.round(message.restarts);
+    }
+    if (message.lastRestartUs !== 0) {
+      obj.lastRestartUs = Math.round(message.lastRestartUs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CollectorHealth>, I>>(base?: I): CollectorHealth {
+    return CollectorHealth.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CollectorHealth>, I>>(object: I): CollectorHealth {
+    const message = createBaseCollectorHealth();
+    message.name = object.name ?? "";
+    message.state = object.state ?? "";
+    message.lastError = object.lastError ?? "";
+    message.restarts = object.restarts ?? 0;
+    message.lastRestartUs = object.lastRestartUs ?? 0;
+    return message;
+  },
+};
+
+function createBaseGovernorStatus(): GovernorStatus {
+  return {
+    shedding: false,
+    windowCpuPercent: 0,
+    windowRssBytes: 0,
+    cpuLimitPercent: 0,
+    rssLimitBytes: 0,
+    shedByKind: {},
+    shedEpisodes: 0,
+  };
+}
+
+export const GovernorStatus: MessageFns<GovernorStatus> = {
+  encode(message: GovernorStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.shedding !== false) {
+      writer.uint32(8).bool(message.shedding);
+    }
+    if (message.windowCpuPercent !== 0) {
+      writer.uint32(17).double(message.windowCpuPercent);
+    }
+    if (message.windowRssBytes !== 0) {
+      writer.uint32(24).uint64(message.windowRssBytes);
+    }
+    if (message.cpuLimitPercent !== 0) {
+      writer.uint32(33).double(message.cpuLimitPercent);
+    }
+    if (message.rssLimitBytes !== 0) {
+      writer.uint32(40).uint64(message.rssLimitBytes);
+    }
+    globalThis.Object.entries(message.shedByKind).forEach(([key, value]: [string, number]) => {
+      GovernorStatus_ShedByKindEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    if (message.shedEpisodes !== 0) {
+      writer.uint32(56).uint64(message.shedEpisodes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GovernorStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGovernorStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.shedding = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.windowCpuPercent = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.windowRssBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.cpuLimitPercent = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rssLimitBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = GovernorStatus_ShedByKindEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.shedByKind[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.shedEpisodes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GovernorStatus {
+    return {
+      shedding: isSet(object.shedding) ? globalThis.Boolean(object.shedding) : false,
+      windowCpuPercent: isSet(object.windowCpuPercent)
+        ? globalThis.Number(object.windowCpuPercent)
+        : isSet(object.window_cpu_percent)
+        ? globalThis.Number(object.window_cpu_percent)
+        : 0,
+      windowRssBytes: isSet(object.windowRssBytes)
+        ? globalThis.Number(object.windowRssBytes)
+        : isSet(object.window_rss_bytes)
+        ? globalThis.Number(object.window_rss_bytes)
+        : 0,
+      cpuLimitPercent: isSet(object.cpuLimitPercent)
+        ? globalThis.Number(object.cpuLimitPercent)
+        : isSet(object.cpu_limit_percent)
+        ? globalThis.Number(object.cpu_limit_percent)
+        : 0,
+      rssLimitBytes: isSet(object.rssLimitBytes)
+        ? globalThis.Number(object.rssLimitBytes)
+        : isSet(object.rss_limit_bytes)
+        ? globalThis.Number(object.rss_limit_bytes)
+        : 0,
+      shedByKind: isObject(object.shedByKind)
+        ? (globalThis.Object.entries(object.shedByKind) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.shed_by_kind)
+        ? (globalThis.Object.entries(object.shed_by_kind) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      shedEpisodes: isSet(object.shedEpisodes)
+        ? globalThis.Number(object.shedEpisodes)
+        : isSet(object.shed_episodes)
+        ? globalThis.Number(object.shed_episodes)
+        : 0,
+    };
+  },
+
+  toJSON(message: GovernorStatus): unknown {
+    const obj: any = {};
+    if (message.shedding !== false) {
+      obj.shedding = message.shedding;
+    }
+    if (message.windowCpuPercent !== 0) {
+      obj.windowCpuPercent = floatToJson(message.windowCpuPercent);
+    }
+    if (message.windowRssBytes !== 0) {
+      obj.windowRssBytes = Math.round(message.windowRssBytes);
+    }
+    if (message.cpuLimitPercent !== 0) {
+      obj.cpuLimitPercent = floatToJson(message.cpuLimitPercent);
+    }
+    if (message.rssLimitBytes !== 0) {
+      obj.rssLimitBytes = Math.round(message.rssLimitBytes);
+    }
+    if (message.shedByKind) {
+      const entries = globalThis.Object.entries(message.shedByKind) as [string, number][];
+      if (entries.length > 0) {
+        obj.shedByKind = {};
+        entries.forEach(([k, v]) => {
+          obj.shedByKind[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.shedEpisodes !== 0) {
+      obj.shedEpisodes = Math.round(message.shedEpisodes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GovernorStatus>, I>>(base?: I): GovernorStatus {
+    return GovernorStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GovernorStatus>, I>>(object: I): GovernorStatus {
+    const message = createBaseGovernorStatus();
+    message.shedding = object.shedding ?? false;
+    message.windowCpuPercent = object.windowCpuPercent ?? 0;
+    message.windowRssBytes = object.windowRssBytes ?? 0;
+    message.cpuLimitPercent = object.cpuLimitPercent ?? 0;
+    message.rssLimitBytes = object.rssLimitBytes ?? 0;
+    message.shedByKind = (globalThis.Object.entries(object.shedByKind ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.shedEpisodes = object.shedEpisodes ?? 0;
+    return message;
+  },
+};
+
+function createBaseGovernorStatus_ShedByKindEntry(): GovernorStatus_ShedByKindEntry {
+  return { key: "", value: 0 };
+}
+
+export const GovernorStatus_ShedByKindEntry: MessageFns<GovernorStatus_ShedByKindEntry> = {
+  encode(message: GovernorStatus_ShedByKindEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GovernorStatus_ShedByKindEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGovernorStatus_ShedByKindEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GovernorStatus_ShedByKindEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: GovernorStatus_ShedByKindEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GovernorStatus_ShedByKindEntry>, I>>(base?: I): GovernorStatus_ShedByKindEntry {
+    return GovernorStatus_ShedByKindEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GovernorStatus_ShedByKindEntry>, I>>(
+    object: I,
+  ): GovernorStatus_ShedByKindEntry {
+    const message = createBaseGovernorStatus_ShedByKindEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
     return message;
