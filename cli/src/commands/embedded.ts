@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type AgentConfig, loadAgentConfig, type RunningAgent, startAgent } from "@vigil/agent";
 import { createLogger, createMemoryBus, type Logger, SqliteAlertStore } from "@vigil/common";
@@ -29,12 +28,13 @@ export interface EmbeddedVigil {
 /**
  * Embedded mode: server, hub and a local agent in this one process, joined by
  * the in-process bus, alerts in SQLite under dataDir. The agent still talks to
- * the server over loopback gRPC with a per-run token, exactly as in a fleet.
+ * the server over loopback gRPC and enrols exactly as in a fleet: a one-time
+ * token made for this run (used only when dataDir holds no credential yet),
+ * then its credential in dataDir/credential.
  */
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedVigil> {
   const dataDir = ensureDataDir(options.dataDir);
   const alertStorePath = join(dataDir, "alerts.db");
-  const agentToken = randomBytes(24).toString("base64url");
   const file = options.configFile;
   const serverConfig = loadServerConfig({
     file,
@@ -42,11 +42,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     overrides: {
       grpc: {
         host: "127.0.0.1",
-        agentToken,
         ...(options.grpcPort !== undefined ? { port: options.grpcPort } : {}),
       },
       ...(options.apiPort !== undefined ? { api: { port: options.apiPort } } : {}),
       alertStorePath,
+      enrollment: { storePath: join(dataDir, "enrollment.db") },
     },
   });
   const logger = options.logger ?? createLogger({ name: "vigil", level: serverConfig.logLevel });
@@ -59,13 +59,19 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     logger: logger.child({ component: "server" }),
     alertReader: alertStore,
   });
+  // Handed to the local agent over loopback; it expires unused once the agent holds a credential.
+  const enrollment = server.enrollment?.createToken({
+    kind: "one-time",
+    ttlMs: 10 * 60_000,
+    label: "embedded agent",
+  });
   const hub = await startHub(hubConfig, bus, logger.child({ component: "hub" }));
   const agentConfig = loadAgentConfig({
     file,
     section: file ? "agent" : undefined,
     overrides: {
       servers: [`127.0.0.1:${server.grpcPort}`],
-      token: agentToken,
+      ...(enrollment ? { enrollmentToken: enrollment.token } : {}),
       stateDir: dataDir,
       ...(options.collectors ? { collectors: options.collectors } : {}),
       ...(options.replayFiles?.length ? { replay: { files: options.replayFiles, rebaseTime: true } } : {}),

@@ -20,6 +20,7 @@ function registration(consul: Record<string, unknown>, hosts: { grpc?: string; a
       ...(hosts.api && hosts.api !== "127.0.0.1" ? { token: "api-token-0123456789" } : {}),
     },
     consul: { register: true, ...consul },
+    ...(hosts.grpc && hosts.grpc !== "127.0.0.1" ? { enrollment: { storePath: "enrollment.db" } } : {}),
   });
   return new ConsulRegistration({
     config: config.consul,
