@@ -247,6 +247,19 @@ export class VigilAgent {
     };
   }
 
+  /** The live settings in force (local config, or the server's ConfigUpdate). */
+  runtimeSettings(): {
+    batch: { maxEvents: number; flushIntervalMs: number };
+    limits: { cpuPercent: number; rssBytes: number };
+    logLevel: string;
+  } {
+    return {
+      batch: this.batcher.currentOptions(),
+      limits: this.governor.currentLimits(),
+      logLevel: this.options.loggerTree?.currentLevel() ?? this.options.logger.level,
+    };
+  }
+
   /** Remembers the latest error worth an operator's eye for heartbeats (bounded). */
   private noteError(message: string): void {
     this.lastError =
@@ -333,7 +346,7 @@ export class VigilAgent {
       this.governor.setLimits(limits);
       changed.push("limits");
     }
-    const level = policy.log?.level ?? config.logLevel;
+    const level = policy.log?.level ?? loggerTree?.initialLevel ?? config.logLevel;
     if (loggerTree && loggerTree.currentLevel() !== level) {
       loggerTree.setLevel(level);
       changed.push("log");

@@ -7,12 +7,15 @@ import type { Logger } from "@vigil/common";
  */
 export class LoggerTree {
   readonly root: Logger;
+  /** The level the agent started with: what an update without log.level returns to. */
+  readonly initialLevel: string;
   private readonly members = new Set<WeakRef<Logger>>();
   private level: string;
 
   constructor(base: Logger) {
     this.root = this.track(base.child({}));
     this.level = this.root.level;
+    this.initialLevel = this.level;
   }
 
   currentLevel(): string {
