@@ -64,6 +64,26 @@ describe("end to end - a captured vigil.ko stream fires the default rules", () =
     });
   });
 
+  test("the shells run on the reverse-shell connections are caught by their stdin, whatever their command line", () => {
+    const { devTcp, netcat } = exercise.attacks;
+    const onSocket = match.matched.filter((m) => m.expected.rule === "proc_creation_lnx_shell_socket_stdio");
+    expect(onSocket.map((m) => (m.alert.process as EcsDocument).command_line).sort()).toEqual(
+      ["bash -i", netcat.shell].sort(),
+    );
+    for (const { alert } of onSocket) {
+      const remote =
+        ((alert.process as EcsDocument).parent as EcsDocument).pid === devTcp.pid ? devTcp : netcat;
+      expect(alert.vigil).toMatchObject({
+        stdin_type: "socket",
+        stdin_remote_ip: remote.remoteIp,
+        stdin_remote_port: String(remote.port),
+      });
+    }
+    // /bin/sh in the guest is busybox: the rule saw the resolved file and the path nc asked for.
+    const nc = onSocket.find((m) => (m.alert.process as EcsDocument).pid === netcat.pid);
+    expect(nc?.alert.process).toMatchObject({ executable: "/bin/busybox", exec_filename: "/bin/sh" });
+  });
+
   test("every default rule of the exercised categories fires from kernel data, or is listed with the reason it cannot here", () => {
     const fired = new Set(match.matched.map((m) => m.expected.rule));
     const exercised = [...rules.values()].filter((rule) => EXERCISED_CATEGORIES.includes(rule.category));

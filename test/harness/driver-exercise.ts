@@ -38,10 +38,13 @@ export function assertGuestBash(): void {
   }
 }
 
-/** One command the guest program ran: {"pid","executable","argv","exitCode"}. */
+/** One command the guest program ran: {"pid","executable","resolved","argv","exitCode"}. */
 export interface GuestCommand {
   pid: number;
+  /** The path the program gave execve. */
   executable: string;
+  /** That path resolved (realpath in the guest; a script's interpreter): the EXEC record's exe_path. */
+  resolved: string;
   argv: string[];
   /** Set for a #! script: the kernel then reports argv as [interpreter, script, args...]. */
   interpreter?: string;
@@ -53,6 +56,9 @@ export interface GuestConnection extends GuestCommand {
   port: number;
   /** 1 when the program's listener saw the connection, else -errno. */
   connected: number;
+  /** The program then exec'd on the connection (its stdin/stdout the socket), and its resolved path. */
+  shell?: string;
+  shellResolved?: string;
 }
 
 /** The attacker part of exercise.json (see the comment at the top of vigil-exercise.c). */
@@ -148,8 +154,35 @@ export function kernelArgv(command: GuestCommand): string[] {
     : command.argv;
 }
 
+/**
+ * process.executable is the file that ran (symlinks resolved: the guest's /bin/sh is busybox; a
+ * script's interpreter); process.exec_filename the path execve was given, when it differs.
+ */
+export function executablePaths(path: string, resolved: string): EcsDocument {
+  return resolved === path ? { executable: path } : { executable: resolved, exec_filename: path };
+}
+
 function ran(command: GuestCommand): EcsDocument {
-  return { process: { pid: command.pid, executable: command.executable, args: kernelArgv(command) } };
+  return {
+    process: {
+      pid: command.pid,
+      ...executablePaths(command.executable, command.resolved),
+      args: kernelArgv(command),
+    },
+  };
+}
+
+/** The shell a reverse-shell step ran on its connection: its stdin and stdout are the socket to the listener. */
+function onSocket(connection: GuestConnection, args: string[]): EcsDocument {
+  const socket = (fd: string) => ({
+    [`${fd}_type`]: "socket",
+    [`${fd}_remote_ip`]: connection.remoteIp,
+    [`${fd}_remote_port`]: String(connection.port),
+  });
+  return {
+    process: { ...executablePaths(connection.shell ?? "", connection.shellResolved ?? ""), args },
+    vigil: { ...socket("stdin"), ...socket("stdout") },
+  };
 }
 
 /** The program itself, for steps done by a forked child without exec. */
@@ -214,16 +247,31 @@ export function expectedAlerts(exercise: DriverExercise): ExpectedAlert[] {
       pid: a.devTcp.pid,
       orChild: true,
       fields: {
-        process: { executable: a.devTcp.executable, args: a.devTcp.argv },
+        process: { ...executablePaths(a.devTcp.executable, a.devTcp.resolved), args: a.devTcp.argv },
         destination: { ip: a.devTcp.remoteIp, port: a.devTcp.port },
       },
       why: "bash connected to the listener through /dev/tcp",
+    },
+    {
+      // The same forked child then execs `bash -i` with the socket on 0, 1 and 2.
+      rule: "proc_creation_lnx_shell_socket_stdio",
+      pid: a.devTcp.pid,
+      orChild: true,
+      fields: onSocket(a.devTcp, ["bash", "-i"]),
+      why: "bash -i started on the /dev/tcp socket",
     },
     {
       rule: "proc_creation_lnx_reverse_shell_netcat",
       pid: a.netcat.pid,
       fields: ran(a.netcat),
       why: "nc HOST PORT -e /bin/sh",
+    },
+    {
+      // nc connects, then execs the -e program in the same process with the socket as stdin/stdout.
+      rule: "proc_creation_lnx_shell_socket_stdio",
+      pid: a.netcat.pid,
+      fields: onSocket(a.netcat, [a.netcat.shell ?? ""]),
+      why: "/bin/sh exec'd by nc -e on the connection",
     },
     {
       rule: "proc_creation_lnx_download_piped_to_shell",

@@ -28,7 +28,14 @@ import { bootGuest, type GuestRun } from "../harness/qemu-guest";
 interface Exercise {
   pid: number;
   uid: number;
-  exec: { pid: number; filename: string; argv: string[]; ldPreload: string; exitCode: number };
+  exec: {
+    pid: number;
+    filename: string;
+    resolved: string;
+    argv: string[];
+    ldPreload: string;
+    exitCode: number;
+  };
   exit: { pid: number; code: number };
   connect: { pid: number; address: string; port: number; result: number };
   setuid: { pid: number; oldUid: number; newUid: number; newEuid: number; result: number };
@@ -39,6 +46,7 @@ interface Exercise {
   unlink: { pid: number; path: string };
   dns: { pid: number; name: string; port: number };
   memfd: { pid: number; name: string; execPid: number };
+  procSelfExe: { pid: number; applet: string; resolved: string; exitCode: number };
 }
 
 describe("vigil.ko in a real kernel (QEMU)", () => {
@@ -82,11 +90,14 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
     for (let i = 1; i < seqs.length; i++) expect((seqs[i] as bigint) > (seqs[i - 1] as bigint)).toBe(true);
   });
 
-  it("exec: the program's child, with filename, argv and LD_PRELOAD", () => {
+  it("exec: the program's child, with filename, resolved path, argv and LD_PRELOAD", () => {
     const [exec] = of("EXEC", exercise.exec.pid);
     expect(exec?.header).toMatchObject({ pid: exercise.exec.pid, ppid: exercise.pid, uid: exercise.uid });
+    // /bin/true is a symlink to busybox in the guest: filename is what execve got, exe_path the file.
+    expect(exercise.exec.resolved).toBe("/bin/busybox");
     expect(exec?.fields).toMatchObject({
       filename: exercise.exec.filename,
+      exe_path: exercise.exec.resolved,
       argc: exercise.exec.argv.length,
       argv: exercise.exec.argv,
       ld_preload: exercise.exec.ldPreload,
@@ -94,11 +105,33 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
     const mapped = exec === undefined ? undefined : mapDriverRecord(exec);
     expect(mapped?.kind === "event" && mapped.event).toMatchObject({
       collector: "driver",
-      process: { pid: exercise.exec.pid, ppid: exercise.pid, executable: "/bin/true" },
+      process: {
+        pid: exercise.exec.pid,
+        ppid: exercise.pid,
+        executable: "/bin/busybox",
+        execFilename: "/bin/true",
+      },
       payload: {
         $case: "exec",
         value: { filename: "/bin/true", argv: exercise.exec.argv, argvTruncated: false },
       },
+    });
+  });
+
+  it("exec through /proc/self/exe: busybox sh runs its cat applet as /proc/self/exe, reported as /bin/busybox", () => {
+    const run = exercise.procSelfExe;
+    expect(run).toMatchObject({ exitCode: 0, resolved: "/bin/busybox" });
+    expect(of("EXEC", run.pid)[0]?.fields).toMatchObject({ filename: "/bin/sh", exe_path: run.resolved });
+    const applet = records.find(
+      (r) =>
+        r.def.key === "EXEC" && r.header.ppid === run.pid && (r.fields.argv as string[])[0] === run.applet,
+    );
+    expect(applet?.fields).toMatchObject({ filename: "/proc/self/exe", exe_path: run.resolved });
+    const mapped = applet === undefined ? undefined : mapDriverRecord(applet);
+    expect(mapped?.kind === "event" && mapped.event.process).toMatchObject({
+      executable: run.resolved,
+      execFilename: "/proc/self/exe",
+      args: [run.applet, "/dev/null"],
     });
   });
 
@@ -238,7 +271,16 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
     "memfd_create and the exec from it",
     emitted("MEMFD_CREATE", () => {
       expect(of("MEMFD_CREATE", exercise.memfd.pid)[0]?.fields).toMatchObject({ name: exercise.memfd.name });
-      expect(of("EXEC", exercise.memfd.execPid)).toHaveLength(1);
+      const execs = of("EXEC", exercise.memfd.execPid);
+      expect(execs).toHaveLength(1);
+      // execveat(fd, "", AT_EMPTY_PATH): asked for /dev/fd/N, runs the unlinked memfd, and says so.
+      expect(execs[0]?.fields.filename).toMatch(/^\/dev\/fd\/\d+$/);
+      expect(execs[0]?.fields.exe_path).toBe(`/memfd:${exercise.memfd.name} (deleted)`);
+      const mapped = execs[0] === undefined ? undefined : mapDriverRecord(execs[0]);
+      expect(mapped?.kind === "event" && mapped.event.process).toMatchObject({
+        executable: `/memfd:${exercise.memfd.name} (deleted)`,
+        execFilename: execs[0]?.fields.filename,
+      });
     }),
   );
 
@@ -287,10 +329,14 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
         const [exec] = of("EXEC", step.pid);
         expect({ pid: step.pid, fields: exec?.fields }).toMatchObject({
           pid: step.pid,
-          fields: { filename: step.executable, argv: kernelArgv(step) },
+          fields: { filename: step.executable, exe_path: step.resolved, argv: kernelArgv(step) },
         });
       }
-      expect(of("EXEC", a.accountCreation.pid)[0]?.fields.interpreter).toBe("/bin/sh");
+      // A script runs its interpreter: exe_path is /bin/sh resolved, filename the script.
+      expect(of("EXEC", a.accountCreation.pid)[0]?.fields).toMatchObject({
+        interpreter: "/bin/sh",
+        exe_path: "/bin/busybox",
+      });
       // cat runs as root all through: the process made itself root before the exec.
       expect(of("EXEC", a.privesc.pid)[0]?.header).toMatchObject({ uid: 0, euid: 0 });
     });
@@ -348,8 +394,15 @@ describe("vigil.ko in a real kernel (QEMU)", () => {
       expect(of("CONNECT", netcat.pid)[0]?.fields).toMatchObject({
         remote: { ...remote, port: netcat.port },
       });
-      const execs = of("EXEC", netcat.pid).map((r) => r.fields.filename);
-      expect(execs).toEqual(["/bin/nc", "/bin/sh"]);
+      const execs = of("EXEC", netcat.pid);
+      expect(execs.map((r) => r.fields.filename)).toEqual(["/bin/nc", netcat.shell]);
+      // nc -e: the shell exec'd in nc's process, on the connection; the agent reports what the rules see.
+      const socket = { type: "socket", remoteIp: netcat.remoteIp, remotePort: netcat.port };
+      const [shell] = execs.slice(1).map(mapDriverRecord);
+      expect(shell?.kind === "event" && shell.event).toMatchObject({
+        process: { executable: netcat.shellResolved, execFilename: netcat.shell },
+        payload: { $case: "exec", value: { stdin: socket, stdout: socket, stderr: { type: "char" } } },
+      });
     });
 
     it("this run's stream through agent → gRPC → server → NATS → hub fires exactly the expected default rules", async () => {

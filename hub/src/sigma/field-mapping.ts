@@ -7,22 +7,32 @@ import type { LogsourceCategory } from "./types";
 export interface FieldMapping {
   /** Dotted ECS path. */
   path: string;
+  /**
+   * More paths the field also reads: the field then holds the values of all of them,
+   * matched like an array field (any value may match; `null` when none is present).
+   */
+  alsoPaths?: readonly string[];
   /** Sigma values rewritten to ECS values before compiling (lower-case keys); any listed value matches. */
   values?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Fields valid in every category. */
 export const COMMON_FIELDS: Readonly<Record<string, FieldMapping>> = {
-  Image: { path: "process.executable" },
+  // The resolved file (process.executable) or the path its exec was given when that differs
+  // (process.exec_filename: a symlink such as /bin/sh -> busybox, /proc/self/exe, a #! script).
+  Image: { path: "process.executable", alsoPaths: ["process.exec_filename"] },
   CommandLine: { path: "process.command_line" },
   CurrentDirectory: { path: "process.working_directory" },
   ProcessId: { path: "process.pid" },
   User: { path: "user.name" },
-  ParentImage: { path: "process.parent.executable" },
+  ParentImage: { path: "process.parent.executable", alsoPaths: ["process.parent.exec_filename"] },
   ParentCommandLine: { path: "process.parent.command_line" },
   ParentProcessId: { path: "process.parent.pid" },
   // Vigil extensions: the agent's process cache knows the grandparent.
-  GrandparentImage: { path: "process.parent.parent.executable" },
+  GrandparentImage: {
+    path: "process.parent.parent.executable",
+    alsoPaths: ["process.parent.parent.exec_filename"],
+  },
   GrandparentCommandLine: { path: "process.parent.parent.command_line" },
   EffectiveUser: { path: "user.effective.name" },
   Container: { path: "container.id" },

@@ -30,7 +30,37 @@ function toNumber(value: unknown): number {
   return Number.NaN;
 }
 
-export function compileGetter(path: readonly string[]): (doc: EcsDocument) => unknown {
+/**
+ * Reads `path`; with `alsoPaths`, the values present at any of the paths, as one
+ * value when only one is present and as a flat list otherwise (so they match like
+ * an array field).
+ */
+export function compileGetter(
+  path: readonly string[],
+  alsoPaths: readonly (readonly string[])[] = [],
+): (doc: EcsDocument) => unknown {
+  const first = compilePathGetter(path);
+  if (alsoPaths.length === 0) return first;
+  const getters = [first, ...alsoPaths.map(compilePathGetter)];
+  return (doc) => {
+    let found: unknown;
+    let many: unknown[] | undefined;
+    for (const get of getters) {
+      const value = get(doc);
+      if (isAbsent(value)) continue;
+      if (found === undefined && many === undefined) {
+        found = value;
+        continue;
+      }
+      many ??= Array.isArray(found) ? [...found] : [found];
+      if (Array.isArray(value)) many.push(...value);
+      else many.push(value);
+    }
+    return many ?? found;
+  };
+}
+
+function compilePathGetter(path: readonly string[]): (doc: EcsDocument) => unknown {
   if (path.length === 1) {
     const [a] = path;
     return (doc) => doc[a];
@@ -203,7 +233,7 @@ function valueTests(spec: FieldSpec, values: Scalar[]): { tests: ValueTest[]; ma
 
 /** Compiles `key: value` of a selection into a predicate over the document. */
 export function compileFieldMatcher(spec: FieldSpec, raw: unknown): Predicate {
-  const get = compileGetter(spec.path);
+  const get = compileGetter(spec.path, spec.alsoPaths);
   if (spec.kind.kind === "exists") {
     if (typeof raw !== "boolean") throw new RuleSyntaxError(`'${spec.key}': 'exists' takes true or false`);
     const expected = raw;

@@ -47,6 +47,7 @@ export function parseFieldKey(key: string, category: LogsourceCategory): FieldSp
     key,
     field,
     path: resolved.mapping.path.split("."),
+    alsoPaths: resolved.mapping.alsoPaths?.map((path) => path.split(".")) ?? [],
     kind: matchKind(key, modifiers),
     all: modifiers.includes("all"),
     valueMap: resolved.mapping.values,

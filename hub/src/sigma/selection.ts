@@ -11,6 +11,7 @@ import type { FieldSpec, LogsourceCategory, Predicate } from "./types";
 export const KEYWORD_FIELDS = [
   "process.command_line",
   "process.executable",
+  "process.exec_filename",
   "process.parent.command_line",
   "file.path",
 ] as const;
@@ -41,6 +42,7 @@ function compileKeywords(name: string, keywords: unknown[]): Predicate {
       key: `${name} (keywords)`,
       field,
       path: field.split("."),
+      alsoPaths: [],
       kind: { kind: "string", operator: "contains" },
       all: false,
       valueMap: undefined,

@@ -120,6 +120,8 @@ export interface FieldSpec {
   field: string;
   /** ECS path split into segments. */
   path: string[];
+  /** Further paths the field reads (Image: process.exec_filename); their values join the first path's. */
+  alsoPaths: string[][];
   /** What the values mean; exactly one kind per key. */
   kind: FieldMatchKind;
   /** `|all`: every listed value must match instead of any. */

@@ -8,7 +8,7 @@ import type { estypes } from "@elastic/elasticsearch";
 export const ALERTS_DATA_STREAM = "vigil-alerts";
 export const ALERTS_INDEX_TEMPLATE_NAME = "vigil-alerts";
 /** Bump when the mappings change; stored as the template's version for operators. */
-export const ALERTS_INDEX_TEMPLATE_VERSION = 1;
+export const ALERTS_INDEX_TEMPLATE_VERSION = 2;
 
 type Mapping = estypes.MappingProperty;
 
@@ -32,6 +32,8 @@ function processFields(): Record<string, Mapping> {
     entity_id: keyword,
     name: keyword,
     executable: keywordWithText,
+    // Vigil extension: the path the exec was given when it is not `executable` (FIELDS.md).
+    exec_filename: keywordWithText,
     command_line: commandLine,
     args: keyword,
     args_count: long,

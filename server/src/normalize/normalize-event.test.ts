@@ -58,6 +58,74 @@ describe("normalize - agent events to ECS", () => {
     expect(doc.agent).toEqual({ id: SAMPLE_HELLO.agentId, type: "vigil-agent", version: "0.1.0" });
   });
 
+  test("exec: process.executable is the file that runs, the path execve got is kept when it differs; stdio in vigil.*", () => {
+    const socket = {
+      type: "socket",
+      localIp: "10.0.3.15",
+      localPort: 51234,
+      remoteIp: "203.0.113.7",
+      remotePort: 4444,
+    };
+    const event = {
+      ...EXEC_CAT_SHADOW,
+      collector: "driver",
+      process: {
+        ...EXEC_CAT_SHADOW.process,
+        executable: "/usr/bin/dash",
+        execFilename: "/bin/sh",
+        args: ["/bin/sh"],
+      },
+      payload: {
+        $case: "exec" as const,
+        value: {
+          filename: "/bin/sh",
+          argv: ["/bin/sh"],
+          argvTruncated: false,
+          result: 0,
+          stdin: socket,
+          stdout: socket,
+          stderr: { type: "char", localIp: "", localPort: 0, remoteIp: "", remotePort: 0 },
+        },
+      },
+    } as typeof EXEC_CAT_SHADOW;
+    const doc = ecs(event);
+    expect(doc.process).toMatchObject({
+      executable: "/usr/bin/dash",
+      exec_filename: "/bin/sh",
+      command_line: "/bin/sh",
+    });
+    expect(doc.vigil).toEqual({
+      stdin_type: "socket",
+      stdin_local_ip: "10.0.3.15",
+      stdin_local_port: "51234",
+      stdin_remote_ip: "203.0.113.7",
+      stdin_remote_port: "4444",
+      stdout_type: "socket",
+      stdout_local_ip: "10.0.3.15",
+      stdout_local_port: "51234",
+      stdout_remote_ip: "203.0.113.7",
+      stdout_remote_port: "4444",
+      stderr_type: "char",
+    });
+    // A collector without a resolved path: the exec's filename is the executable, nothing else is added.
+    const bare = ecs({
+      ...EXEC_CAT_SHADOW,
+      process: { ...EXEC_CAT_SHADOW.process, executable: "" },
+    } as typeof EXEC_CAT_SHADOW);
+    expect(bare.process.executable).toBe("/usr/bin/cat");
+    expect(bare.process.exec_filename).toBeUndefined();
+    expect(bare.vigil).toBeUndefined();
+    // The ancestry keeps its own exec paths (a #! script runs its interpreter).
+    const process = EXEC_CAT_SHADOW.process;
+    if (process?.parent === undefined) throw new Error("sample event without a parent");
+    const parent = { ...process.parent, executable: "/usr/bin/dash", execFilename: "/usr/sbin/dkms" };
+    const child = ecs({ ...EXEC_CAT_SHADOW, process: { ...process, parent } });
+    expect(child.process.parent).toMatchObject({
+      executable: "/usr/bin/dash",
+      exec_filename: "/usr/sbin/dkms",
+    });
+  });
+
   test("entity ids are stable for the same process and differ across processes", () => {
     const first = ecs(EXEC_CAT_SHADOW).process;
     const again = ecs(EXIT_EVENT).process;

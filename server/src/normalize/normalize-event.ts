@@ -6,6 +6,7 @@ import {
   EcsProcess,
   EcsProcessParent,
   type Event,
+  type ExecStdio,
   type Process,
   type ProcessRef,
 } from "@vigil/proto";
@@ -52,10 +53,18 @@ export function normalizeEvent(
       const exec = payload.value;
       setAction(ecsEvent, ["process"], ["start"], "exec", exec.result);
       const process = ensureProcess(canonical);
-      if (exec.filename) process.executable = exec.filename;
+      // process.executable is the file that runs (symlinks resolved, a script's interpreter) when the
+      // collector knows it; exec.filename is the path execve was given, kept when it names it differently.
+      if (!process.executable) process.executable = exec.filename;
+      if (!process.execFilename && exec.filename && exec.filename !== process.executable) {
+        process.execFilename = exec.filename;
+      }
       if (exec.argv.length > 0) setArgs(process, exec.argv);
       if (!process.name && process.executable) process.name = posix.basename(process.executable);
       if (exec.argvTruncated) canonical.vigil.args_truncated = "true";
+      setStdio(canonical.vigil, "stdin", exec.stdin);
+      setStdio(canonical.vigil, "stdout", exec.stdout);
+      setStdio(canonical.vigil, "stderr", exec.stderr);
       break;
     }
     case "exit": {
@@ -233,6 +242,28 @@ function setAction(
   target.outcome = result === EINPROGRESS ? "unknown" : result < 0 ? "failure" : "success";
 }
 
+/**
+ * vigil.<fd>_type (none, file, pipe, tty, socket, char, other) and, for an inet socket,
+ * vigil.<fd>_local_ip / _local_port and, when connected, vigil.<fd>_remote_ip / _remote_port.
+ * Nothing when the collector does not know (only the kernel driver reports them).
+ */
+function setStdio(
+  vigil: Record<string, string>,
+  fd: "stdin" | "stdout" | "stderr",
+  io: ExecStdio | undefined,
+): void {
+  if (!io?.type) return;
+  vigil[`${fd}_type`] = io.type;
+  if (io.localIp) {
+    vigil[`${fd}_local_ip`] = io.localIp;
+    vigil[`${fd}_local_port`] = String(io.localPort);
+  }
+  if (io.remoteIp) {
+    vigil[`${fd}_remote_ip`] = io.remoteIp;
+    vigil[`${fd}_remote_port`] = String(io.remotePort);
+  }
+}
+
 function ensureProcess(canonical: CanonicalEvent): EcsProcess {
   canonical.process ??= EcsProcess.create();
   return canonical.process;
@@ -244,6 +275,7 @@ function processFields(agentId: string, process: Process): EcsProcess {
   fields.entityId = processEntityId(agentId, process.pid, process.startTimeUs);
   fields.name = process.name || (process.executable ? posix.basename(process.executable) : "");
   fields.executable = process.executable;
+  fields.execFilename = process.execFilename;
   setArgs(fields, process.args);
   fields.workingDirectory = process.workingDirectory;
   fields.startUs = process.startTimeUs;
@@ -275,6 +307,7 @@ function parentFields(agentId: string, ref: ProcessRef | undefined): EcsProcessP
     args: ref.args,
     commandLine: ref.args.join(" "),
     parent: undefined,
+    execFilename: ref.execFilename,
   };
 }
 

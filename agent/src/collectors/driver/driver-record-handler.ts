@@ -6,7 +6,8 @@
 //  - DROPPED / STATS bookkeeping;
 //  - mapping onto typed events, or KernelEvent for kinds without one;
 //  - process context: the driver's header names the acting task (pid, ppid,
-//    uids, comm) but only EXEC carries an executable and argv, so a process
+//    uids, comm) but only EXEC carries an executable (the resolved file, and
+//    the path execve was given when that differs) and argv, so a process
 //    table fed by the stream itself (EXEC, FORK, CRED_CHANGE, EXIT) gives every
 //    event its executable, argv and parent/grandparent; processes the stream
 //    never introduced are looked up by an optional callback (/proc, live only);
@@ -185,8 +186,9 @@ export class DriverRecordHandler {
       self = {
         ...emptySnapshot(pid),
         ppid: reported.ppid,
-        name: reported.name || posix.basename(payload.value.filename),
-        executable: payload.value.filename,
+        name: reported.name || posix.basename(reported.executable || payload.value.filename),
+        executable: reported.executable || payload.value.filename,
+        execFilename: reported.execFilename,
         args: payload.value.argv,
         cwd: reported.workingDirectory,
         uid: reported.uid,
@@ -212,6 +214,7 @@ export class DriverRecordHandler {
       ...reported,
       name: reported.name || self.name,
       executable: reported.executable || self.executable,
+      execFilename: reported.executable ? reported.execFilename : (self.execFilename ?? ""),
       args: reported.args.length > 0 ? reported.args : self.args,
       workingDirectory: reported.workingDirectory || self.cwd,
       tty: reported.tty || self.tty,
@@ -274,5 +277,6 @@ function ref(snapshot: ProcessSnapshot): ProcessRef {
     args: snapshot.args,
     uid: snapshot.uid,
     startTimeUs: snapshot.startTimeUs,
+    execFilename: snapshot.execFilename ?? "",
   };
 }

@@ -6,9 +6,16 @@
 // the module emits it next to FILE_OPEN_WRITE for the same open(O_CREAT), and one
 // open must not become two fileOpen events.
 
-import { AddressFamily, type Event, type Process } from "@vigil/proto";
+import { AddressFamily, type Event, type ExecStdio, type Process } from "@vigil/proto";
 import {
   VIGIL_EXEC_ARGV_TRUNCATED,
+  VIGIL_FD_CHAR,
+  VIGIL_FD_FILE,
+  VIGIL_FD_NONE,
+  VIGIL_FD_OTHER,
+  VIGIL_FD_PIPE,
+  VIGIL_FD_SOCKET,
+  VIGIL_FD_TTY,
   VIGIL_INTEG_CHECK_DONE,
   VIGIL_INTEG_HIDDEN_MODULE,
   VIGIL_INTEG_PROC_FOPS,
@@ -141,15 +148,31 @@ function integrityFields(f: Record<string, DriverFieldValue>): DriverGenericEven
   return out;
 }
 
+/**
+ * EXEC: the file now running is `exe_path` (symlinks resolved, a script's
+ * interpreter, "/memfd:name (deleted)"; schema 2), else - an older module, or a
+ * path the kernel could not build - the path given to execve. That path is kept
+ * as execFilename when it names the file differently (symlink, relative path,
+ * /proc/self/exe, /dev/fd/N, #! script).
+ */
+function execPaths(fields: DriverRecord["fields"]): { executable: string; execFilename: string } {
+  const filename = str(fields.filename);
+  const resolved = str(fields.exe_path);
+  if (resolved === "") return { executable: filename, execFilename: "" };
+  return { executable: resolved, execFilename: filename === resolved ? "" : filename };
+}
+
 /** The acting process as the header describes it; richer context (parent, user name) is the collector's job. */
 function processOf(record: DriverRecord): Process {
   const h = record.header;
   const exec = record.def.key === "EXEC";
+  const paths = exec ? execPaths(record.fields) : { executable: "", execFilename: "" };
   return {
     pid: h.tgid,
     ppid: h.ppid,
     name: h.comm,
-    executable: exec ? str(record.fields.filename) : "",
+    executable: paths.executable,
+    execFilename: paths.execFilename,
     args: exec ? strs(record.fields.argv) : [],
     workingDirectory: exec ? str(record.fields.cwd) : "",
     uid: h.uid,
@@ -177,6 +200,9 @@ function typedPayload(record: DriverRecord): Event["payload"] {
           argv: strs(f.argv),
           argvTruncated: (num(f.flags) & VIGIL_EXEC_ARGV_TRUNCATED) !== 0,
           result: 0,
+          stdin: stdio(f, "stdin"),
+          stdout: stdio(f, "stdout"),
+          stderr: stdio(f, "stderr"),
         },
       };
     case "FORK":
@@ -236,6 +262,40 @@ function typedPayload(record: DriverRecord): Event["payload"] {
     default:
       return undefined;
   }
+}
+
+/** EXEC *_kind values (vigil.h enum vigil_fd_kind) as ExecStdio.type. */
+const FD_KINDS: Record<number, string> = {
+  [VIGIL_FD_NONE]: "none",
+  [VIGIL_FD_FILE]: "file",
+  [VIGIL_FD_PIPE]: "pipe",
+  [VIGIL_FD_TTY]: "tty",
+  [VIGIL_FD_SOCKET]: "socket",
+  [VIGIL_FD_CHAR]: "char",
+  [VIGIL_FD_OTHER]: "other",
+};
+
+/** fd 0, 1 or 2 of an EXEC: its kind, and for an inet socket its bound and (when connected) peer address. */
+function stdio(f: DriverRecord["fields"], fd: "stdin" | "stdout" | "stderr"): ExecStdio | undefined {
+  const kind = f[`${fd}_kind`];
+  if (kind === undefined) return undefined;
+  const local = endpoint(f[`${fd}_local`]);
+  const remote = endpoint(f[`${fd}_remote`]);
+  return {
+    type: FD_KINDS[num(kind)] ?? `kind_${num(kind)}`,
+    localIp: local.ip,
+    localPort: local.port,
+    remoteIp: remote.ip,
+    remotePort: remote.port,
+  };
+}
+
+/** An inet address that is set: not family 0, not the unspecified address with port 0 (unbound, unconnected). */
+function endpoint(value: DriverFieldValue | undefined): { ip: string; port: number } {
+  const a = addr(value);
+  if (a.family !== AF_INET && a.family !== AF_INET6) return { ip: "", port: 0 };
+  if (a.port === 0 && (a.ip === "0.0.0.0" || a.ip === "::")) return { ip: "", port: 0 };
+  return { ip: a.ip, port: a.port };
 }
 
 function family(af: number): AddressFamily {

@@ -295,7 +295,15 @@ export class TraceCorrelator {
     this.counters.exec++;
     this.emit(timestampNs, snapshot, {
       $case: "exec",
-      value: { filename, argv, argvTruncated: truncated, result: 0 },
+      value: {
+        filename,
+        argv,
+        argvTruncated: truncated,
+        result: 0,
+        stdin: undefined,
+        stdout: undefined,
+        stderr: undefined,
+      },
     });
   }
 
@@ -306,7 +314,15 @@ export class TraceCorrelator {
     this.counters.execFailed++;
     this.emit(timestampNs, this.processOf(tid), {
       $case: "exec",
-      value: { filename: call.path, argv: call.argv, argvTruncated: call.argvTruncated, result },
+      value: {
+        filename: call.path,
+        argv: call.argv,
+        argvTruncated: call.argvTruncated,
+        result,
+        stdin: undefined,
+        stdout: undefined,
+        stderr: undefined,
+      },
     });
   }
 

@@ -3,7 +3,10 @@ export interface ProcessSnapshot {
   pid: number;
   ppid: number;
   name: string;
+  /** The file the process runs, symlinks resolved (/proc/<pid>/exe; the driver's EXEC exe_path). */
   executable: string;
+  /** The path its exec was given when that is not `executable` (symlink, /proc/self/exe, #! script); only the driver knows it. */
+  execFilename?: string;
   args: string[];
   cwd: string;
   uid: number;

@@ -119,6 +119,7 @@ export class ProcessTable {
       containerId: snapshot.containerId,
       parent: parent === undefined ? undefined : toRef(parent),
       grandparent: grandparent === undefined ? undefined : toRef(grandparent),
+      execFilename: snapshot.execFilename ?? "",
     };
   }
 }
@@ -131,5 +132,6 @@ function toRef(snapshot: ProcessSnapshot): ProcessRef {
     args: snapshot.args,
     uid: snapshot.uid,
     startTimeUs: snapshot.startTimeUs,
+    execFilename: snapshot.execFilename ?? "",
   };
 }

@@ -355,6 +355,11 @@ export interface Process {
   pid: number;
   ppid: number;
   name: string;
+  /**
+   * The file the process runs, symlinks resolved (what /proc/<pid>/exe
+   * shows; for a #! script its interpreter). Collectors that cannot resolve
+   * it report the path the exec was given.
+   */
   executable: string;
   args: string[];
   workingDirectory: string;
@@ -368,7 +373,15 @@ export interface Process {
   sessionId: number;
   containerId: string;
   parent: ProcessRef | undefined;
-  grandparent: ProcessRef | undefined;
+  grandparent:
+    | ProcessRef
+    | undefined;
+  /**
+   * The path the process's exec was given (execve's filename) when it is not
+   * `executable`: a symlink, a relative path, /proc/self/exe, /dev/fd/N, a
+   * #! script. "" when it is the same or unknown.
+   */
+  execFilename: string;
 }
 
 export interface ProcessRef {
@@ -378,13 +391,44 @@ export interface ProcessRef {
   args: string[];
   uid: number;
   startTimeUs: number;
+  /** As Process.exec_filename. */
+  execFilename: string;
 }
 
 export interface ProcessExec {
+  /**
+   * The path given to execve, as the caller wrote it (the resolved file is
+   * Process.executable).
+   */
   filename: string;
   argv: string[];
   argvTruncated: boolean;
   result: number;
+  /**
+   * What fds 0, 1 and 2 were at the exec (kernel driver only; unset when the
+   * collector does not know).
+   */
+  stdin: ExecStdio | undefined;
+  stdout: ExecStdio | undefined;
+  stderr: ExecStdio | undefined;
+}
+
+/** One standard descriptor of an exec'd process. */
+export interface ExecStdio {
+  /**
+   * "none" (not open), "file" (regular file or directory), "pipe" (pipe or
+   * FIFO), "tty" (terminal, pty), "socket", "char" (another character
+   * device, e.g. /dev/null), "other".
+   */
+  type: string;
+  /**
+   * For an IPv4/IPv6 socket: its local address, and its peer's when it is
+   * connected ("" and 0 otherwise, and for every other type).
+   */
+  localIp: string;
+  localPort: number;
+  remoteIp: string;
+  remotePort: number;
 }
 
 export interface ProcessExit {
@@ -4054,6 +4098,7 @@ function createBaseProcess(): Process {
     containerId: "",
     parent: undefined,
     grandparent: undefined,
+    execFilename: "",
   };
 }
 
@@ -4109,6 +4154,9 @@ export const Process: MessageFns<Process> = {
     }
     if (message.grandparent !== undefined) {
       ProcessRef.encode(message.grandparent, writer.uint32(138).fork()).join();
+    }
+    if (message.execFilename !== "") {
+      writer.uint32(146).string(message.execFilename);
     }
     return writer;
   },
@@ -4262,6 +4310,14 @@ export const Process: MessageFns<Process> = {
             message.grandparent = ProcessRef.decode(reader, reader.uint32());
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.execFilename = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4313,6 +4369,11 @@ export const Process: MessageFns<Process> = {
         : "",
       parent: isSet(object.parent) ? ProcessRef.fromJSON(object.parent) : undefined,
       grandparent: isSet(object.grandparent) ? ProcessRef.fromJSON(object.grandparent) : undefined,
+      execFilename: isSet(object.execFilename)
+        ? globalThis.String(object.execFilename)
+        : isSet(object.exec_filename)
+        ? globalThis.String(object.exec_filename)
+        : "",
     };
   },
 
@@ -4369,6 +4430,9 @@ export const Process: MessageFns<Process> = {
     if (message.grandparent !== undefined) {
       obj.grandparent = ProcessRef.toJSON(message.grandparent);
     }
+    if (message.execFilename !== "") {
+      obj.execFilename = message.execFilename;
+    }
     return obj;
   },
 
@@ -4398,12 +4462,13 @@ export const Process: MessageFns<Process> = {
     message.grandparent = (object.grandparent !== undefined && object.grandparent !== null)
       ? ProcessRef.fromPartial(object.grandparent)
       : undefined;
+    message.execFilename = object.execFilename ?? "";
     return message;
   },
 };
 
 function createBaseProcessRef(): ProcessRef {
-  return { pid: 0, name: "", executable: "", args: [], uid: 0, startTimeUs: 0 };
+  return { pid: 0, name: "", executable: "", args: [], uid: 0, startTimeUs: 0, execFilename: "" };
 }
 
 export const ProcessRef: MessageFns<ProcessRef> = {
@@ -4425,6 +4490,9 @@ export const ProcessRef: MessageFns<ProcessRef> = {
     }
     if (message.startTimeUs !== 0) {
       writer.uint32(48).uint64(message.startTimeUs);
+    }
+    if (message.execFilename !== "") {
+      writer.uint32(58).string(message.execFilename);
     }
     return writer;
   },
@@ -4490,6 +4558,14 @@ export const ProcessRef: MessageFns<ProcessRef> = {
             message.startTimeUs = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.execFilename = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4514,6 +4590,11 @@ export const ProcessRef: MessageFns<ProcessRef> = {
         : isSet(object.start_time_us)
         ? globalThis.Number(object.start_time_us)
         : 0,
+      execFilename: isSet(object.execFilename)
+        ? globalThis.String(object.execFilename)
+        : isSet(object.exec_filename)
+        ? globalThis.String(object.exec_filename)
+        : "",
     };
   },
 
@@ -4537,6 +4618,9 @@ export const ProcessRef: MessageFns<ProcessRef> = {
     if (message.startTimeUs !== 0) {
       obj.startTimeUs = Math.round(message.startTimeUs);
     }
+    if (message.execFilename !== "") {
+      obj.execFilename = message.execFilename;
+    }
     return obj;
   },
 
@@ -4551,12 +4635,21 @@ export const ProcessRef: MessageFns<ProcessRef> = {
     message.args = object.args?.map((e) => e) || [];
     message.uid = object.uid ?? 0;
     message.startTimeUs = object.startTimeUs ?? 0;
+    message.execFilename = object.execFilename ?? "";
     return message;
   },
 };
 
 function createBaseProcessExec(): ProcessExec {
-  return { filename: "", argv: [], argvTruncated: false, result: 0 };
+  return {
+    filename: "",
+    argv: [],
+    argvTruncated: false,
+    result: 0,
+    stdin: undefined,
+    stdout: undefined,
+    stderr: undefined,
+  };
 }
 
 export const ProcessExec: MessageFns<ProcessExec> = {
@@ -4572,6 +4665,15 @@ export const ProcessExec: MessageFns<ProcessExec> = {
     }
     if (message.result !== 0) {
       writer.uint32(32).int32(message.result);
+    }
+    if (message.stdin !== undefined) {
+      ExecStdio.encode(message.stdin, writer.uint32(42).fork()).join();
+    }
+    if (message.stdout !== undefined) {
+      ExecStdio.encode(message.stdout, writer.uint32(50).fork()).join();
+    }
+    if (message.stderr !== undefined) {
+      ExecStdio.encode(message.stderr, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -4621,6 +4723,30 @@ export const ProcessExec: MessageFns<ProcessExec> = {
             message.result = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.stdin = ExecStdio.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.stdout = ExecStdio.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.stderr = ExecStdio.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4643,6 +4769,9 @@ export const ProcessExec: MessageFns<ProcessExec> = {
         ? globalThis.Boolean(object.argv_truncated)
         : false,
       result: isSet(object.result) ? globalThis.Number(object.result) : 0,
+      stdin: isSet(object.stdin) ? ExecStdio.fromJSON(object.stdin) : undefined,
+      stdout: isSet(object.stdout) ? ExecStdio.fromJSON(object.stdout) : undefined,
+      stderr: isSet(object.stderr) ? ExecStdio.fromJSON(object.stderr) : undefined,
     };
   },
 
@@ -4660,6 +4789,15 @@ export const ProcessExec: MessageFns<ProcessExec> = {
     if (message.result !== 0) {
       obj.result = Math.round(message.result);
     }
+    if (message.stdin !== undefined) {
+      obj.stdin = ExecStdio.toJSON(message.stdin);
+    }
+    if (message.stdout !== undefined) {
+      obj.stdout = ExecStdio.toJSON(message.stdout);
+    }
+    if (message.stderr !== undefined) {
+      obj.stderr = ExecStdio.toJSON(message.stderr);
+    }
     return obj;
   },
 
@@ -4672,6 +4810,164 @@ export const ProcessExec: MessageFns<ProcessExec> = {
     message.argv = object.argv?.map((e) => e) || [];
     message.argvTruncated = object.argvTruncated ?? false;
     message.result = object.result ?? 0;
+    message.stdin = (object.stdin !== undefined && object.stdin !== null)
+      ? ExecStdio.fromPartial(object.stdin)
+      : undefined;
+    message.stdout = (object.stdout !== undefined && object.stdout !== null)
+      ? ExecStdio.fromPartial(object.stdout)
+      : undefined;
+    message.stderr = (object.stderr !== undefined && object.stderr !== null)
+      ? ExecStdio.fromPartial(object.stderr)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExecStdio(): ExecStdio {
+  return { type: "", localIp: "", localPort: 0, remoteIp: "", remotePort: 0 };
+}
+
+export const ExecStdio: MessageFns<ExecStdio> = {
+  encode(message: ExecStdio, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.localIp !== "") {
+      writer.uint32(18).string(message.localIp);
+    }
+    if (message.localPort !== 0) {
+      writer.uint32(24).uint32(message.localPort);
+    }
+    if (message.remoteIp !== "") {
+      writer.uint32(34).string(message.remoteIp);
+    }
+    if (message.remotePort !== 0) {
+      writer.uint32(40).uint32(message.remotePort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecStdio {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecStdio();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.localIp = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.localPort = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.remoteIp = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.remotePort = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecStdio {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      localIp: isSet(object.localIp)
+        ? globalThis.String(object.localIp)
+        : isSet(object.local_ip)
+        ? globalThis.String(object.local_ip)
+        : "",
+      localPort: isSet(object.localPort)
+        ? globalThis.Number(object.localPort)
+        : isSet(object.local_port)
+        ? globalThis.Number(object.local_port)
+        : 0,
+      remoteIp: isSet(object.remoteIp)
+        ? globalThis.String(object.remoteIp)
+        : isSet(object.remote_ip)
+        ? globalThis.String(object.remote_ip)
+        : "",
+      remotePort: isSet(object.remotePort)
+        ? globalThis.Number(object.remotePort)
+        : isSet(object.remote_port)
+        ? globalThis.Number(object.remote_port)
+        : 0,
+    };
+  },
+
+  toJSON(message: ExecStdio): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.localIp !== "") {
+      obj.localIp = message.localIp;
+    }
+    if (message.localPort !== 0) {
+      obj.localPort = Math.round(message.localPort);
+    }
+    if (message.remoteIp !== "") {
+      obj.remoteIp = message.remoteIp;
+    }
+    if (message.remotePort !== 0) {
+      obj.remotePort = Math.round(message.remotePort);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecStdio>, I>>(base?: I): ExecStdio {
+    return ExecStdio.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecStdio>, I>>(object: I): ExecStdio {
+    const message = createBaseExecStdio();
+    message.type = object.type ?? "";
+    message.localIp = object.localIp ?? "";
+    message.localPort = object.localPort ?? 0;
+    message.remoteIp = object.remoteIp ?? "";
+    message.remotePort = object.remotePort ?? 0;
     return message;
   },
 };

@@ -103,6 +103,11 @@ export interface EcsProcess {
   user: EcsUser | undefined;
   tty: EcsTty | undefined;
   sessionLeaderPid: number;
+  /**
+   * Vigil extension: the path the exec was given when it is not
+   * `executable` (symlink, relative path, /proc/self/exe, /dev/fd/N, #! script).
+   */
+  execFilename: string;
 }
 
 export interface EcsProcessParent {
@@ -112,7 +117,11 @@ export interface EcsProcessParent {
   executable: string;
   args: string[];
   commandLine: string;
-  parent: EcsProcessParent | undefined;
+  parent:
+    | EcsProcessParent
+    | undefined;
+  /** As EcsProcess.exec_filename. */
+  execFilename: string;
 }
 
 export interface EcsTty {
@@ -1313,6 +1322,7 @@ function createBaseEcsProcess(): EcsProcess {
     user: undefined,
     tty: undefined,
     sessionLeaderPid: 0,
+    execFilename: "",
   };
 }
 
@@ -1362,6 +1372,9 @@ export const EcsProcess: MessageFns<EcsProcess> = {
     }
     if (message.sessionLeaderPid !== 0) {
       writer.uint32(120).int32(message.sessionLeaderPid);
+    }
+    if (message.execFilename !== "") {
+      writer.uint32(130).string(message.execFilename);
     }
     return writer;
   },
@@ -1499,6 +1512,14 @@ export const EcsProcess: MessageFns<EcsProcess> = {
             message.sessionLeaderPid = reader.int32();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.execFilename = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1560,6 +1581,11 @@ export const EcsProcess: MessageFns<EcsProcess> = {
         : isSet(object.session_leader_pid)
         ? globalThis.Number(object.session_leader_pid)
         : 0,
+      execFilename: isSet(object.execFilename)
+        ? globalThis.String(object.execFilename)
+        : isSet(object.exec_filename)
+        ? globalThis.String(object.exec_filename)
+        : "",
     };
   },
 
@@ -1610,6 +1636,9 @@ export const EcsProcess: MessageFns<EcsProcess> = {
     if (message.sessionLeaderPid !== 0) {
       obj.sessionLeaderPid = Math.round(message.sessionLeaderPid);
     }
+    if (message.execFilename !== "") {
+      obj.execFilename = message.execFilename;
+    }
     return obj;
   },
 
@@ -1635,12 +1664,22 @@ export const EcsProcess: MessageFns<EcsProcess> = {
     message.user = (object.user !== undefined && object.user !== null) ? EcsUser.fromPartial(object.user) : undefined;
     message.tty = (object.tty !== undefined && object.tty !== null) ? EcsTty.fromPartial(object.tty) : undefined;
     message.sessionLeaderPid = object.sessionLeaderPid ?? 0;
+    message.execFilename = object.execFilename ?? "";
     return message;
   },
 };
 
 function createBaseEcsProcessParent(): EcsProcessParent {
-  return { pid: 0, entityId: "", name: "", executable: "", args: [], commandLine: "", parent: undefined };
+  return {
+    pid: 0,
+    entityId: "",
+    name: "",
+    executable: "",
+    args: [],
+    commandLine: "",
+    parent: undefined,
+    execFilename: "",
+  };
 }
 
 export const EcsProcessParent: MessageFns<EcsProcessParent> = {
@@ -1665,6 +1704,9 @@ export const EcsProcessParent: MessageFns<EcsProcessParent> = {
     }
     if (message.parent !== undefined) {
       EcsProcessParent.encode(message.parent, writer.uint32(58).fork()).join();
+    }
+    if (message.execFilename !== "") {
+      writer.uint32(66).string(message.execFilename);
     }
     return writer;
   },
@@ -1738,6 +1780,14 @@ export const EcsProcessParent: MessageFns<EcsProcessParent> = {
             message.parent = EcsProcessParent.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.execFilename = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1767,6 +1817,11 @@ export const EcsProcessParent: MessageFns<EcsProcessParent> = {
         ? globalThis.String(object.command_line)
         : "",
       parent: isSet(object.parent) ? EcsProcessParent.fromJSON(object.parent) : undefined,
+      execFilename: isSet(object.execFilename)
+        ? globalThis.String(object.execFilename)
+        : isSet(object.exec_filename)
+        ? globalThis.String(object.exec_filename)
+        : "",
     };
   },
 
@@ -1793,6 +1848,9 @@ export const EcsProcessParent: MessageFns<EcsProcessParent> = {
     if (message.parent !== undefined) {
       obj.parent = EcsProcessParent.toJSON(message.parent);
     }
+    if (message.execFilename !== "") {
+      obj.execFilename = message.execFilename;
+    }
     return obj;
   },
 
@@ -1810,6 +1868,7 @@ export const EcsProcessParent: MessageFns<EcsProcessParent> = {
     message.parent = (object.parent !== undefined && object.parent !== null)
       ? EcsProcessParent.fromPartial(object.parent)
       : undefined;
+    message.execFilename = object.execFilename ?? "";
     return message;
   },
 };
