@@ -119,6 +119,8 @@ export const agentConfigSchema = z
         files: listOf(z.string().min(1)).default([]),
         /** Shift recorded timestamps so the first event is "now". */
         rebaseTime: envBoolean.default(true),
+        /** Events per second at most; 0: as fast as the pipeline takes them. */
+        rate: z.coerce.number().min(0).max(10_000_000).default(0),
       })
       .strict()
       .prefault({}),

@@ -80,6 +80,7 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
       new ReplayCollector({
         files: config.replay.files,
         rebaseTime: config.replay.rebaseTime,
+        rate: config.replay.rate,
         logger: logger.child({ collector: "replay" }),
       }),
     );

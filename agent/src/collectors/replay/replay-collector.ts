@@ -11,13 +11,16 @@ export interface ReplayOptions {
   files: string[];
   /** Shift timestamps so the first recorded event happens "now". */
   rebaseTime: boolean;
+  /** Events per second at most (0 or absent: as fast as the pipeline takes them). */
+  rate?: number;
   logger: Logger;
 }
 
 /**
  * Reads recorded events (JSON Lines, one agent Event in protobuf JSON form per
  * line; blank lines and lines starting with # are ignored) and emits them as
- * fast as the pipeline takes them. For tests, demos and benchmarks.
+ * fast as the pipeline takes them, or at most `rate` per second. For tests,
+ * demos and benchmarks.
  * A bad line is reported with its file and line number, counted, and skipped.
  */
 export class ReplayCollector implements Collector {
@@ -60,6 +63,9 @@ export class ReplayCollector implements Collector {
 
   private async replayAll(sink: EventSink): Promise<void> {
     let offsetUs: number | undefined;
+    const rate = this.options.rate ?? 0;
+    const startedMs = performance.now();
+    let emitted = 0;
     for (const file of this.options.files) {
       if (this.stopped) return;
       this.counters.files++;
@@ -83,6 +89,11 @@ export class ReplayCollector implements Collector {
           event.collector ||= "replay";
           this.counters.events++;
           sink(event);
+          if (rate > 0) {
+            // Paced against the start, so timer slack does not add up.
+            const aheadMs = startedMs + (++emitted * 1000) / rate - performance.now();
+            if (aheadMs >= 2) await new Promise((done) => setTimeout(done, aheadMs));
+          }
         }
       } catch (cause) {
         throw new VigilError(
