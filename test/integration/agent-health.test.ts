@@ -332,7 +332,9 @@ describe("agent health - heartbeats, watchdog, live settings, tasks over real gR
     const replay = new ReplayCollector({ files: [file], rebaseTime: true, logger });
     const running = await startAgent(
       agentConfig("health-gov", {
-        limits: { cpuPercent: 20, sampleIntervalMs: 20, windowMs: 100, restoreAfterMs: 300 },
+        // CPU only: the jest process running every suite in band can hold more
+        // than the default RSS limit, which would keep the governor shedding.
+        limits: { cpuPercent: 20, rssBytes: 0, sampleIntervalMs: 20, windowMs: 100, restoreAfterMs: 300 },
       }),
       logger,
       [replay],

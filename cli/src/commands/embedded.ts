@@ -73,6 +73,9 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
       servers: [`127.0.0.1:${server.grpcPort}`],
       ...(enrollment ? { enrollmentToken: enrollment.token } : {}),
       stateDir: dataDir,
+      // The governor measures the whole process, which here also runs the
+      // server and the hub: it would shed the agent's events for their work.
+      limits: { cpuPercent: 0, rssBytes: 0 },
       ...(options.collectors ? { collectors: options.collectors } : {}),
       ...(options.replayFiles?.length ? { replay: { files: options.replayFiles, rebaseTime: true } } : {}),
     },
