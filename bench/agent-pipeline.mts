@@ -9,11 +9,22 @@
 //                             (agent/src/collectors/ftrace/fixtures)
 //   ftrace page+field decode  plus the field reads the correlator makes per
 //                             record (pids, filename, argv slots)
-// Enrichment (/proc reads, process table) is not in these figures.
+//   driver decode→enrich→batch→encode
+//                             the driver collector's path over the stream
+//                             captured from vigil.ko in QEMU
+//                             (test/fixtures/driver/stream.bin, repeated to
+//                             ~4 MiB, 64 KiB reads): DriverRecordHandler
+//                             (decode, map, process-table enrichment: exe,
+//                             argv, parent, grandparent) + EventBatcher +
+//                             AgentMessage.encode; per driver record
+// /proc reads (processes the stream never introduced) are not in these figures.
 //   npm run build && node bench/agent-pipeline.mts [seconds-per-measurement]
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { silentLogger } from "@vigil/common";
 import { AgentMessage, Event } from "@vigil/proto";
 import { EventBatcher } from "../agent/dist/batching/event-batcher.js";
+import { DriverRecordHandler } from "../agent/dist/collectors/driver/driver-record-handler.js";
 import { loadCapturedFixtures } from "../agent/dist/collectors/ftrace/captured-fixtures.js";
 import { decodePage, RecordBatch } from "../agent/dist/collectors/ftrace/ring-buffer-page.js";
 import { benchSeconds, eventMix, measure, rateFields, report, vsTarget } from "./bench-util.mts";
@@ -158,6 +169,43 @@ const fieldDecode = measure(() => {
 report("agent ftrace page+fields", {
   ...rateFields(fieldDecode, "records"),
   vs_target: vsTarget(fieldDecode.perCpuSecond, TARGET),
+});
+
+// --- driver records: decode → enrich → batch → encode ---------------------------
+
+const capture = readFileSync(join(import.meta.dirname, "..", "test", "fixtures", "driver", "stream.bin"));
+const copies = Math.max(1, Math.ceil((4 << 20) / capture.length));
+const driverStream = Buffer.concat(Array.from({ length: copies }, () => capture));
+const READ_BYTES = 64 * 1024;
+const driverLogger = silentLogger();
+let driverEvents = 0;
+const emit = (event: Event) => {
+  driverEvents++;
+  batcher.add(event);
+};
+
+/** One pass over the stream as one /dev/vigil session: a fresh handler (process table). */
+function driverPass(): number {
+  const handler = new DriverRecordHandler({ logger: driverLogger });
+  for (let offset = 0; offset < driverStream.length; offset += READ_BYTES) {
+    handler.push(driverStream.subarray(offset, offset + READ_BYTES), emit);
+  }
+  handler.finish(emit);
+  const stats = handler.stats();
+  if (stats.decodeErrors > 0)
+    throw new Error(`driver stream does not decode cleanly: ${JSON.stringify(stats)}`);
+  return stats.driverRecords;
+}
+
+const recordsPerPass = driverPass();
+const eventsPerPass = driverEvents;
+const driverFull = measure(driverPass, SECONDS);
+batcher.flush();
+report("agent driver→enrich→encode", {
+  ...rateFields(driverFull, "records"),
+  "events/cpu_s": Math.round((driverFull.perCpuSecond * eventsPerPass) / recordsPerPass),
+  events_per_record: eventsPerPass / recordsPerPass,
+  vs_target: vsTarget(driverFull.perCpuSecond, TARGET),
 });
 
 if (sink < 0) process.stdout.write("unreachable\n"); // keeps the measured work observable

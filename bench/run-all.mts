@@ -53,6 +53,22 @@ const BENCHES: BenchSpec[] = [
     headlines: [
       { label: "replay→encode", line: "agent decode→batch→encode", keys: ["events/cpu_s", "vs_target"] },
       { label: "ftrace", line: "agent ftrace page+fields", keys: ["records/cpu_s", "vs_target"] },
+      {
+        label: "driver→enrich→encode",
+        line: "agent driver→enrich→encode",
+        keys: ["records/cpu_s", "vs_target"],
+      },
+    ],
+  },
+  {
+    file: "agent-rss.mts",
+    args: ["30", "10000"],
+    headlines: [
+      {
+        label: "rss@10k/s",
+        line: "agent rss at steady rate",
+        keys: ["events/s", "steady_MB", "peak_MB", "hwm_MB", "vs_target"],
+      },
     ],
   },
   {
