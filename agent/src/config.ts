@@ -11,6 +11,12 @@ import {
   watchedPrefixesSchema,
 } from "@vigil/common";
 import { z } from "zod";
+import {
+  DEFAULT_CONTEXT_EXIT_GRACE_MS,
+  DEFAULT_CONTEXT_HASH_MAX_BYTES,
+  DEFAULT_CONTEXT_HASH_WAIT_MS,
+  DEFAULT_CONTEXT_MAX_PROCESSES,
+} from "./context/types";
 import { DEFAULT_ALLOWED_TASKS, TASK_KINDS } from "./tasks/types";
 
 export const COLLECTOR_NAMES = ["driver", "ftrace", "procfs", "replay", "driver-replay"] as const;
@@ -204,6 +210,20 @@ export const agentConfigSchema = z
         /** Stalls in a row (no stableMs run between them) before a collector is given up. */
         maxRestarts: z.coerce.number().int().min(0).default(10),
         stableMs: z.coerce.number().int().min(0).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    /** The process cache that gives every event its context (README "Context on every event"). */
+    context: z
+      .object({
+        /** Processes remembered (LRU); the least recently touched go first. */
+        maxProcesses: z.coerce.number().int().min(64).max(4_194_304).default(DEFAULT_CONTEXT_MAX_PROCESSES),
+        /** An exited process stays resolvable this long, so late events still get their ancestry. */
+        exitGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(DEFAULT_CONTEXT_EXIT_GRACE_MS),
+        /** Executables larger than this are not hashed (counted hashSkippedTooLarge). */
+        hashMaxBytes: z.coerce.number().int().min(0).default(DEFAULT_CONTEXT_HASH_MAX_BYTES),
+        /** An exec of a file not hashed yet waits at most this long for its hash; 0: never waits. */
+        hashWaitMs: z.coerce.number().int().min(0).max(5000).default(DEFAULT_CONTEXT_HASH_WAIT_MS),
       })
       .strict()
       .prefault({}),

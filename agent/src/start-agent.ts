@@ -6,6 +6,7 @@ import { ProcfsCollector } from "./collectors/procfs/procfs-collector";
 import { ReplayCollector } from "./collectors/replay/replay-collector";
 import type { Collector } from "./collectors/types";
 import type { AgentConfig } from "./config";
+import { createProcessCache } from "./context/create-process-cache";
 import { LoggerTree } from "./health/logger-tree";
 import { loadOrCreateAgentId, readHostInfo } from "./host/host-info";
 import { checkAgentFiles } from "./security/check-agent-files";
@@ -41,10 +42,13 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
     names.add(next);
   };
   let knownPids: ((pid: number) => boolean) | undefined;
+  // One process cache for the kernel source and procfs, seeded from /proc once.
+  const processCache = createProcessCache(config);
   if (names.has("driver")) {
     const driver = new DriverCollector({
       logger: logger.child({ collector: "driver" }),
       watchedPrefixes: config.driverWatchedPrefixes,
+      processCache,
     });
     try {
       driver.probe();
@@ -56,7 +60,7 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
     }
   }
   if (names.has("ftrace")) {
-    const ftrace = new FtraceCollector({ logger: logger.child({ collector: "ftrace" }) });
+    const ftrace = new FtraceCollector({ logger: logger.child({ collector: "ftrace" }), processCache });
     try {
       await ftrace.probe();
       collectors.push(ftrace);
@@ -72,6 +76,7 @@ export async function buildCollectors(config: AgentConfig, logger: Logger): Prom
         logger: logger.child({ collector: "procfs" }),
         intervalMs: config.procfsIntervalMs,
         knownPids,
+        processCache,
       }),
     );
   }

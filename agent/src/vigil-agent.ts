@@ -12,6 +12,8 @@ import type { AgentCounters, ConfigStatus, ConfigUpdate, Event, Hello } from "@v
 import { EventBatcher } from "./batching/event-batcher";
 import type { Collector, EventSink } from "./collectors/types";
 import type { AgentConfig } from "./config";
+import { EventEnricher } from "./context/event-enricher";
+import { ExecutableHasher } from "./context/executable-hasher";
 import { createServerSelector, createServerSource } from "./discovery/create-server-source";
 import type { ServerSelector } from "./discovery/server-selector";
 import type { ServerSource } from "./discovery/types";
@@ -57,6 +59,9 @@ export class VigilAgent {
   readonly tasks: TaskRunner;
   private watchdog: CollectorWatchdog | undefined;
   private readonly batcher: EventBatcher;
+  /** Entity ids and executable hashes, between the governor and the batcher. */
+  private readonly enricher: EventEnricher;
+  private readonly hasher: ExecutableHasher;
   private readonly rates = new EventRates();
   private lastError = "";
   private eventsCollected = 0;
@@ -100,6 +105,16 @@ export class VigilAgent {
       spool: this.spool,
     });
     this.batcher = new EventBatcher(config.batch, (events) => this.link.submit(events));
+    this.hasher = new ExecutableHasher({ maxBytes: config.context.hashMaxBytes });
+    this.enricher = new EventEnricher(
+      {
+        agentId: options.agentId,
+        hasher: this.hasher,
+        hashWaitMs: config.context.hashWaitMs,
+        maxProcesses: config.context.maxProcesses,
+      },
+      (event) => this.batcher.add(event),
+    );
     this.governor = new ResourceGovernor({
       ...config.limits,
       limits: { cpuPercent: config.limits.cpuPercent, rssBytes: config.limits.rssBytes },
@@ -123,7 +138,7 @@ export class VigilAgent {
     const sink: EventSink = (event: Event) => {
       this.eventsCollected++;
       this.rates.count(event);
-      if (this.governor.admit(event)) this.batcher.add(event);
+      if (this.governor.admit(event)) this.enricher.add(event);
     };
     this.governor.start();
     for (const collector of this.options.collectors) {
@@ -162,6 +177,7 @@ export class VigilAgent {
         );
       }
     }
+    this.enricher.flush();
     this.batcher.flush();
     const drained = await this.link.whenDrained(drainMs);
     if (!drained) {
@@ -179,6 +195,7 @@ export class VigilAgent {
 
   /** Sends the current partial batch now (tests, replay end). */
   flush(): void {
+    this.enricher.flush();
     this.batcher.flush();
   }
 
@@ -205,6 +222,9 @@ export class VigilAgent {
     }
     const collectorCounters: Record<string, number> = {};
     for (const [key, value] of Object.entries(this.spool.stats())) collectorCounters[`spool.${key}`] = value;
+    for (const [key, value] of Object.entries({ ...this.hasher.counters, ...this.enricher.counters })) {
+      collectorCounters[`context.${key}`] = value;
+    }
     for (const collector of this.options.collectors) {
       for (const [key, value] of Object.entries(collector.stats())) {
         if (!Number.isFinite(value) || value < 0) continue;

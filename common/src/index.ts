@@ -58,6 +58,7 @@ export type {
   ConsulServiceEntry,
   ConsulServiceRegistration,
 } from "./discovery/consul-types";
+export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";
 export { ERROR_DOCS, ErrorCodes, isVigilError, VigilError } from "./errors";

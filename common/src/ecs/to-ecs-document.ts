@@ -81,6 +81,11 @@ function processDocument(process: EcsProcess): EcsDocument {
     session_leader: process.sessionLeaderPid ? { pid: process.sessionLeaderPid } : undefined,
     tty: process.tty?.name ? { name: process.tty.name } : undefined,
     user: process.user ? userDocument(process.user) : undefined,
+    hash: process.hash?.sha256 ? { sha256: process.hash.sha256 } : undefined,
+    login_user: process.loginUser
+      ? compact({ id: process.loginUser.id, name: process.loginUser.name })
+      : undefined,
+    login_session_id: process.loginSessionId || undefined,
     parent: process.parent ? parentDocument(process.parent) : undefined,
   });
 }

@@ -36,6 +36,15 @@ export const COMMON_FIELDS: Readonly<Record<string, FieldMapping>> = {
   GrandparentCommandLine: { path: "process.parent.parent.command_line" },
   EffectiveUser: { path: "user.effective.name" },
   Container: { path: "container.id" },
+  // The agent's process cache (README "Context on every event"): SHA-256 of the executable as bare
+  // lower-case hex (Sysmon's "SHA256=<hex>,..." list is not reproduced: match with `Hashes|contains: <hex>`).
+  Hashes: { path: "process.hash.sha256" },
+  ProcessGuid: { path: "process.entity_id" },
+  ParentProcessGuid: { path: "process.parent.entity_id" },
+  // Linux audit login session (/proc/<pid>/sessionid), the nearest thing to a logon id.
+  LogonId: { path: "process.login_session_id" },
+  // Vigil extension: the audit login user (auid), whatever the process's uids became since.
+  LoginUser: { path: "process.login_user.name" },
   TargetFilename: { path: "file.path" },
   DestinationIp: { path: "destination.ip" },
   DestinationPort: { path: "destination.port" },
@@ -75,13 +84,9 @@ export const UNAVAILABLE_FIELDS: ReadonlySet<string> = new Set([
   "Company",
   "Description",
   "FileVersion",
-  "Hashes",
   "IntegrityLevel",
-  "LogonId",
   "LogonGuid",
   "ParentUser",
-  "ProcessGuid",
-  "ParentProcessGuid",
   "TerminalSessionId",
 ]);
 

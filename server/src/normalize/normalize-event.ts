@@ -1,4 +1,5 @@
 import { posix } from "node:path";
+import { processEntityId } from "@vigil/common";
 import {
   AddressFamily,
   type CanonicalEvent,
@@ -11,7 +12,6 @@ import {
   type ProcessRef,
 } from "@vigil/proto";
 import type { AgentIdentity } from "./agent-identity";
-import { processEntityId } from "./entity-id";
 import { decodeOpenFlags, isWriteOpen } from "./open-flags";
 
 /** Where one event sits in the agent's stream; makes event.id unique and stable. */
@@ -272,7 +272,8 @@ function ensureProcess(canonical: CanonicalEvent): EcsProcess {
 function processFields(agentId: string, process: Process): EcsProcess {
   const fields = EcsProcess.create();
   fields.pid = process.pid;
-  fields.entityId = processEntityId(agentId, process.pid, process.startTimeUs);
+  // The agent's process cache sends the id; older agents get the same value computed here.
+  fields.entityId = process.entityId || processEntityId(agentId, process.pid, process.startTimeUs);
   fields.name = process.name || (process.executable ? posix.basename(process.executable) : "");
   fields.executable = process.executable;
   fields.execFilename = process.execFilename;
@@ -281,6 +282,11 @@ function processFields(agentId: string, process: Process): EcsProcess {
   fields.startUs = process.startTimeUs;
   fields.sessionLeaderPid = process.sessionId;
   fields.tty = process.tty ? { name: process.tty } : undefined;
+  fields.hash = process.sha256 ? { sha256: process.sha256 } : undefined;
+  if (process.loginUidSet) {
+    fields.loginUser = { id: String(process.loginUid), name: process.loginUserName };
+  }
+  fields.loginSessionId = process.loginSessionId;
   fields.user = {
     id: String(process.uid),
     name: process.userName,
@@ -301,7 +307,7 @@ function parentFields(agentId: string, ref: ProcessRef | undefined): EcsProcessP
   if (!ref) return EcsProcessParent.create();
   return {
     pid: ref.pid,
-    entityId: processEntityId(agentId, ref.pid, ref.startTimeUs),
+    entityId: ref.entityId || processEntityId(agentId, ref.pid, ref.startTimeUs),
     name: ref.name || (ref.executable ? posix.basename(ref.executable) : ""),
     executable: ref.executable,
     args: ref.args,

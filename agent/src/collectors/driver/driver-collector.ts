@@ -1,8 +1,9 @@
 import { closeSync, constants, openSync, readSync, statSync, writeSync } from "node:fs";
 import { type AgentPolicy, ErrorCodes, type Logger, VigilError } from "@vigil/common";
 import type { Event } from "@vigil/proto";
+import { ProcessCache } from "../../context/process-cache";
 import { readBootTimeUs } from "../proc/boot-time";
-import { readProcessSnapshot } from "../proc/process-reader";
+import { UserNames } from "../proc/user-names";
 import type { Collector, CollectorHealthReport, EventSink, PolicyResult } from "../types";
 import { buildDriverFilterWrite, partitionAllowExecutables } from "./driver-filters";
 import { DriverRecordHandler } from "./driver-record-handler";
@@ -33,6 +34,8 @@ export interface DriverCollectorOptions {
   watchedPrefixes?: string[];
   /** How often the driver is asked for its counters (a STATS record). */
   statsIntervalMs?: number;
+  /** The agent's shared process cache (start-agent.ts); default: one of its own, reading /proc on a miss. */
+  processCache?: ProcessCache;
 }
 
 /** argv entries kept for a process the stream did not introduce (read from /proc). */
@@ -72,14 +75,10 @@ export class DriverCollector implements Collector {
 
   constructor(private readonly options: DriverCollectorOptions) {
     this.devicePath = options.devicePath ?? DEFAULT_DRIVER_DEVICE;
-    let bootTimeUs: number | undefined;
     this.handler = new DriverRecordHandler({
       logger: options.logger,
       ownPid: process.pid,
-      lookupProcess: (pid) => {
-        bootTimeUs ??= readBootTimeUs();
-        return readProcessSnapshot(pid, { procRoot: "/proc", bootTimeUs, maxArgs: MAX_PROC_ARGS });
-      },
+      processCache: options.processCache ?? ownProcessCache(),
     });
   }
 
@@ -239,4 +238,20 @@ export class DriverCollector implements Collector {
       this.handler.push(this.buffer.subarray(0, bytes), emit);
     }
   }
+}
+
+/** Processes started before the agent (or missed) are read from /proc. */
+function ownProcessCache(): ProcessCache {
+  let bootTimeUs = 0;
+  try {
+    bootTimeUs = readBootTimeUs();
+  } catch {
+    // No /proc/uptime: start times of /proc reads stay boot-relative.
+  }
+  return new ProcessCache({
+    procRoot: "/proc",
+    bootTimeUs,
+    maxArgs: MAX_PROC_ARGS,
+    userNames: new UserNames(),
+  });
 }

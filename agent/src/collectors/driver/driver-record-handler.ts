@@ -16,8 +16,11 @@
 
 import { posix } from "node:path";
 import type { Logger } from "@vigil/common";
-import type { Event, Process, ProcessRef } from "@vigil/proto";
+import type { Event, Process } from "@vigil/proto";
+import { AUDIT_UNSET } from "../../context/login-info";
+import { ProcessCache, toRef } from "../../context/process-cache";
 import { emptySnapshot, type ProcessSnapshot } from "../proc/process-snapshot";
+import { UserNames } from "../proc/user-names";
 import type { EventSink } from "../types";
 import { driverStatsCounters } from "./driver-stats";
 import { VIGIL_DROPPED, VIGIL_STATS } from "./event-table.gen";
@@ -28,9 +31,13 @@ export interface DriverRecordHandlerOptions {
   logger: Logger;
   /** Records of this process are not reported (the live agent's own reads of /dev/vigil and /proc). */
   ownPid?: number;
-  /** Looks up a process the stream has not introduced (live: /proc). Never set for a capture of another host. */
-  lookupProcess?: (pid: number) => ProcessSnapshot | undefined;
-  /** Bound on remembered processes (default 65,536); the least recently touched go first. */
+  /**
+   * The process cache (live: the agent's shared one, which looks up processes the
+   * stream has not introduced in /proc). Default: a private one that never reads
+   * /proc, for a capture of another host.
+   */
+  processCache?: ProcessCache;
+  /** Bound on remembered processes of the private cache (default 65,536). */
   maxProcesses?: number;
 }
 
@@ -45,7 +52,7 @@ interface PendingCreate {
 
 export class DriverRecordHandler {
   private readonly decoder = new DriverRecordDecoder();
-  private readonly processes = new Map<number, ProcessSnapshot>();
+  private readonly processes: ProcessCache;
   /** Processes the driver reported (exec/fork) and that have not exited. */
   private readonly livePids = new Set<number>();
   private readonly pendingCreates = new Map<number, PendingCreate>();
@@ -62,6 +69,21 @@ export class DriverRecordHandler {
 
   constructor(private readonly options: DriverRecordHandlerOptions) {
     this.maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+    this.processes =
+      options.processCache ??
+      new ProcessCache({
+        procRoot: "/proc",
+        bootTimeUs: 0,
+        maxArgs: 256,
+        maxEntries: this.maxProcesses,
+        userNames: new UserNames(),
+        readProc: false,
+      });
+  }
+
+  /** The process cache the stream feeds. */
+  get processCache(): ProcessCache {
+    return this.processes;
   }
 
   /** Decodes `chunk` (a record may span chunks) and emits the events of its complete records. */
@@ -182,7 +204,7 @@ export class DriverRecordHandler {
     const payload = event.payload;
     let self: ProcessSnapshot;
     if (payload?.$case === "exec") {
-      const known = this.processes.get(pid);
+      const known = this.lookup(pid);
       self = {
         ...emptySnapshot(pid),
         ppid: reported.ppid,
@@ -198,6 +220,9 @@ export class DriverRecordHandler {
         tty: reported.tty,
         sessionId: reported.sessionId,
         startTimeUs: known?.startTimeUs || event.timestampUs,
+        containerId: known?.containerId ?? "",
+        loginUid: known?.loginUid ?? emptySnapshot(pid).loginUid,
+        loginSessionId: known?.loginSessionId ?? 0,
       };
       this.put(self);
       this.live(pid);
@@ -219,13 +244,24 @@ export class DriverRecordHandler {
       workingDirectory: reported.workingDirectory || self.cwd,
       tty: reported.tty || self.tty,
       startTimeUs: self.startTimeUs,
-      parent: parent === undefined ? undefined : ref(parent),
-      grandparent: grandparent === undefined ? undefined : ref(grandparent),
+      parent: parent === undefined ? undefined : toRef(parent),
+      grandparent: grandparent === undefined ? undefined : toRef(grandparent),
     };
+    process.containerId = self.containerId;
+    process.loginUidSet = self.loginUid !== AUDIT_UNSET;
+    process.loginUid = process.loginUidSet ? self.loginUid : 0;
+    process.loginSessionId = self.loginSessionId;
     switch (payload?.$case) {
       case "fork": {
         const childPid = payload.value.childPid;
-        this.put({ ...self, pid: childPid, ppid: pid, startTimeUs: event.timestampUs, exited: false });
+        this.put({
+          ...self,
+          pid: childPid,
+          ppid: pid,
+          startTimeUs: event.timestampUs,
+          exited: false,
+          exitedAtMs: 0,
+        });
         this.live(childPid);
         break;
       }
@@ -235,8 +271,8 @@ export class DriverRecordHandler {
         self.gid = payload.value.newGid;
         break;
       case "exit":
-        // Kept (marked): a child's later event may still name this parent.
-        self.exited = true;
+        // Kept for context.exitGraceMs: a child's later event may still name this parent.
+        this.processes.markExited(pid);
         this.livePids.delete(pid);
         break;
       default:
@@ -247,36 +283,15 @@ export class DriverRecordHandler {
 
   private lookup(pid: number): ProcessSnapshot | undefined {
     if (pid <= 0) return undefined;
-    const known = this.processes.get(pid);
-    if (known !== undefined) return known;
-    const found = this.options.lookupProcess?.(pid);
-    if (found !== undefined) this.put(found);
-    return found;
+    return this.processes.get(pid);
   }
 
   private put(snapshot: ProcessSnapshot): void {
-    this.processes.delete(snapshot.pid);
-    this.processes.set(snapshot.pid, snapshot);
-    if (this.processes.size > this.maxProcesses) {
-      const oldest = this.processes.keys().next().value;
-      if (oldest !== undefined) this.processes.delete(oldest);
-    }
+    this.processes.put(snapshot);
   }
 
   private live(pid: number): void {
     if (this.livePids.size >= this.maxProcesses) this.livePids.clear();
     this.livePids.add(pid);
   }
-}
-
-function ref(snapshot: ProcessSnapshot): ProcessRef {
-  return {
-    pid: snapshot.pid,
-    name: snapshot.name,
-    executable: snapshot.executable,
-    args: snapshot.args,
-    uid: snapshot.uid,
-    startTimeUs: snapshot.startTimeUs,
-    execFilename: snapshot.execFilename ?? "",
-  };
 }

@@ -186,6 +186,12 @@ function processOf(record: DriverRecord): Process {
     containerId: "",
     parent: undefined,
     grandparent: undefined,
+    entityId: "",
+    sha256: "",
+    loginUid: 0,
+    loginUidSet: false,
+    loginSessionId: 0,
+    loginUserName: "",
   };
 }
 

@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { ErrorCodes, type Logger, VigilError } from "@vigil/common";
+import { ProcessCache } from "../../context/process-cache";
 import { readBootTimeUs } from "../proc/boot-time";
-import { readProcessSnapshot } from "../proc/process-reader";
-import { ProcessTable } from "../proc/process-table";
 import { UserNames } from "../proc/user-names";
 import type { Collector, EventSink } from "../types";
 import { readDynamicFunctionSymbols } from "./elf-symbols";
@@ -46,7 +45,7 @@ export class FtraceCollector implements Collector {
   private decoders: (RecordDecoder | undefined)[] = [];
   private reader: RawPipeReader | undefined;
   private correlator: TraceCorrelator | undefined;
-  private table: ProcessTable | undefined;
+  private table: ProcessCache | undefined;
   private readonly batch = new RecordBatch();
   private timer: NodeJS.Timeout | undefined;
   private cleanupRegistered = false;
@@ -310,24 +309,19 @@ export class FtraceCollector implements Collector {
   }
 
   /** Every running process, so events of long-lived ones have their ancestry. */
-  private seedProcessTable(): ProcessTable {
-    const table = new ProcessTable({
+  private seedProcessTable(): ProcessCache {
+    if (this.options.processCache !== undefined) {
+      this.options.processCache.seed();
+      return this.options.processCache;
+    }
+    const table = new ProcessCache({
       procRoot: this.procRoot,
       bootTimeUs: readBootTimeUs(this.procRoot),
       maxArgs: 256,
       maxEntries: this.settings.maxProcesses,
       userNames: new UserNames(this.options.passwdPath),
     });
-    for (const name of readdirSync(this.procRoot)) {
-      const pid = Number(name);
-      if (!Number.isInteger(pid) || pid <= 0) continue;
-      const snapshot = readProcessSnapshot(pid, {
-        procRoot: this.procRoot,
-        bootTimeUs: readBootTimeUs(this.procRoot),
-        maxArgs: 256,
-      });
-      if (snapshot !== undefined) table.put(snapshot);
-    }
+    table.seed();
     return table;
   }
 

@@ -6,10 +6,10 @@
 import { readlinkSync, statSync } from "node:fs";
 import { posix } from "node:path";
 import { AddressFamily, type Event } from "@vigil/proto";
+import type { ProcessCache } from "../../context/process-cache";
 import { parseProcStat } from "../proc/proc-stat";
 import { readText } from "../proc/process-reader";
 import type { ProcessSnapshot } from "../proc/process-snapshot";
-import type { ProcessTable } from "../proc/process-table";
 import type { EventSink } from "../types";
 import { CallKind, PendingCall } from "./pending-call";
 import { AT_FDCWD } from "./probe-plan";
@@ -29,7 +29,7 @@ const AF_INET6 = 10;
 const TASK_COMM_LEN = 15;
 
 export interface CorrelatorOptions {
-  table: ProcessTable;
+  table: ProcessCache;
   procRoot: string;
   /** Threads of the agent itself: their records are dropped (the agent's own /proc reads, spool writes). */
   ownTids: Set<number>;
@@ -63,7 +63,7 @@ export class TraceCorrelator {
   private readonly threads = new Map<number, number>();
   /** tgid -> status passed to _exit(). */
   private readonly exitCodes = new Map<number, number>();
-  private readonly table: ProcessTable;
+  private readonly table: ProcessCache;
   private readonly procRoot: string;
   private readonly ownTids: Set<number>;
   private readonly maxPending: number;
@@ -268,6 +268,7 @@ export class TraceCorrelator {
     const snapshot = refreshed ?? before;
     if (snapshot.cwd === "") snapshot.cwd = cwd;
     snapshot.exited = false;
+    snapshot.exitedAtMs = 0;
     const executable = cwd !== "" && !filename.startsWith("/") ? posix.resolve(cwd, filename) : filename;
     if (!live || snapshot.executable === "") snapshot.executable = executable;
     snapshot.name = posix.basename(filename).slice(0, TASK_COMM_LEN);
@@ -351,7 +352,7 @@ export class TraceCorrelator {
       }
     }
     const snapshot = this.table.getOrCreate(tgid);
-    snapshot.exited = true;
+    this.table.markExited(tgid);
     this.counters.exit++;
     this.emit(timestampNs, snapshot, { $case: "exit", value: { exitCode: exitCode ?? 0, signal } });
   }

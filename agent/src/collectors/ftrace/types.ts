@@ -1,4 +1,5 @@
 import type { Logger } from "@vigil/common";
+import type { ProcessCache } from "../../context/process-cache";
 
 export interface FtraceCollectorOptions {
   logger: Logger;
@@ -28,6 +29,8 @@ export interface FtraceCollectorOptions {
   pendingTimeoutMs?: number;
   /** Bound on the process cache; default 16384. */
   maxProcesses?: number;
+  /** The agent's shared process cache (start-agent.ts); default: one of its own. */
+  processCache?: ProcessCache;
 }
 
 export const DEFAULT_SENSITIVE_PATHS = ["/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/root/.ssh/"];

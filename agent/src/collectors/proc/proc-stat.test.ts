@@ -1,4 +1,3 @@
-import { containerIdFromCgroup } from "./container-id";
 import { parseCmdline, parseProcStat, parseProcStatus, ttyName } from "./proc-stat";
 
 describe("proc parsers", () => {
@@ -31,15 +30,5 @@ describe("proc parsers", () => {
     expect(status).toEqual({ tgid: 10, uid: 1000, euid: 0, gid: 100, egid: 50 });
     expect(parseCmdline(Buffer.from("ls\0-l\0\0x\0"), 10)).toEqual(["ls", "-l", "", "x"]);
     expect(parseCmdline(Buffer.from("a\0b\0c\0"), 2)).toEqual(["a", "b"]);
-  });
-
-  it("proc parsers - container ids of docker, containerd and podman cgroups", () => {
-    const id = "a".repeat(64);
-    expect(containerIdFromCgroup(`0::/system.slice/docker-${id}.scope\n`)).toBe(id);
-    expect(containerIdFromCgroup(`12:memory:/docker/${id}\n`)).toBe(id);
-    expect(containerIdFromCgroup(`0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-${id}.scope\n`)).toBe(
-      id,
-    );
-    expect(containerIdFromCgroup("0::/user.slice/user-0.slice/session-1.scope\n")).toBe("");
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
+import { containerIdFromCgroup } from "../../context/container-id";
+import { readLoginInfo } from "../../context/login-info";
 import { startTimeUs } from "./boot-time";
-import { containerIdFromCgroup } from "./container-id";
 import { parseCmdline, parseProcStat, parseProcStatus, ttyName } from "./proc-stat";
 import type { ProcessSnapshot } from "./process-snapshot";
 
@@ -28,6 +29,8 @@ export function readProcessSnapshot(pid: number, options: ProcessReaderOptions):
     // Gone, or a kernel thread: no argv.
   }
   const cgroup = readText(`${dir}/cgroup`);
+  const login = readLoginInfo(options.procRoot, pid);
+  const exited = stat.state === "Z" || stat.state === "X";
   return {
     pid,
     ppid: stat.ppid,
@@ -43,7 +46,10 @@ export function readProcessSnapshot(pid: number, options: ProcessReaderOptions):
     tty: ttyName(stat.ttyNr),
     sessionId: stat.session,
     containerId: cgroup === undefined ? "" : containerIdFromCgroup(cgroup),
-    exited: stat.state === "Z" || stat.state === "X",
+    loginUid: login.loginUid,
+    loginSessionId: login.loginSessionId,
+    exited,
+    exitedAtMs: exited ? Date.now() : 0,
   };
 }
 

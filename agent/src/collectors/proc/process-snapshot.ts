@@ -1,3 +1,5 @@
+import { AUDIT_UNSET } from "../../context/login-info";
+
 /** What the agent knows about one process; one mutable shape for every source (/proc, trace events). */
 export interface ProcessSnapshot {
   pid: number;
@@ -17,8 +19,13 @@ export interface ProcessSnapshot {
   tty: string;
   sessionId: number;
   containerId: string;
+  /** Audit login uid (AUDIT_UNSET when no login set it) and session (0: unset); inherited on fork. */
+  loginUid: number;
+  loginSessionId: number;
   /** Set once the process has exited; the entry stays so children can still name their parent. */
   exited: boolean;
+  /** When the cache learnt of the exit (Date.now() ms; 0: alive): it forgets the process context.exitGraceMs later. */
+  exitedAtMs: number;
 }
 
 export function emptySnapshot(pid: number): ProcessSnapshot {
@@ -37,6 +44,9 @@ export function emptySnapshot(pid: number): ProcessSnapshot {
     tty: "",
     sessionId: 0,
     containerId: "",
+    loginUid: AUDIT_UNSET,
+    loginSessionId: 0,
     exited: false,
+    exitedAtMs: 0,
   };
 }

@@ -1,11 +1,11 @@
 import { readdirSync } from "node:fs";
 import { ErrorCodes, type Logger, VigilError } from "@vigil/common";
 import type { Event } from "@vigil/proto";
+import { ProcessCache } from "../../context/process-cache";
 import { integerOption } from "../option-checks";
 import { readBootTimeUs, startTimeUs } from "../proc/boot-time";
 import { parseProcStat } from "../proc/proc-stat";
 import { readText } from "../proc/process-reader";
-import { ProcessTable } from "../proc/process-table";
 import { UserNames } from "../proc/user-names";
 import type { Collector, CollectorHealthReport, EventSink } from "../types";
 import { DEFAULT_PROCFS_INTERVAL_MS, type ProcfsCollectorOptions } from "./types";
@@ -24,7 +24,7 @@ export class ProcfsCollector implements Collector {
   private readonly procRoot: string;
   private readonly includeKernelThreads: boolean;
   private readonly knownPids: ((pid: number, startTimeUs: number) => boolean) | undefined;
-  private readonly table: ProcessTable;
+  private readonly table: ProcessCache;
   private readonly bootTimeUs: number;
   /** pid -> start time of every process already reported (or known), pruned each scan. */
   private reported = new Map<number, number>();
@@ -58,13 +58,15 @@ export class ProcfsCollector implements Collector {
       );
     }
     this.bootTimeUs = bootTimeUs;
-    this.table = new ProcessTable({
-      procRoot: this.procRoot,
-      bootTimeUs,
-      maxArgs: integerOption("procfs.maxArgs", options.maxArgs, 256, 1, 1 << 16),
-      maxEntries: 4096,
-      userNames: new UserNames(options.passwdPath),
-    });
+    this.table =
+      options.processCache ??
+      new ProcessCache({
+        procRoot: this.procRoot,
+        bootTimeUs,
+        maxArgs: integerOption("procfs.maxArgs", options.maxArgs, 256, 1, 1 << 16),
+        maxEntries: 4096,
+        userNames: new UserNames(options.passwdPath),
+      });
   }
 
   /** The watchdog's view: a scan that threw kills the poll timer; no scan for 3 intervals is a stall. */
@@ -149,6 +151,8 @@ export class ProcfsCollector implements Collector {
       this.counters.events++;
       sink(event);
     }
+    // Gone since the last scan: kept for context.exitGraceMs, so late events still name them.
+    for (const pid of this.reported.keys()) if (!seen.has(pid)) this.table.markExited(pid);
     this.reported = seen;
   }
 

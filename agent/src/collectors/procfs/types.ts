@@ -1,4 +1,5 @@
 import type { Logger } from "@vigil/common";
+import type { ProcessCache } from "../../context/process-cache";
 
 export interface ProcfsCollectorOptions {
   logger: Logger;
@@ -15,6 +16,8 @@ export interface ProcfsCollectorOptions {
   includeKernelThreads?: boolean;
   /** argv entries kept per process; default 256. */
   maxArgs?: number;
+  /** The agent's shared process cache (start-agent.ts); default: one of its own. */
+  processCache?: ProcessCache;
 }
 
 export const DEFAULT_PROCFS_INTERVAL_MS = 5000;

@@ -382,6 +382,26 @@ export interface Process {
    * #! script. "" when it is the same or unknown.
    */
   execFilename: string;
+  /**
+   * ECS process.entity_id, computed by the agent's process cache (README
+   * "Context on every event"): stable for one process on one host. The server
+   * keeps it; an agent that sends "" gets the same value computed server-side.
+   */
+  entityId: string;
+  /**
+   * SHA-256 of the executable (lower-case hex); "" while unknown, or when the
+   * file was too large (context.hashMaxBytes) or unreadable.
+   */
+  sha256: string;
+  /**
+   * The audit login uid (/proc/<pid>/loginuid) when login_uid_set; unset
+   * (4294967295 in /proc) for processes not started from a login.
+   */
+  loginUid: number;
+  loginUidSet: boolean;
+  /** The audit session id (/proc/<pid>/sessionid); 0 when unset. */
+  loginSessionId: number;
+  loginUserName: string;
 }
 
 export interface ProcessRef {
@@ -393,6 +413,8 @@ export interface ProcessRef {
   startTimeUs: number;
   /** As Process.exec_filename. */
   execFilename: string;
+  /** As Process.entity_id. */
+  entityId: string;
 }
 
 export interface ProcessExec {
@@ -4099,6 +4121,12 @@ function createBaseProcess(): Process {
     parent: undefined,
     grandparent: undefined,
     execFilename: "",
+    entityId: "",
+    sha256: "",
+    loginUid: 0,
+    loginUidSet: false,
+    loginSessionId: 0,
+    loginUserName: "",
   };
 }
 
@@ -4157,6 +4185,24 @@ export const Process: MessageFns<Process> = {
     }
     if (message.execFilename !== "") {
       writer.uint32(146).string(message.execFilename);
+    }
+    if (message.entityId !== "") {
+      writer.uint32(154).string(message.entityId);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(162).string(message.sha256);
+    }
+    if (message.loginUid !== 0) {
+      writer.uint32(168).uint32(message.loginUid);
+    }
+    if (message.loginUidSet !== false) {
+      writer.uint32(176).bool(message.loginUidSet);
+    }
+    if (message.loginSessionId !== 0) {
+      writer.uint32(184).uint32(message.loginSessionId);
+    }
+    if (message.loginUserName !== "") {
+      writer.uint32(194).string(message.loginUserName);
     }
     return writer;
   },
@@ -4318,6 +4364,54 @@ export const Process: MessageFns<Process> = {
             message.execFilename = reader.string();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.entityId = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.loginUid = reader.uint32();
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.loginUidSet = reader.bool();
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.loginSessionId = reader.uint32();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.loginUserName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4373,6 +4467,32 @@ export const Process: MessageFns<Process> = {
         ? globalThis.String(object.execFilename)
         : isSet(object.exec_filename)
         ? globalThis.String(object.exec_filename)
+        : "",
+      entityId: isSet(object.entityId)
+        ? globalThis.String(object.entityId)
+        : isSet(object.entity_id)
+        ? globalThis.String(object.entity_id)
+        : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      loginUid: isSet(object.loginUid)
+        ? globalThis.Number(object.loginUid)
+        : isSet(object.login_uid)
+        ? globalThis.Number(object.login_uid)
+        : 0,
+      loginUidSet: isSet(object.loginUidSet)
+        ? globalThis.Boolean(object.loginUidSet)
+        : isSet(object.login_uid_set)
+        ? globalThis.Boolean(object.login_uid_set)
+        : false,
+      loginSessionId: isSet(object.loginSessionId)
+        ? globalThis.Number(object.loginSessionId)
+        : isSet(object.login_session_id)
+        ? globalThis.Number(object.login_session_id)
+        : 0,
+      loginUserName: isSet(object.loginUserName)
+        ? globalThis.String(object.loginUserName)
+        : isSet(object.login_user_name)
+        ? globalThis.String(object.login_user_name)
         : "",
     };
   },
@@ -4433,6 +4553,24 @@ export const Process: MessageFns<Process> = {
     if (message.execFilename !== "") {
       obj.execFilename = message.execFilename;
     }
+    if (message.entityId !== "") {
+      obj.entityId = message.entityId;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.loginUid !== 0) {
+      obj.loginUid = Math.round(message.loginUid);
+    }
+    if (message.loginUidSet !== false) {
+      obj.loginUidSet = message.loginUidSet;
+    }
+    if (message.loginSessionId !== 0) {
+      obj.loginSessionId = Math.round(message.loginSessionId);
+    }
+    if (message.loginUserName !== "") {
+      obj.loginUserName = message.loginUserName;
+    }
     return obj;
   },
 
@@ -4463,12 +4601,18 @@ export const Process: MessageFns<Process> = {
       ? ProcessRef.fromPartial(object.grandparent)
       : undefined;
     message.execFilename = object.execFilename ?? "";
+    message.entityId = object.entityId ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.loginUid = object.loginUid ?? 0;
+    message.loginUidSet = object.loginUidSet ?? false;
+    message.loginSessionId = object.loginSessionId ?? 0;
+    message.loginUserName = object.loginUserName ?? "";
     return message;
   },
 };
 
 function createBaseProcessRef(): ProcessRef {
-  return { pid: 0, name: "", executable: "", args: [], uid: 0, startTimeUs: 0, execFilename: "" };
+  return { pid: 0, name: "", executable: "", args: [], uid: 0, startTimeUs: 0, execFilename: "", entityId: "" };
 }
 
 export const ProcessRef: MessageFns<ProcessRef> = {
@@ -4493,6 +4637,9 @@ export const ProcessRef: MessageFns<ProcessRef> = {
     }
     if (message.execFilename !== "") {
       writer.uint32(58).string(message.execFilename);
+    }
+    if (message.entityId !== "") {
+      writer.uint32(66).string(message.entityId);
     }
     return writer;
   },
@@ -4566,6 +4713,14 @@ export const ProcessRef: MessageFns<ProcessRef> = {
             message.execFilename = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.entityId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4595,6 +4750,11 @@ export const ProcessRef: MessageFns<ProcessRef> = {
         : isSet(object.exec_filename)
         ? globalThis.String(object.exec_filename)
         : "",
+      entityId: isSet(object.entityId)
+        ? globalThis.String(object.entityId)
+        : isSet(object.entity_id)
+        ? globalThis.String(object.entity_id)
+        : "",
     };
   },
 
@@ -4621,6 +4781,9 @@ export const ProcessRef: MessageFns<ProcessRef> = {
     if (message.execFilename !== "") {
       obj.execFilename = message.execFilename;
     }
+    if (message.entityId !== "") {
+      obj.entityId = message.entityId;
+    }
     return obj;
   },
 
@@ -4636,6 +4799,7 @@ export const ProcessRef: MessageFns<ProcessRef> = {
     message.uid = object.uid ?? 0;
     message.startTimeUs = object.startTimeUs ?? 0;
     message.execFilename = object.execFilename ?? "";
+    message.entityId = object.entityId ?? "";
     return message;
   },
 };

@@ -108,6 +108,19 @@ export interface EcsProcess {
    * `executable` (symlink, relative path, /proc/self/exe, /dev/fd/N, #! script).
    */
   execFilename: string;
+  hash:
+    | EcsHash
+    | undefined;
+  /**
+   * Vigil extension (auditd's auid / ses): who logged in, and the login
+   * session, however the process changed its uids since.
+   */
+  loginUser: EcsUserRef | undefined;
+  loginSessionId: number;
+}
+
+export interface EcsHash {
+  sha256: string;
 }
 
 export interface EcsProcessParent {
@@ -1323,6 +1336,9 @@ function createBaseEcsProcess(): EcsProcess {
     tty: undefined,
     sessionLeaderPid: 0,
     execFilename: "",
+    hash: undefined,
+    loginUser: undefined,
+    loginSessionId: 0,
   };
 }
 
@@ -1375,6 +1391,15 @@ export const EcsProcess: MessageFns<EcsProcess> = {
     }
     if (message.execFilename !== "") {
       writer.uint32(130).string(message.execFilename);
+    }
+    if (message.hash !== undefined) {
+      EcsHash.encode(message.hash, writer.uint32(138).fork()).join();
+    }
+    if (message.loginUser !== undefined) {
+      EcsUserRef.encode(message.loginUser, writer.uint32(146).fork()).join();
+    }
+    if (message.loginSessionId !== 0) {
+      writer.uint32(152).uint32(message.loginSessionId);
     }
     return writer;
   },
@@ -1520,6 +1545,30 @@ export const EcsProcess: MessageFns<EcsProcess> = {
             message.execFilename = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.hash = EcsHash.decode(reader, reader.uint32());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.loginUser = EcsUserRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.loginSessionId = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1586,6 +1635,17 @@ export const EcsProcess: MessageFns<EcsProcess> = {
         : isSet(object.exec_filename)
         ? globalThis.String(object.exec_filename)
         : "",
+      hash: isSet(object.hash) ? EcsHash.fromJSON(object.hash) : undefined,
+      loginUser: isSet(object.loginUser)
+        ? EcsUserRef.fromJSON(object.loginUser)
+        : isSet(object.login_user)
+        ? EcsUserRef.fromJSON(object.login_user)
+        : undefined,
+      loginSessionId: isSet(object.loginSessionId)
+        ? globalThis.Number(object.loginSessionId)
+        : isSet(object.login_session_id)
+        ? globalThis.Number(object.login_session_id)
+        : 0,
     };
   },
 
@@ -1639,6 +1699,15 @@ export const EcsProcess: MessageFns<EcsProcess> = {
     if (message.execFilename !== "") {
       obj.execFilename = message.execFilename;
     }
+    if (message.hash !== undefined) {
+      obj.hash = EcsHash.toJSON(message.hash);
+    }
+    if (message.loginUser !== undefined) {
+      obj.loginUser = EcsUserRef.toJSON(message.loginUser);
+    }
+    if (message.loginSessionId !== 0) {
+      obj.loginSessionId = Math.round(message.loginSessionId);
+    }
     return obj;
   },
 
@@ -1665,6 +1734,78 @@ export const EcsProcess: MessageFns<EcsProcess> = {
     message.tty = (object.tty !== undefined && object.tty !== null) ? EcsTty.fromPartial(object.tty) : undefined;
     message.sessionLeaderPid = object.sessionLeaderPid ?? 0;
     message.execFilename = object.execFilename ?? "";
+    message.hash = (object.hash !== undefined && object.hash !== null) ? EcsHash.fromPartial(object.hash) : undefined;
+    message.loginUser = (object.loginUser !== undefined && object.loginUser !== null)
+      ? EcsUserRef.fromPartial(object.loginUser)
+      : undefined;
+    message.loginSessionId = object.loginSessionId ?? 0;
+    return message;
+  },
+};
+
+function createBaseEcsHash(): EcsHash {
+  return { sha256: "" };
+}
+
+export const EcsHash: MessageFns<EcsHash> = {
+  encode(message: EcsHash, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EcsHash {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEcsHash();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EcsHash {
+    return { sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "" };
+  },
+
+  toJSON(message: EcsHash): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EcsHash>, I>>(base?: I): EcsHash {
+    return EcsHash.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EcsHash>, I>>(object: I): EcsHash {
+    const message = createBaseEcsHash();
+    message.sha256 = object.sha256 ?? "";
     return message;
   },
 };
