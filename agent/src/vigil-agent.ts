@@ -195,7 +195,7 @@ export class VigilAgent {
 
   /** Sends the current partial batch now (tests, replay end). */
   flush(): void {
-    this.enricher.flush();
+    // An exec still waiting for its hash follows within context.hashWaitMs (stop() sends it at once).
     this.batcher.flush();
   }
 

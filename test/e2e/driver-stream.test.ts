@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EcsDocument } from "@vigil/common";
 import {
@@ -45,6 +47,25 @@ describe("end to end - a captured vigil.ko stream fires the default rules", () =
     expect(match.missing).toEqual([]);
     expect(match.unexpected).toEqual([]);
     expect(result.alerts).toHaveLength(match.matched.length);
+  });
+
+  test("every alert carries the agent's context: entity ids of the process and its ancestry, the executable's sha256", () => {
+    expect(match.matched.length).toBeGreaterThan(0);
+    for (const { alert } of match.matched) {
+      const process = alert.process as EcsDocument;
+      const parent = process.parent as EcsDocument;
+      expect(process.entity_id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(parent.entity_id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(parent.entity_id).not.toBe(process.entity_id);
+      expect(parent.executable).toBeTruthy();
+      // The capture's guest ran busybox; replayed here, its path is hashed against this host's file.
+      // An exec waits (context.hashWaitMs) for its hash; other first events of a process may go without.
+      const executable = String(process.executable);
+      if ((alert.event as EcsDocument).action === "exec" && existsSync(executable)) {
+        const sha256 = createHash("sha256").update(readFileSync(executable)).digest("hex");
+        expect({ executable, hash: process.hash }).toEqual({ executable, hash: { sha256 } });
+      }
+    }
   });
 
   test("each alert names the process that did it (pid, executable, argv) and what it touched", () => {
