@@ -244,6 +244,34 @@ describe("ftrace collector", () => {
     expect(collector.stats().ownRecords).toBeGreaterThan(0);
   });
 
+  it("ftrace - a poll that throws stops polling, health() says why, and a restart recovers", async () => {
+    // One collector per process (the instance is named after the pid): this uses the suite's.
+    expect(collector.health()).toEqual({ ok: true });
+    const internals = collector as unknown as { correlator: { sweep(): void } };
+    const sweep = internals.correlator.sweep;
+    // Fault injection: the correlator's sweep runs at the end of every poll.
+    internals.correlator.sweep = () => {
+      throw new Error("injected");
+    };
+    const deadline = Date.now() + 2000;
+    while (collector.health().ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(collector.health()).toEqual({ ok: false, error: "poll threw: injected" });
+    internals.correlator.sweep = sweep;
+    // What the watchdog does: stop, start again; the new run polls and reports.
+    await collector.stop();
+    await collector.start((event) => events.push(event));
+    expect(collector.health()).toEqual({ ok: true });
+    const marker = join(workDir, "after-restart.txt");
+    writeFileSync(marker, "x");
+    await new Promise<void>((resolve, reject) =>
+      execFile("/bin/cat", [marker], (error) => (error ? reject(error) : resolve())),
+    );
+    await waitForEvent(
+      "exec after the restart",
+      (e) => e.payload?.$case === "exec" && e.payload.value.argv.includes(marker),
+    );
+  });
+
   it("ftrace - stop removes the instance and the uprobe group", async () => {
     await collector.stop();
     expect(existsSync(`${root}/instances/vigil-${process.pid}`)).toBe(false);

@@ -3,7 +3,7 @@ import { ErrorCodes, type Logger, VigilError } from "@vigil/common";
 import { ProcessCache } from "../../context/process-cache";
 import { readBootTimeUs } from "../proc/boot-time";
 import { UserNames } from "../proc/user-names";
-import type { Collector, EventSink } from "../types";
+import type { Collector, CollectorHealthReport, EventSink } from "../types";
 import { readDynamicFunctionSymbols } from "./elf-symbols";
 import { type PageHeaderFormat, parseEventFormat, parsePageHeaderFormat } from "./event-format";
 import { locateLibc } from "./libc-locator";
@@ -49,6 +49,9 @@ export class FtraceCollector implements Collector {
   private readonly batch = new RecordBatch();
   private timer: NodeJS.Timeout | undefined;
   private cleanupRegistered = false;
+  /** Why polling stopped (the watchdog restarts the collector), or undefined. */
+  private failure: string | undefined;
+  private consecutiveReadErrors = 0;
   private readonly counters = {
     polls: 0,
     pages: 0,
@@ -135,7 +138,9 @@ export class FtraceCollector implements Collector {
       );
     }
     const interval = this.settings.pollIntervalMs;
-    this.timer = setInterval(() => this.poll(), interval);
+    this.failure = undefined;
+    this.consecutiveReadErrors = 0;
+    this.timer = setInterval(() => this.pollOrStop(), interval);
     this.timer.unref();
     this.logger.info(
       { instance: this.instanceDir, probes: this.counters.probesPlaced, intervalMs: interval },
@@ -182,6 +187,27 @@ export class FtraceCollector implements Collector {
     return root;
   }
 
+  /** The watchdog's view: the poll threw (its timer is stopped), or reads keep failing. */
+  health(): CollectorHealthReport {
+    if (this.failure !== undefined) return { ok: false, error: this.failure };
+    if (this.consecutiveReadErrors >= 3) {
+      return { ok: false, error: `${this.consecutiveReadErrors} reads of trace_pipe_raw failed in a row` };
+    }
+    return { ok: true };
+  }
+
+  /** A throw out of a timer callback would take the agent down: stop polling and let the watchdog act. */
+  private pollOrStop(): void {
+    try {
+      this.poll();
+    } catch (error) {
+      this.failure = `poll threw: ${(error as Error).message}`;
+      if (this.timer) clearInterval(this.timer);
+      this.timer = undefined;
+      this.logger.error({ err: error }, "ftrace poll threw; polling stopped");
+    }
+  }
+
   /** For the procfs collector's knownPids: processes this collector has seen. */
   knowsPid(pid: number): boolean {
     return this.table?.peek(pid) !== undefined;
@@ -203,8 +229,10 @@ export class FtraceCollector implements Collector {
       this.counters.lostEvents += read.missed;
       this.counters.lostEventsUncounted += read.missedUncounted;
       this.counters.malformedPages += read.malformedPages;
+      this.consecutiveReadErrors = 0;
     } catch (error) {
       this.counters.readErrors++;
+      this.consecutiveReadErrors++;
       this.logger.warn({ err: error }, "reading trace_pipe_raw failed");
     }
     batch.sort();
