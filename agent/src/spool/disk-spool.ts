@@ -13,10 +13,10 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "@vigil/common";
-import type { Event } from "@vigil/proto";
+import { type Event, EventBatch } from "@vigil/proto";
 import { countLowPriority, eventKind, isLowPriority } from "./event-priority";
 import { type FsyncPolicy, FsyncScheduler } from "./fsync-scheduler";
-import { checkFrame, decodeRecordEvents, encodeRecord } from "./record-frame";
+import { checkFrame, decodeRecordEvents, encodeRecord, recordBatchBytes } from "./record-frame";
 import {
   FLAG_COMPACTED,
   parseSegmentName,
@@ -42,7 +42,11 @@ export interface DiskSpoolOptions {
 
 /** Sequences handed out per durable reservation in state.json. */
 const SEQUENCE_RESERVATION = 100_000;
-/** Decoded batches kept in memory for sending, beside their copy on disk. */
+/**
+ * Batches kept in memory for sending, beside their copy on disk: encoded (the
+ * frame just written), never decoded, so the collectors' Event objects die as
+ * soon as they are spooled and the bound is what it says.
+ */
 const CACHE_BYTES = 16 * 1024 * 1024;
 /** The ack cursor is written at most this often (and on close). */
 const STATE_SAVE_INTERVAL_MS = 200;
@@ -66,7 +70,8 @@ interface Entry {
   events: number;
   lowEvents: number;
   attempts: number;
-  cached: Event[] | undefined;
+  /** The frame as written (encoded EventBatch inside), while within CACHE_BYTES. */
+  cached: Buffer | undefined;
   /** Date.now() when it was appended (recovered: its segment file's mtime). */
   spooledAtMs: number;
 }
@@ -176,7 +181,7 @@ export class DiskSpool implements BatchSpool {
     active.lowEvents += lowEvents;
     this.totalBytes += frame.length;
     this.unackedEvents += events.length;
-    const cached = this.cacheBytes + frame.length <= CACHE_BYTES ? events : undefined;
+    const cached = this.cacheBytes + frame.length <= CACHE_BYTES ? frame : undefined;
     if (cached) this.cacheBytes += frame.length;
     this.entries.push({
       sequence,
@@ -199,16 +204,17 @@ export class DiskSpool implements BatchSpool {
   takeNextToSend(maxInFlight: number): SpooledBatch | undefined {
     while (this.sentCount < maxInFlight && this.head + this.sentCount < this.entries.length) {
       const entry = this.entries[this.head + this.sentCount];
-      const events = entry.cached ?? this.readEvents(entry);
-      if (!events) {
+      const frame = entry.cached ?? this.readFrame(entry);
+      if (!frame) {
         // Unreadable on disk since it was written: counted, and it leaves the spool.
         this.removeEntryAt(this.head + this.sentCount);
         this.afterRemoval();
         continue;
       }
+      if (!entry.cached) this.counters.batchesReadFromDisk++;
       this.sentCount++;
       entry.attempts++;
-      return { sequence: entry.sequence, events, attempts: entry.attempts };
+      return encodedBatch(entry.sequence, recordBatchBytes(frame), entry.attempts);
     }
     return undefined;
   }
@@ -419,13 +425,6 @@ export class DiskSpool implements BatchSpool {
     }
   }
 
-  private readEvents(entry: Entry): Event[] | undefined {
-    const frame = this.readFrame(entry);
-    if (!frame) return undefined;
-    this.counters.batchesReadFromDisk++;
-    return decodeRecordEvents(frame);
-  }
-
   private readFrame(entry: Entry): Buffer | undefined {
     const frame = Buffer.allocUnsafe(entry.frameBytes);
     let fd: number | undefined;
@@ -597,8 +596,8 @@ export class DiskSpool implements BatchSpool {
       const entry = this.entries[index];
       if (entry.segment !== segment) continue;
       dropped.push(entry);
-      const frame = entry.cached ? undefined : this.readFrame(entry);
-      const events = entry.cached ?? (frame ? decodeRecordEvents(frame) : []);
+      const frame = entry.cached ?? this.readFrame(entry);
+      const events = frame ? decodeRecordEvents(frame) : [];
       for (const event of events) this.recordLoss(`spool-full.${eventKind(event)}`, 1, event.timestampUs);
     }
     const inFlight = this.inFlightSequences();
@@ -689,6 +688,20 @@ export class DiskSpool implements BatchSpool {
   private assertOpen(): void {
     if (this.closed) throw new Error("spool is closed");
   }
+}
+
+/** A batch to send as its encoded bytes; `events` decodes them only if someone asks (tests). */
+function encodedBatch(sequence: number, encoded: Buffer, attempts: number): SpooledBatch {
+  let events: Event[] | undefined;
+  return {
+    sequence,
+    encoded,
+    attempts,
+    get events() {
+      events ??= EventBatch.decode(encoded).events;
+      return events;
+    },
+  };
 }
 
 /** Size of a directory's spool files (tests, bench). */

@@ -77,7 +77,12 @@ export function checkFrame(buffer: Buffer, offset: number): FrameCheck {
 
 /** Decodes the events of a frame already checked by checkFrame. */
 export function decodeRecordEvents(frame: Buffer): Event[] {
-  return EventBatch.decode(frame.subarray(FRAME_HEADER_BYTES + BODY_HEADER_BYTES)).events;
+  return EventBatch.decode(recordBatchBytes(frame)).events;
+}
+
+/** The EventBatch protobuf inside a frame (a view, not a copy): what goes on the wire as is. */
+export function recordBatchBytes(frame: Buffer): Buffer {
+  return frame.subarray(FRAME_HEADER_BYTES + BODY_HEADER_BYTES);
 }
 
 /** Offset of the next record magic at or after `from`, or -1. */

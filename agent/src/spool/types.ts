@@ -3,7 +3,10 @@ import type { Event } from "@vigil/proto";
 /** A batch as the link sends it. */
 export interface SpooledBatch {
   sequence: number;
-  events: Event[];
+  /** Decoded on first access when the spool keeps the batch encoded (`encoded` set): the link never asks. */
+  readonly events: Event[];
+  /** The batch as an EventBatch protobuf (the disk spool's bytes, with its sequence): sent as is. */
+  encoded?: Uint8Array;
   /** How many times it went out on a stream; >1 means resent. */
   attempts: number;
 }

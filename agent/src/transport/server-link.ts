@@ -3,6 +3,7 @@ import {
   type ChannelCredentials,
   type ClientDuplexStream,
   credentials,
+  makeGenericClientConstructor,
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
@@ -11,7 +12,8 @@ import {
   AckStatus,
   type AgentCounters,
   type AgentMessage,
-  AgentServiceClient,
+  AgentMessage as AgentMessageCodec,
+  AgentServiceService,
   type BatchAck,
   type ConfigUpdate,
   type Event,
@@ -62,7 +64,49 @@ export interface LinkCounters {
   refusals: number;
 }
 
-type Stream = ClientDuplexStream<AgentMessage, ServerMessage>;
+/** What the link writes: a message, or one already encoded (a spooled batch, sent as the spool holds it). */
+type Outgoing = AgentMessage | Buffer;
+type Stream = ClientDuplexStream<Outgoing, ServerMessage>;
+
+/**
+ * The generated client, except that an already encoded AgentMessage goes out
+ * as is: a spooled batch is encoded once (into the spool) and not again, and
+ * no decoded copy of it has to be kept for sending.
+ */
+const AgentLinkClient = makeGenericClientConstructor(
+  {
+    connect: {
+      ...AgentServiceService.connect,
+      requestSerialize: (value: Outgoing): Buffer => {
+        if (Buffer.isBuffer(value)) return value;
+        const bytes = AgentMessageCodec.encode(value).finish();
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      },
+    },
+  },
+  "vigil.v1.AgentService",
+);
+
+/** AgentMessage.body = batch (field 2, length-delimited), around an encoded EventBatch. */
+function batchMessage(encodedBatch: Uint8Array): Buffer {
+  let length = encodedBatch.byteLength;
+  let varintBytes = 1;
+  while (length >= 0x80) {
+    length = Math.floor(length / 0x80);
+    varintBytes++;
+  }
+  const message = Buffer.allocUnsafe(1 + varintBytes + encodedBatch.byteLength);
+  message[0] = 0x12;
+  let at = 1;
+  length = encodedBatch.byteLength;
+  while (length >= 0x80) {
+    message[at++] = (length & 0x7f) | 0x80;
+    length = Math.floor(length / 0x80);
+  }
+  message[at++] = length;
+  message.set(encodedBatch, at);
+  return message;
+}
 
 /**
  * The agent's one gRPC stream to a server. Batches stay in the spool until
@@ -241,8 +285,8 @@ export class ServerLink {
     const { transport, logger } = this.options;
     const metadata = await this.options.auth.metadata(server, this.channelCredentials, this.channelOptions);
     if (this.stopped) return;
-    const client = new AgentServiceClient(server, this.channelCredentials, this.channelOptions);
-    const stream = client.connect(metadata);
+    const client = new AgentLinkClient(server, this.channelCredentials, this.channelOptions);
+    const stream = (client as unknown as { connect(metadata: unknown): Stream }).connect(metadata);
     this.stream = stream;
     this.pending.rewind();
     return new Promise<void>((resolve) => {
@@ -354,9 +398,11 @@ export class ServerLink {
       if (this.pending.inFlight() === 1) this.lastAckAt = Date.now();
       this.counters.batchesSent++;
       if (batch.attempts > 1) this.counters.batchesResent++;
-      this.stream.write({
-        body: { $case: "batch", value: { sequence: batch.sequence, events: batch.events } },
-      });
+      this.stream.write(
+        batch.encoded
+          ? batchMessage(batch.encoded)
+          : { body: { $case: "batch", value: { sequence: batch.sequence, events: batch.events } } },
+      );
     }
   }
 
