@@ -140,6 +140,8 @@ describe("agent enrolment - tokens, credentials, revocation over TLS", () => {
     const token = await newToken(server, { kind: "one-time", label: "web-1" });
     const agentConfig = config(server, { enrollmentToken: token });
     const { agent, agentId } = await runAgent(agentConfig);
+    // Connected means enrolled: the credential is stored before the first stream opens.
+    await waitFor(() => agent.link.isConnected(), 10_000, "agent connected");
     expect(await agent.link.whenDrained(5000)).toBe(true);
     expect(statSync(credentialPath(agentConfig.stateDir)).mode & 0o777).toBe(0o600);
     expect(statSync(join(agentConfig.stateDir, "agent-id")).mode & 0o777).toBe(0o600);
@@ -164,11 +166,13 @@ describe("agent enrolment - tokens, credentials, revocation over TLS", () => {
     const token = await newToken(server, { kind: "one-time" });
     const first = config(server, { enrollmentToken: token });
     const { agent, agentId } = await runAgent(first);
+    await waitFor(() => agent.link.isConnected(), 10_000, "agent connected");
     expect(await agent.link.whenDrained(5000)).toBe(true);
     await agent.stop(0);
     agents.splice(agents.indexOf(agent), 1);
     const restarted = await runAgent({ ...first, enrollmentToken: undefined });
     expect(restarted.agentId).toBe(agentId);
+    await waitFor(() => restarted.agent.link.isConnected(), 10_000, "restarted agent connected");
     expect(await restarted.agent.link.whenDrained(5000)).toBe(true);
     expect(restarted.agent.link.counters.refusals).toBe(0);
     expect(server.enrollment?.listAgents()).toHaveLength(1);
@@ -179,6 +183,11 @@ describe("agent enrolment - tokens, credentials, revocation over TLS", () => {
     const fleet = await newToken(server, { kind: "fleet" });
     const a = await runAgent(config(server, { enrollmentToken: fleet }));
     const b = await runAgent(config(server, { enrollmentToken: fleet }));
+    await waitFor(
+      () => a.agent.link.isConnected() && b.agent.link.isConnected(),
+      10_000,
+      "both agents connected",
+    );
     expect(await a.agent.link.whenDrained(5000)).toBe(true);
     expect(await b.agent.link.whenDrained(5000)).toBe(true);
     expect(a.agentId).not.toBe(b.agentId);
@@ -251,6 +260,7 @@ describe("agent enrolment - tokens, credentials, revocation over TLS", () => {
         tls: { caFile: pki.caFile, certFile: pki.clientCertFile, keyFile: pki.clientKeyFile },
       }),
     );
+    await waitFor(() => good.agent.link.isConnected(), 10_000, "the mTLS agent connected");
     expect(await good.agent.link.whenDrained(5000)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(wrongCa.agent.link.counters.connects).toBe(0);
