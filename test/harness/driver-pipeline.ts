@@ -85,6 +85,9 @@ export async function runDriverCapturePipeline(
         collectors: ["driver-replay"],
         driverReplay: { files: captures },
         stateDir: dataDir,
+        // Every exec alert is checked for its hash: on a loaded machine hashing
+        // can outlast the default 50 ms an exec waits for it.
+        context: { hashWaitMs: 2000 },
       }),
       logger,
     );
