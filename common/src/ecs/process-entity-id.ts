@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /**
  * ECS process.entity_id: the same process on the same host always gets the
@@ -8,5 +8,6 @@ import { createHash } from "node:crypto";
  */
 export function processEntityId(agentId: string, pid: number, startTimeUs: number): string {
   if (!pid) return "";
-  return createHash("sha256").update(`${agentId}\0${pid}\0${startTimeUs}`).digest("base64url").slice(0, 22);
+  // One-shot hash: computed for every event (process, parent, grandparent), so no Hash object each time.
+  return hash("sha256", `${agentId}\0${pid}\0${startTimeUs}`, "base64url").slice(0, 22);
 }
