@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
+import { sha256OfFile } from "./file-digest";
 import { DEFAULT_CONTEXT_HASH_CACHE_ENTRIES, type HasherCounters, type HashOutcome } from "./types";
 
 export interface ExecutableHasherOptions {
@@ -11,8 +11,6 @@ export interface ExecutableHasherOptions {
   concurrency?: number;
   maxQueued?: number;
 }
-
-const CHUNK_BYTES = 1024 * 1024;
 
 /**
  * SHA-256 of executables, off the event path: reads are asynchronous and one
@@ -79,11 +77,14 @@ export class ExecutableHasher {
       }
       const size = Number(stat.size);
       let outcome: HashOutcome;
-      if (size > this.options.maxBytes) {
+      const digest =
+        size > this.options.maxBytes ? undefined : await sha256OfFile(handle, this.options.maxBytes);
+      if (digest === undefined) {
+        // Too large, or grew past the bound while it was read.
         this.counters.hashSkippedTooLarge++;
         outcome = { kind: "skipped-too-large", size };
       } else {
-        outcome = { kind: "hashed", sha256: await digest(handle) };
+        outcome = { kind: "hashed", sha256: digest.sha256 };
         this.counters.hashed++;
       }
       this.remember(key, outcome);
@@ -103,17 +104,4 @@ export class ExecutableHasher {
       if (oldest !== undefined) this.cache.delete(oldest);
     }
   }
-}
-
-async function digest(handle: Awaited<ReturnType<typeof open>>): Promise<string> {
-  const hash = createHash("sha256");
-  const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  let position = 0;
-  for (;;) {
-    const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, position);
-    if (bytesRead === 0) break;
-    hash.update(buffer.subarray(0, bytesRead));
-    position += bytesRead;
-  }
-  return hash.digest("hex");
 }

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import type { UserNames } from "../collectors/proc/user-names";
+import { sha256OfFile } from "../context/file-digest";
 import { TaskError } from "./types";
 
 export interface FileHashResult {
@@ -15,8 +15,6 @@ export interface FileHashResult {
   owner: string;
   mtimeUs: number;
 }
-
-const CHUNK = 1024 * 1024;
 
 /**
  * sha256 and metadata of one regular file. The path must be absolute and
@@ -60,22 +58,14 @@ export async function hashFile(
         `refused: ${path} is ${stat.size} bytes; tasks.fileHash.maxBytes is ${options.maxBytes}`,
       );
     }
-    const hash = createHash("sha256");
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let total = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
-      if (bytesRead === 0) break;
-      total += bytesRead;
-      if (total > options.maxBytes) {
-        throw new TaskError(`refused: ${path} grew beyond tasks.fileHash.maxBytes while it was read`);
-      }
-      hash.update(buffer.subarray(0, bytesRead));
+    const digest = await sha256OfFile(handle, options.maxBytes);
+    if (digest === undefined) {
+      throw new TaskError(`refused: ${path} grew beyond tasks.fileHash.maxBytes while it was read`);
     }
     return {
       path,
-      sha256: hash.digest("hex"),
-      size: total,
+      sha256: digest.sha256,
+      size: digest.size,
       mode: stat.mode.toString(8),
       uid: stat.uid,
       gid: stat.gid,

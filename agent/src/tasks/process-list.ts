@@ -1,7 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { startTimeUs } from "../collectors/proc/boot-time";
-import { parseCmdline, parseProcStat, parseProcStatus } from "../collectors/proc/proc-stat";
-import { readLink, readText } from "../collectors/proc/process-reader";
+import { readdirSync } from "node:fs";
+import { readProcessSnapshot } from "../collectors/proc/process-reader";
 import type { UserNames } from "../collectors/proc/user-names";
 
 export interface ProcessEntry {
@@ -25,29 +23,19 @@ export interface ProcessListOptions {
   maxArgs: number;
 }
 
-/** One process from /proc, or undefined when it is gone. */
+/** One process from /proc (read as the process cache reads it), or undefined when it is gone. */
 export function readProcessEntry(pid: number, options: ProcessListOptions): ProcessEntry | undefined {
-  const dir = `${options.procRoot}/${pid}`;
-  const statText = readText(`${dir}/stat`);
-  const stat = statText === undefined ? undefined : parseProcStat(statText);
-  if (!stat) return undefined;
-  const statusText = readText(`${dir}/status`);
-  const uid = statusText === undefined ? 0 : parseProcStatus(statusText).uid;
-  let argv: string[] = [];
-  try {
-    argv = parseCmdline(readFileSync(`${dir}/cmdline`), options.maxArgs);
-  } catch {
-    // Gone, or a kernel thread.
-  }
+  const snapshot = readProcessSnapshot(pid, options);
+  if (!snapshot) return undefined;
   return {
     pid,
-    ppid: stat.ppid,
-    name: stat.comm,
-    uid,
-    user: options.userNames.lookup(uid),
-    exe: readLink(`${dir}/exe`),
-    argv,
-    startTimeUs: startTimeUs(options.bootTimeUs, stat.startTicks),
+    ppid: snapshot.ppid,
+    name: snapshot.name,
+    uid: snapshot.uid,
+    user: options.userNames.lookup(snapshot.uid),
+    exe: snapshot.executable,
+    argv: snapshot.args,
+    startTimeUs: snapshot.startTimeUs,
   };
 }
 
