@@ -3,7 +3,7 @@
 // kernel's headers, boots a guest scenario and decodes the record stream it
 // brings back. Shared by the driver tests and bench/driver-overhead.mts.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -57,25 +57,48 @@ export function assertPrerequisites(): void {
   }
 }
 
+export interface KernelModuleBuild {
+  /** make's exit status (null when it was killed). */
+  status: number | null;
+  /** What make printed, stdout then stderr. */
+  output: string;
+  /** Where `<name>.ko` is (present when status is 0). */
+  ko: string;
+}
+
 /**
- * Builds a Kbuild module from a copy of `sourceDir` (so a build in the working
- * tree is never disturbed) against KDIR; returns the path of `<name>.ko`.
+ * Runs Kbuild for a copy of `sourceDir` (so a build in the working tree is
+ * never disturbed) in `work/<name>` against `kdir` with extra make arguments
+ * (e.g. "W=1"); reports status and output, never throws on a failed build.
  */
-export function buildKernelModule(sourceDir: string, work: string, name: string): string {
+export function makeKernelModule(
+  sourceDir: string,
+  work: string,
+  name: string,
+  kdir = KDIR,
+  makeArgs: string[] = [],
+): KernelModuleBuild {
   const dst = join(work, name);
   cpSync(sourceDir, dst, {
     recursive: true,
     filter: (from) => !/\.(o|ko|mod|mod\.c|cmd|order|symvers)$/.test(from) && !/\/(tests|tools)$/.test(from),
   });
-  try {
-    execFileSync("make", ["-C", dst, `KDIR=${KDIR}`], { stdio: "pipe", timeout: 120_000 });
-  } catch (err) {
-    const e = err as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(
-      `building ${name}.ko failed:\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`,
-    );
-  }
-  return join(dst, `${name}.ko`);
+  const make = spawnSync("make", ["-C", dst, `KDIR=${kdir}`, ...makeArgs], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  return {
+    status: make.status,
+    output: `${make.stdout ?? ""}${make.stderr ?? ""}`,
+    ko: join(dst, `${name}.ko`),
+  };
+}
+
+/** Builds a Kbuild module against KDIR (see makeKernelModule); returns the path of `<name>.ko` or throws with make's output. */
+export function buildKernelModule(sourceDir: string, work: string, name: string): string {
+  const build = makeKernelModule(sourceDir, work, name);
+  if (build.status !== 0) throw new Error(`building ${name}.ko failed:\n${build.output}`);
+  return build.ko;
 }
 
 /** vigil.ko for KVER: VIGIL_KO when set (prebuilt), else built from driver/ into `work`. */

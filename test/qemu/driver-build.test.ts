@@ -5,10 +5,10 @@
 // exercised across kernel API changes on every run, not only on the kernel
 // that boots in QEMU.
 
-import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { makeKernelModule } from "../harness/qemu-guest";
 
 const DRIVER = resolve(__dirname, "../../driver");
 
@@ -50,24 +50,15 @@ describe("vigil.ko builds against every installed kernel series", () => {
     (_s, dir) => {
       const work = mkdtempSync(join(tmpdir(), "vigil-build-"));
       try {
-        cpSync(DRIVER, work, {
-          recursive: true,
-          filter: (from) =>
-            !/\.(o|ko|mod|mod\.c|cmd|order|symvers)$/.test(from) && !/\/(tests|tools)$/.test(from),
-        });
-        const make = spawnSync("make", ["-C", work, `KDIR=${dir}`, "W=1"], {
-          encoding: "utf8",
-          timeout: 300_000,
-        });
-        const output = `${make.stdout}\n${make.stderr}`;
+        const build = makeKernelModule(DRIVER, work, "vigil", dir, ["W=1"]);
         expect({
-          status: make.status,
-          warnings: output.split("\n").filter((l) => /warning:|error:/i.test(l)),
+          status: build.status,
+          warnings: build.output.split("\n").filter((l) => /warning:|error:/i.test(l)),
         }).toEqual({
           status: 0,
           warnings: [],
         });
-        expect(existsSync(join(work, "vigil.ko"))).toBe(true);
+        expect(existsSync(build.ko)).toBe(true);
       } finally {
         rmSync(work, { recursive: true, force: true });
       }
