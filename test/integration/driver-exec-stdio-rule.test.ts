@@ -7,9 +7,6 @@
 // stays quiet on SSH-like sessions, listening sockets and non-shells.
 
 import { join } from "node:path";
-import { silentLogger, toEcsDocument } from "@vigil/common";
-import type { Event } from "@vigil/proto";
-import { DriverRecordHandler } from "../../agent/src/collectors/driver/driver-record-handler";
 import {
   VIGIL_EXEC,
   VIGIL_FD_CHAR,
@@ -18,17 +15,11 @@ import {
   VIGIL_FD_TTY,
   VIGIL_FORK,
 } from "../../agent/src/collectors/driver/event-table.gen";
-import {
-  type EncodeHeader,
-  type EncodeValue,
-  encodeRecord,
-} from "../../agent/src/collectors/driver/record-encoder";
+import type { EncodeHeader, EncodeValue } from "../../agent/src/collectors/driver/record-encoder";
 import { loadRuleset } from "../../hub/src/sigma/load-ruleset";
 import { Ruleset } from "../../hub/src/sigma/ruleset";
 import type { EcsDocument } from "../../hub/src/sigma/types";
-import { identityFromHello } from "../../server/src/normalize/agent-identity";
-import { normalizeEvent } from "../../server/src/normalize/normalize-event";
-import { SAMPLE_HELLO } from "../fixtures/sample-events";
+import { driverRecordsToEcs } from "../harness/driver-records-to-ecs";
 
 const SOCKET_STDIO_RULE = "e35ed378-3f15-4efb-838f-15addbe362df";
 const NETCAT_RULE = "5d86b4f3-fb8a-44b7-9ea4-10a1991f1802";
@@ -36,30 +27,11 @@ const SHADOW_READ_RULE = "e9b74bd0-624f-4109-938c-d9fec9de55e5";
 const EXEC_FROM_TEMP_RULE = "ba634af6-1842-45ac-9a03-1e30c4a743c9";
 const loaded = loadRuleset(join(__dirname, "../../rules"));
 const ruleset = new Ruleset(loaded.rules);
-const identity = identityFromHello(SAMPLE_HELLO);
 
 type Rec = [number, Record<string, EncodeValue>, EncodeHeader];
 
 /** Records through agent → server → ECS, in order. */
-function documents(records: Rec[]): EcsDocument[] {
-  const handler = new DriverRecordHandler({ logger: silentLogger() });
-  const events: Event[] = [];
-  for (const [type, fields, header] of records) {
-    handler.push(encodeRecord(type, fields, { tsRealNs: 1_763_900_000_000_000_000n, ...header }), (event) =>
-      events.push(event),
-    );
-  }
-  handler.finish((event) => events.push(event));
-  return events.map((event, index) => {
-    const canonical = normalizeEvent(identity, event, {
-      sequence: 1,
-      index,
-      receivedUs: 1_763_900_000_100_000,
-    });
-    if (canonical === undefined) throw new Error("no canonical event");
-    return toEcsDocument(canonical) as EcsDocument;
-  });
-}
+const documents = (records: Rec[]): EcsDocument[] => driverRecordsToEcs(records);
 
 const fired = (doc: EcsDocument | undefined) =>
   doc === undefined

@@ -5,9 +5,6 @@
 // checks' summaries and on other driver records of the integrity category.
 
 import { join } from "node:path";
-import { silentLogger, toEcsDocument } from "@vigil/common";
-import type { Event } from "@vigil/proto";
-import { DriverRecordHandler } from "../../agent/src/collectors/driver/driver-record-handler";
 import {
   VIGIL_DEVICE_OPENED,
   VIGIL_INTEG_CHECK_DONE,
@@ -20,44 +17,20 @@ import {
   VIGIL_INTEG_SYSCALL_HOOK,
   VIGIL_INTEGRITY,
 } from "../../agent/src/collectors/driver/event-table.gen";
-import { type EncodeValue, encodeRecord } from "../../agent/src/collectors/driver/record-encoder";
+import type { EncodeValue } from "../../agent/src/collectors/driver/record-encoder";
 import { loadRuleset } from "../../hub/src/sigma/load-ruleset";
 import { Ruleset } from "../../hub/src/sigma/ruleset";
 import type { EcsDocument } from "../../hub/src/sigma/types";
-import { identityFromHello } from "../../server/src/normalize/agent-identity";
-import { normalizeEvent } from "../../server/src/normalize/normalize-event";
-import { SAMPLE_HELLO } from "../fixtures/sample-events";
+import { driverRecordsToEcs } from "../harness/driver-records-to-ecs";
 
 const ROOTKIT_RULE = "acd8acbc-6621-47b0-8501-43b6f3abd02e";
 const loaded = loadRuleset(join(__dirname, "../../rules"));
 const ruleset = new Ruleset(loaded.rules);
-const identity = identityFromHello(SAMPLE_HELLO);
 
 /** Records as the module writes them (from a kworker), through agent → server → ECS. */
+const KWORKER = { pid: 87, ppid: 2, comm: "kworker/0:2" };
 function documents(records: Array<[number, Record<string, EncodeValue>]>): EcsDocument[] {
-  const handler = new DriverRecordHandler({ logger: silentLogger() });
-  const events: Event[] = [];
-  for (const [type, fields] of records) {
-    handler.push(
-      encodeRecord(type, fields, {
-        pid: 87,
-        ppid: 2,
-        comm: "kworker/0:2",
-        tsRealNs: 1_763_900_000_000_000_000n,
-      }),
-      (event) => events.push(event),
-    );
-  }
-  handler.finish((event) => events.push(event));
-  return events.map((event, index) => {
-    const canonical = normalizeEvent(identity, event, {
-      sequence: 1,
-      index,
-      receivedUs: 1_763_900_000_100_000,
-    });
-    if (canonical === undefined) throw new Error("no canonical event");
-    return toEcsDocument(canonical) as EcsDocument;
-  });
+  return driverRecordsToEcs(records.map(([type, fields]) => [type, fields, KWORKER]));
 }
 
 const finding = (
