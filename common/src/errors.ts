@@ -18,6 +18,8 @@ export const ErrorCodes = {
   DISCOVERY: "VIGIL_ERR_DISCOVERY",
   INSECURE_PERMISSIONS: "VIGIL_ERR_INSECURE_PERMISSIONS",
   ENROLLMENT: "VIGIL_ERR_ENROLLMENT",
+  KV_CONFLICT: "VIGIL_ERR_KV_CONFLICT",
+  KV_VALUE_TOO_LARGE: "VIGIL_ERR_KV_VALUE_TOO_LARGE",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -44,6 +46,10 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
     "A file or directory holding configuration, state or a secret is owned by another user or writable (or, for a secret, readable) by group or others; the message names the path and the fix.",
   VIGIL_ERR_ENROLLMENT:
     "Agent enrolment failed or an enrollment token/credential operation was refused (token unknown, expired, used or revoked; agent revoked); the message says which, never the secret.",
+  VIGIL_ERR_KV_CONFLICT:
+    "A compare-and-set write to a key-value bucket lost: the key exists already or changed since it was read; re-read and retry.",
+  VIGIL_ERR_KV_VALUE_TOO_LARGE:
+    "A value exceeds its key-value bucket's size limit; the message names bucket and key.",
 };
 
 export class VigilError extends Error {

@@ -62,6 +62,7 @@ export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";
 export { ERROR_DOCS, ErrorCodes, isVigilError, VigilError } from "./errors";
+export type { KvBucket, KvBucketSpec, KvEntry, KvWatch, KvWatchOptions } from "./kv/types";
 export type {
   HealthReport,
   ObservabilityServer,
