@@ -59,6 +59,8 @@ function hello(agentId: string): Hello {
     capabilities: [],
     ipAddresses: ["10.0.0.5"],
     labels: {},
+    groups: [],
+    driverVersion: "",
     lastAckedSequence: 0,
   };
 }

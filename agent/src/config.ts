@@ -244,6 +244,10 @@ export const agentConfigSchema = z
       .strict()
       .prefault({}),
     labels: z.record(z.string(), z.string()).default({}),
+    /** Fleet groups (e.g. "web", "pci"): agent config and tasks can target a group. */
+    groups: listOf(
+      z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "a group is 1-64 of A-Z a-z 0-9 _ . -"),
+    ).default([]),
     metrics: metricsEndpointSchema.optional(),
     logLevel: logLevelSchema,
   })

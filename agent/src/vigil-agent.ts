@@ -22,7 +22,7 @@ import { CollectorWatchdog } from "./health/collector-watchdog";
 import { EventRates } from "./health/event-rates";
 import type { LoggerTree } from "./health/logger-tree";
 import { ResourceGovernor } from "./health/resource-governor";
-import type { HostInfo } from "./host/host-info";
+import { type HostInfo, readDriverVersion } from "./host/host-info";
 import { openSpool } from "./spool/open-spool";
 import type { BatchSpool } from "./spool/types";
 import { TaskRunner } from "./tasks/task-runner";
@@ -403,6 +403,9 @@ export class VigilAgent {
       capabilities: ["batch-ack", "heartbeat", "config-update", "tasks"],
       ipAddresses: host.ipAddresses,
       labels: config.labels,
+      groups: config.groups,
+      // Read per Hello: the driver may be loaded or upgraded while the agent runs.
+      driverVersion: readDriverVersion(),
       lastAckedSequence,
     };
   }

@@ -30,6 +30,11 @@ export function readHostInfo(): HostInfo {
   };
 }
 
+/** Version of the loaded vigil.ko (its MODULE_VERSION), "" when the driver is not loaded. */
+export function readDriverVersion(): string {
+  return safeRead("/sys/module/vigil/version").trim().slice(0, 64);
+}
+
 /**
  * The agent id survives restarts: a UUID generated once, kept in
  * stateDir/agent-id (0600, written atomically). The server binds the agent's

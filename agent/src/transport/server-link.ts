@@ -337,6 +337,12 @@ export class ServerLink {
           case "config":
             this.options.onConfig(body.value);
             return;
+          case "drain":
+            // The server is going away: end this stream; unacked batches stay
+            // spooled and are resent wherever the agent reconnects.
+            logger.info({ server, reason: body.value.reason }, "server is draining");
+            stream.cancel();
+            return;
           case "task":
             void this.options.onTask(body.value).then((result) => {
               if (this.stream === stream) stream.write({ body: { $case: "taskResult", value: result } });

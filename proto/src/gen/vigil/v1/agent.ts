@@ -129,6 +129,7 @@ export interface ServerMessage {
     | { $case: "ack"; value: BatchAck }
     | { $case: "config"; value: ConfigUpdate }
     | { $case: "task"; value: Task }
+    | { $case: "drain"; value: Drain }
     | undefined;
 }
 
@@ -149,6 +150,13 @@ export interface Hello {
    * dedup from here.
    */
   lastAckedSequence: number;
+  /**
+   * Fleet groups this agent belongs to (from its config); agent config and
+   * tasks can target a group.
+   */
+  groups: string[];
+  /** Version of the loaded kernel driver (vigil.ko), empty when not loaded. */
+  driverVersion: string;
 }
 
 export interface Hello_LabelsEntry {
@@ -168,6 +176,16 @@ export interface EventBatch {
   /** Strictly increasing per agent; (agent_id, sequence) is the dedup id. */
   sequence: number;
   events: Event[];
+}
+
+/**
+ * The server is shutting down (or shedding load): the agent should finish
+ * what is in flight, then reconnect to another server, not this one, after a
+ * random delay below reconnect_within_ms (so a fleet does not move at once).
+ */
+export interface Drain {
+  reason: string;
+  reconnectWithinMs: number;
 }
 
 export interface BatchAck {
@@ -713,6 +731,9 @@ export const ServerMessage: MessageFns<ServerMessage> = {
       case "task":
         Task.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
+      case "drain":
+        Drain.encode(message.body.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -762,6 +783,14 @@ export const ServerMessage: MessageFns<ServerMessage> = {
             message.body = { $case: "task", value: Task.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = { $case: "drain", value: Drain.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -784,6 +813,8 @@ export const ServerMessage: MessageFns<ServerMessage> = {
         ? { $case: "config", value: ConfigUpdate.fromJSON(object.config) }
         : isSet(object.task)
         ? { $case: "task", value: Task.fromJSON(object.task) }
+        : isSet(object.drain)
+        ? { $case: "drain", value: Drain.fromJSON(object.drain) }
         : undefined,
     };
   },
@@ -798,6 +829,8 @@ export const ServerMessage: MessageFns<ServerMessage> = {
       obj.config = ConfigUpdate.toJSON(message.body.value);
     } else if (message.body?.$case === "task") {
       obj.task = Task.toJSON(message.body.value);
+    } else if (message.body?.$case === "drain") {
+      obj.drain = Drain.toJSON(message.body.value);
     }
     return obj;
   },
@@ -832,6 +865,12 @@ export const ServerMessage: MessageFns<ServerMessage> = {
         }
         break;
       }
+      case "drain": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "drain", value: Drain.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -851,6 +890,8 @@ function createBaseHello(): Hello {
     ipAddresses: [],
     labels: {},
     lastAckedSequence: 0,
+    groups: [],
+    driverVersion: "",
   };
 }
 
@@ -891,6 +932,12 @@ export const Hello: MessageFns<Hello> = {
     });
     if (message.lastAckedSequence !== 0) {
       writer.uint32(96).uint64(message.lastAckedSequence);
+    }
+    for (const v of message.groups) {
+      writer.uint32(106).string(v!);
+    }
+    if (message.driverVersion !== "") {
+      writer.uint32(114).string(message.driverVersion);
     }
     return writer;
   },
@@ -1007,6 +1054,22 @@ export const Hello: MessageFns<Hello> = {
             message.lastAckedSequence = longToNumber(reader.uint64());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.groups.push(reader.string());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.driverVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1078,6 +1141,14 @@ export const Hello: MessageFns<Hello> = {
         : isSet(object.last_acked_sequence)
         ? globalThis.Number(object.last_acked_sequence)
         : 0,
+      groups: globalThis.Array.isArray(object?.groups)
+        ? object.groups.map((e: any) => globalThis.String(e))
+        : [],
+      driverVersion: isSet(object.driverVersion)
+        ? globalThis.String(object.driverVersion)
+        : isSet(object.driver_version)
+        ? globalThis.String(object.driver_version)
+        : "",
     };
   },
 
@@ -1125,6 +1196,12 @@ export const Hello: MessageFns<Hello> = {
     if (message.lastAckedSequence !== 0) {
       obj.lastAckedSequence = Math.round(message.lastAckedSequence);
     }
+    if (message.groups?.length) {
+      obj.groups = message.groups;
+    }
+    if (message.driverVersion !== "") {
+      obj.driverVersion = message.driverVersion;
+    }
     return obj;
   },
 
@@ -1153,6 +1230,8 @@ export const Hello: MessageFns<Hello> = {
       {},
     );
     message.lastAckedSequence = object.lastAckedSequence ?? 0;
+    message.groups = object.groups?.map((e) => e) || [];
+    message.driverVersion = object.driverVersion ?? "";
     return message;
   },
 };
@@ -1476,6 +1555,95 @@ export const EventBatch: MessageFns<EventBatch> = {
     const message = createBaseEventBatch();
     message.sequence = object.sequence ?? 0;
     message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDrain(): Drain {
+  return { reason: "", reconnectWithinMs: 0 };
+}
+
+export const Drain: MessageFns<Drain> = {
+  encode(message: Drain, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.reconnectWithinMs !== 0) {
+      writer.uint32(16).uint32(message.reconnectWithinMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Drain {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrain();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reconnectWithinMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Drain {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      reconnectWithinMs: isSet(object.reconnectWithinMs)
+        ? globalThis.Number(object.reconnectWithinMs)
+        : isSet(object.reconnect_within_ms)
+        ? globalThis.Number(object.reconnect_within_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: Drain): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.reconnectWithinMs !== 0) {
+      obj.reconnectWithinMs = Math.round(message.reconnectWithinMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Drain>, I>>(base?: I): Drain {
+    return Drain.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Drain>, I>>(object: I): Drain {
+    const message = createBaseDrain();
+    message.reason = object.reason ?? "";
+    message.reconnectWithinMs = object.reconnectWithinMs ?? 0;
     return message;
   },
 };
