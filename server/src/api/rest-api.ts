@@ -1,9 +1,11 @@
 import { timingSafeEqual } from "node:crypto";
 import { ALERT_LEVELS, type AlertReader, type HealthReport, type Logger, type Registry } from "@vigil/common";
 import Fastify, { LogController } from "fastify";
+import type { AuditActor } from "../audit/types";
 import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
 import type { TaskStore } from "../tasks/task-store";
+import "./api-roles";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
 import { registerTaskRoutes } from "./task-routes";
 
@@ -28,6 +30,9 @@ export interface RestApi {
   readonly port: number;
   close(): Promise<void>;
 }
+
+/** The single configured api.token acts as an admin. */
+const CONFIG_TOKEN_ACTOR = { id: "config", name: "api.token", role: "admin" } as const;
 
 const MAX_ALERTS_PER_PAGE = 1000;
 
@@ -60,7 +65,9 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
     logController: new LogController({ disableRequestLogging: true }),
   });
   const expected = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
+  app.decorateRequest("actor", null as unknown as AuditActor);
   app.addHook("onRequest", async (request, reply) => {
+    request.actor = { ...CONFIG_TOKEN_ACTOR, address: request.ip };
     if (!expected || request.url === "/healthz") return;
     const given = Buffer.from(request.headers.authorization ?? "");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
