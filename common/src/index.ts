@@ -103,7 +103,10 @@ export {
 export {
   AGENT_ID_PATTERN,
   ALERTS_STREAM,
+  AUDIT_ACTION_PATTERN,
+  AUDIT_STREAM,
   alertsSubject,
+  auditSubject,
   batchMessageId,
   DEAD_LETTER_STREAM,
   defaultStreams,

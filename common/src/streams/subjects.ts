@@ -7,6 +7,7 @@ import type { StreamSpec } from "../bus/types";
 export const EVENTS_STREAM = "VIGIL_EVENTS";
 export const ALERTS_STREAM = "VIGIL_ALERTS";
 export const DEAD_LETTER_STREAM = "VIGIL_DEADLETTER";
+export const AUDIT_STREAM = "VIGIL_AUDIT";
 export const HUB_DURABLE = "vigil-hub";
 
 /** Agent ids become subject tokens, so they are restricted to this alphabet. */
@@ -18,6 +19,13 @@ export function eventsSubject(agentId: string): string {
 
 export function alertsSubject(level: AlertLevel): string {
   return `vigil.alerts.${level}`;
+}
+
+/** Audit actions are dotted verbs ("rule.create"); each part becomes a subject token. */
+export const AUDIT_ACTION_PATTERN = /^[a-z0-9-]{1,40}(\.[a-z0-9-]{1,40}){0,3}$/;
+
+export function auditSubject(action: string): string {
+  return `vigil.audit.${action}`;
 }
 
 /** The bus message id of a batch: a resent batch is dropped by the bus. */
@@ -48,6 +56,14 @@ export function defaultStreams(): StreamSpec[] {
       duplicateWindowMs: 10 * 60_000,
       maxAgeMs: 30 * 24 * 3600_000,
       maxBytes: 256 * 1024 ** 2,
+    },
+    {
+      // Who changed what (API tokens, rules, agent config, tasks, enrolment): kept for a year.
+      name: AUDIT_STREAM,
+      subjects: ["vigil.audit.>"],
+      duplicateWindowMs: 10 * 60_000,
+      maxAgeMs: 366 * 24 * 3600_000,
+      maxBytes: 1024 ** 3,
     },
   ];
 }
