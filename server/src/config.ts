@@ -18,6 +18,8 @@ export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_EVENTS = 5000;
 /** Longest lifetime an enrollment token may be given (one year). */
 export const MAX_TOKEN_TTL_SECONDS = 366 * 24 * 3600;
+/** REST API requests per token (or client address) per rate-limit window. */
+export const DEFAULT_API_RATE_LIMIT_MAX = 600;
 
 const tlsSchema = z
   .object({
@@ -56,8 +58,32 @@ export const serverConfigSchema = z
       .object({
         host: z.string().default("127.0.0.1"),
         port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_API_PORT),
-        /** Bearer token for the REST API; required when the API listens beyond loopback. */
+        /** Bootstrap admin bearer token for the REST API; required when the API listens beyond loopback. Unset on loopback: the API is open. */
         token: z.string().min(16).optional(),
+        /** HTTPS for the API (PEM certificate chain and key); required beyond loopback unless allowPlaintext. */
+        tls: z
+          .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
+          .strict()
+          .optional(),
+        /** Plain HTTP beyond loopback anyway: only behind a TLS-terminating proxy or a loopback-only port mapping. */
+        allowPlaintext: envBoolean.default(false),
+        /** Serve /metrics without a token (a scraper that cannot send one); otherwise it needs a viewer token. */
+        metricsPublic: envBoolean.default(false),
+        /** Requests per token (per client address without one) per window; beyond it 429 with Retry-After. */
+        rateLimit: z
+          .object({
+            max: z.coerce.number().int().min(1).default(DEFAULT_API_RATE_LIMIT_MAX),
+            windowMs: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+          })
+          .strict()
+          .prefault({}),
+        /** Largest request body accepted (413 beyond). */
+        bodyLimitBytes: z.coerce
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(1024 * 1024),
       })
       .strict()
       .prefault({}),
@@ -118,6 +144,13 @@ export const serverConfigSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    if (!isLoopbackHost(config.api.host) && !config.api.tls && !config.api.allowPlaintext) {
+      context.addIssue({
+        code: "custom",
+        path: ["api", "tls"],
+        message: `required when api.host (${config.api.host}) is not a loopback address (or api.allowPlaintext behind a TLS proxy): API tokens must not cross the network in clear text`,
+      });
+    }
     if (!isLoopbackHost(config.api.host) && !config.api.token) {
       context.addIssue({
         code: "custom",
