@@ -25,6 +25,8 @@ export type {
   MessageHandler,
   PublishAck,
   PublishOptions,
+  ReadStreamOptions,
+  StoredMessage,
   StreamSpec,
   Subscription,
 } from "./bus/types";
@@ -62,6 +64,7 @@ export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";
 export { ERROR_DOCS, ErrorCodes, isVigilError, VigilError } from "./errors";
+export { MemoryKv } from "./kv/memory-kv";
 export type { KvBucket, KvBucketSpec, KvEntry, KvWatch, KvWatchOptions } from "./kv/types";
 export type {
   HealthReport,

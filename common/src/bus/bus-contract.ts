@@ -468,6 +468,68 @@ export function runBusContract(name: string, factory: BusFactory): void {
       expect(tail).toEqual([`${base}.alerts.high=1`, `${base}.alerts.low=3`]);
     });
 
+    it("readStream - stored messages in order with subject, data, headers, seq and time; not consumed", async () => {
+      await bus.ensureStreams([spec()]);
+      const before = Date.now();
+      await bus.publish(`${base}.audit.a`, encoder.encode("1"), {
+        msgId: "m1",
+        headers: { "Vigil-Actor": "alice" },
+      });
+      await bus.publish(`${base}.audit.b`, encoder.encode("2"));
+      await bus.publish(`${base}.other`, encoder.encode("3"));
+      const all = await bus.readStream(stream, { limit: 10 });
+      expect(all.map((m) => [m.seq, m.subject, decoder.decode(m.data)])).toEqual([
+        [1, `${base}.audit.a`, "1"],
+        [2, `${base}.audit.b`, "2"],
+        [3, `${base}.other`, "3"],
+      ]);
+      expect(all[0].headers).toEqual({ "Vigil-Actor": "alice" });
+      expect(all[1].headers).toEqual({});
+      expect(all[0].timeMs).toBeGreaterThanOrEqual(before - 1000);
+      expect(all[0].timeMs).toBeLessThanOrEqual(Date.now() + 1000);
+      // Reading consumes nothing: a durable still gets every message.
+      const consumed: number[] = [];
+      await consume(consumeOptions(), async (message) => {
+        consumed.push(message.seq);
+        await message.ack();
+      });
+      await waitFor("three deliveries", () => consumed.length === 3);
+    });
+
+    it("readStream - limit bounds, startSeq pages, subject filters, startTimeMs skips older messages", async () => {
+      await bus.ensureStreams([spec()]);
+      for (let i = 1; i <= 6; i++)
+        await bus.publish(`${base}.${i % 2 ? "odd" : "even"}`, encoder.encode(`m${i}`));
+      const page1 = await bus.readStream(stream, { limit: 4 });
+      expect(page1.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+      const page2 = await bus.readStream(stream, { limit: 4, startSeq: page1[3].seq + 1 });
+      expect(page2.map((m) => m.seq)).toEqual([5, 6]);
+      expect(await bus.readStream(stream, { limit: 4, startSeq: 7 })).toEqual([]);
+      const even = await bus.readStream(stream, { limit: 10, subject: `${base}.even` });
+      expect(even.map((m) => decoder.decode(m.data))).toEqual(["m2", "m4", "m6"]);
+      const evenFrom3 = await bus.readStream(stream, { limit: 1, subject: `${base}.even`, startSeq: 3 });
+      expect(evenFrom3.map((m) => m.seq)).toEqual([4]);
+      await sleep(50);
+      const cut = Date.now();
+      await sleep(50);
+      await bus.publish(`${base}.odd`, encoder.encode("m7"));
+      const recent = await bus.readStream(stream, { limit: 10, startTimeMs: cut });
+      expect(recent.map((m) => decoder.decode(m.data))).toEqual(["m7"]);
+      expect(await bus.readStream(stream, { limit: 10, subject: `${base}.none` })).toEqual([]);
+    });
+
+    it("readStream - a missing stream or a bad limit is rejected with VIGIL_ERR_BUS_STREAM naming it", async () => {
+      await bus.ensureStreams([spec()]);
+      const missing = await bus.readStream(`${stream}_MISSING`, { limit: 1 }).catch((e: unknown) => e);
+      expect(isVigilError(missing, "VIGIL_ERR_BUS_STREAM")).toBe(true);
+      expect((missing as Error).message).toContain(`${stream}_MISSING`);
+      for (const limit of [0, 10_001, 1.5]) {
+        const bad = await bus.readStream(stream, { limit }).catch((e: unknown) => e);
+        expect(isVigilError(bad, "VIGIL_ERR_BUS_STREAM")).toBe(true);
+        expect((bad as Error).message).toContain("limit");
+      }
+    });
+
     it("bus - healthy while open; closed bus rejects with VIGIL_ERR_BUS_UNAVAILABLE", async () => {
       await bus.ensureStreams([spec()]);
       expect(bus.isHealthy()).toBe(true);

@@ -1,9 +1,11 @@
 import { ErrorCodes, VigilError } from "../errors";
+import { MemoryKv } from "../kv/memory-kv";
+import type { KvBucket, KvBucketSpec } from "../kv/types";
 import { type Logger, silentLogger } from "../observability/logger";
 import { ConsumerRunner } from "./consumer-runner";
 import { MemoryConsumerGroup } from "./memory-consumer-group";
 import { MemoryStream } from "./memory-stream";
-import { validateConsumeOptions, validateStreamSpec } from "./stream-spec";
+import { validateConsumeOptions, validateReadStreamOptions, validateStreamSpec } from "./stream-spec";
 import { isValidPublishSubject, subjectMatches, subjectsOverlap } from "./subject-match";
 import type {
   Bus,
@@ -12,6 +14,8 @@ import type {
   MessageHandler,
   PublishAck,
   PublishOptions,
+  ReadStreamOptions,
+  StoredMessage,
   StreamSpec,
   Subscription,
 } from "./types";
@@ -41,6 +45,7 @@ export class MemoryBus implements Bus {
   private readonly groups = new Map<string, MemoryConsumerGroup>();
   private readonly consumptions = new Set<MemoryConsumption>();
   private subscribers: LiveSubscriber[] = [];
+  private readonly buckets = new Map<string, MemoryKv>();
   private readonly logger: Logger;
   private closed = false;
   private readonly maxBytes: number;
@@ -132,6 +137,33 @@ export class MemoryBus implements Bus {
     return consumption;
   }
 
+  async readStream(name: string, options: ReadStreamOptions): Promise<StoredMessage[]> {
+    this.assertOpen();
+    validateReadStreamOptions(name, options);
+    const stream = this.streams.get(name);
+    if (!stream) throw new VigilError(ErrorCodes.BUS_STREAM, `read of stream ${name}: stream does not exist`);
+    const from = options.startSeq ?? stream.firstSeq();
+    const since = options.startSeq === undefined ? (options.startTimeMs ?? 0) : 0;
+    return stream.read(from, options.subject, since, options.limit).map((m) => ({
+      subject: m.subject,
+      data: m.data.slice(),
+      headers: { ...m.headers },
+      seq: m.seq,
+      timeMs: m.storedAt,
+    }));
+  }
+
+  async openKv(spec: KvBucketSpec): Promise<KvBucket> {
+    this.assertOpen();
+    let bucket = this.buckets.get(spec.name);
+    if (bucket) bucket.reconfigure(spec);
+    else {
+      bucket = new MemoryKv(spec, this.logger);
+      this.buckets.set(spec.name, bucket);
+    }
+    return bucket;
+  }
+
   subscribe(subject: string, handler: (subject: string, data: Uint8Array) => void): Subscription {
     this.assertOpen();
     const subscriber: LiveSubscriber = { pattern: subject, handler };
@@ -151,6 +183,7 @@ export class MemoryBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     this.subscribers = [];
+    for (const bucket of this.buckets.values()) bucket.close();
     await Promise.all([...this.consumptions].map((c) => c.stop()));
     for (const group of this.groups.values()) group.close();
     this.groups.clear();

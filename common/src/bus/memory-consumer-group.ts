@@ -1,6 +1,6 @@
 import { ErrorCodes, VigilError } from "../errors";
 import type { ConsumerRunner, Delivery } from "./consumer-runner";
-import type { MemoryStream, StoredMessage } from "./memory-stream";
+import type { MemoryStream, StreamRecord } from "./memory-stream";
 import type { ConsumeOptions } from "./types";
 
 // The "server side" of an in-process durable consumer, mirroring a JetStream
@@ -87,7 +87,7 @@ export class MemoryConsumerGroup {
   }
 
   /** Due redeliveries first (oldest sequence first), then new messages. */
-  private takeNext(): { message: StoredMessage; deliveryCount: number } | undefined {
+  private takeNext(): { message: StreamRecord; deliveryCount: number } | undefined {
     const now = Date.now();
     let dueSeq: number | undefined;
     for (const [seq, entry] of this.redeliveries) {
@@ -113,7 +113,7 @@ export class MemoryConsumerGroup {
     return { message, deliveryCount: 1 };
   }
 
-  private deliver(member: ConsumerRunner, message: StoredMessage, deliveryCount: number): void {
+  private deliver(member: ConsumerRunner, message: StreamRecord, deliveryCount: number): void {
     const seq = message.seq;
     const entry: Pending = {
       deliveryCount,
@@ -186,7 +186,7 @@ class MemoryDelivery implements Delivery {
 
   constructor(
     private readonly group: MemoryConsumerGroup,
-    message: StoredMessage,
+    message: StreamRecord,
     private readonly entry: Pending,
   ) {
     this.subject = message.subject;

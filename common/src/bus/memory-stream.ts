@@ -6,7 +6,7 @@ import type { PublishAck, StreamSpec } from "./types";
 // 1 and never repeat, the oldest messages are discarded past maxBytes/maxAge,
 // and a msgId seen within the duplicate window is not stored again.
 
-export interface StoredMessage {
+export interface StreamRecord {
   seq: number;
   subject: string;
   data: Uint8Array;
@@ -22,7 +22,7 @@ interface DedupEntry {
 }
 
 export class MemoryStream {
-  private messages: StoredMessage[] = [];
+  private messages: StreamRecord[] = [];
   /** Index of the oldest live message in `messages` (cheap head drops). */
   private head = 0;
   private bytes = 0;
@@ -71,7 +71,7 @@ export class MemoryStream {
   }
 
   /** The stored message with this sequence, or undefined once discarded. */
-  get(seq: number): StoredMessage | undefined {
+  get(seq: number): StreamRecord | undefined {
     this.applyLimits(Date.now());
     const first = this.firstSeq();
     if (seq < first || seq > this.lastSeq) return undefined;
@@ -79,7 +79,7 @@ export class MemoryStream {
   }
 
   /** The first stored message with seq >= from whose subject matches filter. */
-  next(from: number, filter: string | undefined): StoredMessage | undefined {
+  next(from: number, filter: string | undefined): StreamRecord | undefined {
     this.applyLimits(Date.now());
     const first = this.firstSeq();
     for (let i = this.head + Math.max(0, from - first); i < this.messages.length; i++) {
@@ -87,6 +87,19 @@ export class MemoryStream {
       if (filter === undefined || subjectMatches(filter, message.subject)) return message;
     }
     return undefined;
+  }
+
+  /** Up to `limit` stored messages from `from` on, matching filter, stored at or after `sinceMs`. */
+  read(from: number, filter: string | undefined, sinceMs: number, limit: number): StreamRecord[] {
+    const found: StreamRecord[] = [];
+    let seq = from;
+    while (found.length < limit) {
+      const message = this.next(seq, filter);
+      if (!message) break;
+      if (message.storedAt >= sinceMs) found.push(message);
+      seq = message.seq + 1;
+    }
+    return found;
   }
 
   lastSequence(): number {

@@ -18,6 +18,8 @@ import {
   RequestError,
 } from "@nats-io/transport-node";
 import { ErrorCodes, VigilError } from "../errors";
+import { openNatsKv } from "../kv/nats-kv";
+import type { KvBucket, KvBucketSpec } from "../kv/types";
 import type { Logger } from "../observability/logger";
 import { ConsumerRunner } from "./consumer-runner";
 import {
@@ -27,7 +29,8 @@ import {
   toConnectionOptions,
 } from "./nats-bus-options";
 import { NatsConsumption } from "./nats-consumption";
-import { validateConsumeOptions, validateStreamSpec } from "./stream-spec";
+import { readNatsStream } from "./nats-stream-reader";
+import { validateConsumeOptions, validateReadStreamOptions, validateStreamSpec } from "./stream-spec";
 import type {
   Bus,
   ConsumeOptions,
@@ -35,6 +38,8 @@ import type {
   MessageHandler,
   PublishAck,
   PublishOptions,
+  ReadStreamOptions,
+  StoredMessage,
   StreamSpec,
   Subscription,
 } from "./types";
@@ -116,6 +121,17 @@ export class NatsBus implements Bus {
     this.consumptions.add(consumption);
     consumption.start();
     return consumption;
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions): Promise<StoredMessage[]> {
+    this.assertOpen();
+    validateReadStreamOptions(stream, options);
+    return readNatsStream(this.js, this.jsm, stream, options);
+  }
+
+  async openKv(spec: KvBucketSpec): Promise<KvBucket> {
+    this.assertOpen();
+    return openNatsKv(this.js, spec, { replicas: this.options.replicas ?? 1, logger: this.logger });
   }
 
   subscribe(subject: string, handler: (subject: string, data: Uint8Array) => void): Subscription {

@@ -1,5 +1,5 @@
 import { ErrorCodes, VigilError } from "../errors";
-import type { ConsumeOptions, StreamSpec } from "./types";
+import type { ConsumeOptions, ReadStreamOptions, StreamSpec } from "./types";
 
 // Both buses check specs the same way, so a spec that works embedded also
 // works against NATS (which enforces these rules server-side).
@@ -49,5 +49,30 @@ export function validateConsumeOptions(options: ConsumeOptions): void {
     if (!Number.isInteger(options[key]) || options[key] < 1) {
       throw bad(`${key} must be a positive integer, got ${options[key]}`);
     }
+  }
+}
+
+/** Largest `limit` of one readStream call: callers page with startSeq. */
+export const MAX_READ_STREAM_LIMIT = 10_000;
+
+export function validateReadStreamOptions(stream: string, options: ReadStreamOptions): void {
+  const where = `read of stream ${stream}`;
+  if (!NAME_PATTERN.test(stream)) throw invalid(`${where}: stream name must match ${NAME_PATTERN}`);
+  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_READ_STREAM_LIMIT) {
+    throw invalid(
+      `${where}: limit must be an integer from 1 to ${MAX_READ_STREAM_LIMIT}, got ${options.limit}`,
+    );
+  }
+  if (options.startSeq !== undefined && (!Number.isInteger(options.startSeq) || options.startSeq < 1)) {
+    throw invalid(`${where}: startSeq must be a positive integer, got ${options.startSeq}`);
+  }
+  if (
+    options.startTimeMs !== undefined &&
+    (!Number.isFinite(options.startTimeMs) || options.startTimeMs < 0)
+  ) {
+    throw invalid(`${where}: startTimeMs must be a non-negative number, got ${options.startTimeMs}`);
+  }
+  if (options.subject !== undefined && (options.subject.length === 0 || /\s/.test(options.subject))) {
+    throw invalid(`${where}: invalid subject "${options.subject}"`);
   }
 }

@@ -2,6 +2,8 @@
 // publish alerts. Two implementations pass one contract suite: NATS JetStream
 // (distributed mode) and in-process (embedded mode, one Node process).
 
+import type { KvBucket, KvBucketSpec } from "../kv/types";
+
 /** A subject-to-stream binding. Every durable publish lands in exactly one stream. */
 export interface StreamSpec {
   /** Stream name, e.g. "VIGIL_EVENTS". */
@@ -57,6 +59,27 @@ export interface ConsumeOptions {
   maxDeliver: number;
 }
 
+/** A message read back from a stream (readStream), not consumed. */
+export interface StoredMessage {
+  subject: string;
+  data: Uint8Array;
+  headers: Record<string, string>;
+  seq: number;
+  /** When the stream stored it (ms since epoch). */
+  timeMs: number;
+}
+
+export interface ReadStreamOptions {
+  /** Only messages on this subject (wildcards allowed). */
+  subject?: string;
+  /** First sequence to return (default the oldest stored). */
+  startSeq?: number;
+  /** Only messages stored at or after this time (ms since epoch); ignored with startSeq. */
+  startTimeMs?: number;
+  /** At most this many messages (1..10000). */
+  limit: number;
+}
+
 export type MessageHandler = (message: BusMessage) => Promise<void>;
 
 export interface Consumption {
@@ -78,6 +101,13 @@ export interface Bus {
   consume(options: ConsumeOptions, handler: MessageHandler): Promise<Consumption>;
   /** Live, non-durable tail of a subject pattern (notifiers, CLI). */
   subscribe(subject: string, handler: (subject: string, data: Uint8Array) => void): Subscription;
+  /**
+   * Reads stored messages in sequence order without consuming them (querying an
+   * append-only stream such as the audit trail). Bounded by `limit`.
+   */
+  readStream(stream: string, options: ReadStreamOptions): Promise<StoredMessage[]>;
+  /** Creates or binds a key-value bucket (idempotent; a re-declared spec updates its limits). */
+  openKv(spec: KvBucketSpec): Promise<KvBucket>;
   /** Largest message the bus accepts (NATS max_payload); publishers split above it. */
   maxMessageBytes(): number;
   /** Health for /healthz. */
