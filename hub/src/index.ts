@@ -6,9 +6,35 @@ export type { HubConfig } from "./config";
 export { DEFAULT_RULES_DIR, hubConfigSchema, loadHubConfig } from "./config";
 export type { HubConsumerSettings, HubServiceOptions, RuleEvaluator } from "./hub-service";
 export { DEAD_LETTER_SUBJECT, HubService } from "./hub-service";
+export { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
 export { SigmaRuleEvaluator } from "./rules/rule-evaluator";
+export type {
+  CurrentPointer,
+  RulesetChange,
+  RulesetRule,
+  RulesetVersion,
+  StoredRuleEntry,
+  StoredRulesetDocument,
+} from "./rules/ruleset-kv";
+export {
+  bodyKey,
+  CURRENT_KEY,
+  decodeJson,
+  encodeJson,
+  RULESETS_BUCKET,
+  RuleBodyCache,
+  readCurrentPointer,
+  readRulesetVersion,
+  readStoredDocument,
+  sha256Hex,
+  VERSION_KEYS,
+  versionKey,
+  versionOfKey,
+} from "./rules/ruleset-kv";
+export type { RulesetWatcherOptions } from "./rules/ruleset-watcher";
+export { RulesetWatcher } from "./rules/ruleset-watcher";
 export type { CompiledRule } from "./sigma";
-export { compileRule, loadRuleset, Ruleset } from "./sigma";
+export { compileRule, compileRules, listRuleFiles, loadRuleset, MAX_RULE_BYTES, Ruleset } from "./sigma";
 export type { ElasticsearchAuth, ElasticsearchSinkConfig } from "./sinks/elasticsearch-config";
 export { DEFAULT_ELASTICSEARCH_SINK_CONFIG, elasticsearchSinkConfig } from "./sinks/elasticsearch-config";
 export type { ElasticsearchSinkCounters, ElasticsearchSinkOptions } from "./sinks/elasticsearch-sink";

@@ -5,12 +5,18 @@ import type { CompiledRule, Ruleset } from "../sigma";
 
 /**
  * Adapts a compiled Sigma Ruleset to what the hub needs. The alert-facing
- * view of each rule is built once here, not per match.
+ * view of each rule is built once here, not per match. `version` is the
+ * ruleset version the rules came from; alerts carry it as rule.version so an
+ * analyst knows which version fired ("1" for the rules directory, which is
+ * what version 1 of a KV ruleset is seeded from).
  */
 export class SigmaRuleEvaluator implements RuleEvaluator {
   private readonly alerting = new Map<CompiledRule, AlertingRule>();
 
-  constructor(private readonly ruleset: Ruleset) {
+  constructor(
+    private readonly ruleset: Ruleset,
+    readonly version = "1",
+  ) {
     for (const rule of ruleset.rules) {
       this.alerting.set(rule, {
         id: rule.id,
@@ -20,7 +26,7 @@ export class SigmaRuleEvaluator implements RuleEvaluator {
         author: rule.author,
         references: rule.references,
         tags: rule.tags,
-        version: "1",
+        version,
         techniques: rule.techniques,
         tactics: rule.tactics,
       });
