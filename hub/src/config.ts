@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import {
+  envBoolean,
   type LoadConfigOptions,
   listOf,
   loadConfig,
@@ -19,6 +20,8 @@ export const hubConfigSchema = z
       .regex(/^[A-Za-z0-9_.-]{1,64}$/)
       .default(() => `hub-${process.pid}`),
     rulesDir: z.string().min(1).default(DEFAULT_RULES_DIR),
+    /** Follow the ruleset the server's rules API keeps in the bus KV (rulesDir is used until it holds one). */
+    watchRulesets: envBoolean.default(true),
     nats: natsConfigSchema.optional(),
     /** SQLite alert store (embedded mode, single-host installs). */
     alertStorePath: z.string().optional(),

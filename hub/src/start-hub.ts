@@ -9,30 +9,42 @@ import {
 } from "@vigil/common";
 import type { HubConfig } from "./config";
 import { HubService } from "./hub-service";
+import { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
 import { SigmaRuleEvaluator } from "./rules/rule-evaluator";
+import { RULESETS_BUCKET } from "./rules/ruleset-kv";
+import { RulesetWatcher } from "./rules/ruleset-watcher";
 import { loadRuleset, Ruleset } from "./sigma";
 import { ElasticsearchSink } from "./sinks/elasticsearch-sink";
 
 export interface RunningHub {
   service: HubService;
+  /** Follows the KV ruleset (absent when watchRulesets is off). */
+  rulesets: RulesetWatcher | undefined;
   stop(): Promise<void>;
 }
 
 /**
- * Loads and compiles the ruleset, opens the sinks, joins the shared consumer.
- * A rule that fails to compile is logged by name and left out; the hub refuses
- * to start only when no rule at all is usable.
+ * Loads and compiles the ruleset (the bus KV's current version when there is
+ * one, else rulesDir), opens the sinks, joins the shared consumer, and follows
+ * new KV ruleset versions without a restart. A rule in rulesDir that fails to
+ * compile is logged by name and left out; the hub refuses to start only when
+ * no rule at all is usable.
  */
 export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Promise<RunningHub> {
-  const loaded = loadRuleset(config.rulesDir);
-  for (const error of loaded.errors) logger.error({ code: error.code }, error.message);
-  if (loaded.rules.length === 0) {
-    throw new VigilError(ErrorCodes.RULE_INVALID, `rulesDir: no usable rule in ${config.rulesDir}`);
-  }
+  const rules = new LiveRuleEvaluator(new SigmaRuleEvaluator(new Ruleset([])));
+  const rulesets = config.watchRulesets
+    ? new RulesetWatcher({
+        kv: await bus.openKv(RULESETS_BUCKET),
+        evaluator: rules,
+        logger: logger.child({ component: "rulesets" }),
+      })
+    : undefined;
+  if (!(await rulesets?.loadCurrent())) rules.swap(loadRulesDir(config, logger));
+  await rulesets?.start();
   const sinks = await openSinks(config, logger);
   const service = new HubService({
     bus,
-    rules: new SigmaRuleEvaluator(new Ruleset(loaded.rules)),
+    rules,
     sinks,
     consumer: config.consumer,
     logger: logger.child({ component: "hub", hubId: config.hubId }),
@@ -47,12 +59,23 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     : undefined;
   return {
     service,
+    rulesets,
     stop: async () => {
+      rulesets?.stop();
       await service.stop();
       await observability?.close();
       for (const sink of sinks) await sink.close();
     },
   };
+}
+
+function loadRulesDir(config: HubConfig, logger: Logger): SigmaRuleEvaluator {
+  const loaded = loadRuleset(config.rulesDir);
+  for (const error of loaded.errors) logger.error({ code: error.code }, error.message);
+  if (loaded.rules.length === 0) {
+    throw new VigilError(ErrorCodes.RULE_INVALID, `rulesDir: no usable rule in ${config.rulesDir}`);
+  }
+  return new SigmaRuleEvaluator(new Ruleset(loaded.rules));
 }
 
 async function openSinks(config: HubConfig, logger: Logger): Promise<AlertSink[]> {
