@@ -20,6 +20,7 @@ export const ErrorCodes = {
   ENROLLMENT: "VIGIL_ERR_ENROLLMENT",
   KV_CONFLICT: "VIGIL_ERR_KV_CONFLICT",
   KV_VALUE_TOO_LARGE: "VIGIL_ERR_KV_VALUE_TOO_LARGE",
+  ALERT_QUERY: "VIGIL_ERR_ALERT_QUERY",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -50,6 +51,8 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
     "A compare-and-set write to a key-value bucket lost: the key exists already or changed since it was read; re-read and retry.",
   VIGIL_ERR_KV_VALUE_TOO_LARGE:
     "A value exceeds its key-value bucket's size limit; the message names bucket and key.",
+  VIGIL_ERR_ALERT_QUERY:
+    "An alert search was malformed (the message names the parameter) or the alert store could not answer it.",
 };
 
 export class VigilError extends Error {

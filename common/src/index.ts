@@ -1,18 +1,24 @@
 // Public face of @vigil/common: config, logging, bus, metrics, alert types and
 // the ECS document shape shared by every Vigil program.
 
+export type { AlertCursor } from "./alerts/alert-cursor";
+export { decodeAlertCursor, encodeAlertCursor } from "./alerts/alert-cursor";
+export type { ElasticsearchAlertReaderConfig } from "./alerts/elasticsearch-alert-reader";
+export { ALERT_TOTAL_COUNT_BOUND, ElasticsearchAlertReader } from "./alerts/elasticsearch-alert-reader";
 export type { AlertStoreStats, SqliteAlertStoreOptions } from "./alerts/sqlite-alert-store";
 export { SqliteAlertStore } from "./alerts/sqlite-alert-store";
 export type {
   Alert,
   AlertLevel,
+  AlertPage,
   AlertQuery,
   AlertReader,
   AlertRule,
+  AlertSearch,
   AlertSink,
   EcsDocument,
 } from "./alerts/types";
-export { ALERT_LEVELS, SEVERITY_BY_LEVEL } from "./alerts/types";
+export { ALERT_LEVELS, MAX_ALERT_PAGE_SIZE, MAX_ALERT_TEXT_LENGTH, SEVERITY_BY_LEVEL } from "./alerts/types";
 export type { MemoryBusOptions } from "./bus/memory-bus";
 export { createMemoryBus, MemoryBus } from "./bus/memory-bus";
 export { connectNatsBus, NatsBus } from "./bus/nats-bus";

@@ -2,7 +2,10 @@
 // alert sink: composable index templates, data streams, _bulk with per-item
 // results shaped like the real ones, _search/_count to read back, and fault
 // knobs (whole-request rejections, per-item failures, outages). It is not a
-// search engine: queries support match_all, ids and term on a field path.
+// search engine: queries support match_all, ids, term, terms, range, wildcard
+// (case_insensitive), match_phrase (a case-insensitive substring here) and
+// bool (filter/must/should/must_not, minimum_should_match); sort on several
+// fields with search_after, from/size and track_total_hits.
 
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -634,7 +637,10 @@ export class ElasticsearchDouble {
 
   private search(target: string, url: URL, body: string, countOnly: boolean): HttpResult {
     const indices = this.resolve(target);
-    if (indices.length === 0 && !target.includes("*") && target !== "_all") return indexNotFound(target);
+    const ignoreUnavailable = url.searchParams.get("ignore_unavailable") === "true";
+    if (indices.length === 0 && !target.includes("*") && target !== "_all" && !ignoreUnavailable) {
+      return indexNotFound(target);
+    }
     const request = body.trim() === "" ? {} : parseJson(body);
     if (!isObject(request)) return parseFailure(body);
     const predicate = compileQuery(request.query);
@@ -646,16 +652,44 @@ export class ElasticsearchDouble {
     );
     const shards = { total: indices.length, successful: indices.length, skipped: 0, failed: 0 };
     if (countOnly) return { status: 200, body: { count: hits.length, _shards: shards } };
-    const sort = parseSort(request.sort ?? url.searchParams.get("sort") ?? undefined);
+    const sorts = parseSorts(request.sort ?? url.searchParams.get("sort") ?? undefined);
+    const sorted = sorts.length > 0;
+    const keysOf = (doc: StoredDocument) => sorts.map((sort) => sortKey(valueAt(doc.source, sort.field)));
+    const compare = (left: SortKey[], right: SortKey[]) => {
+      for (let i = 0; i < sorts.length; i++) {
+        const order = compareKeys(left[i] ?? null, right[i] ?? null);
+        if (order !== 0) return sorts[i]?.order === "desc" ? -order : order;
+      }
+      return 0;
+    };
     hits.sort((left, right) => left.doc.seqNo - right.doc.seqNo);
-    if (sort) {
+    const matched = hits.length;
+    if (sorted) {
       hits = hits
-        .map((hit) => ({ hit, key: sortKey(valueAt(hit.doc.source, sort.field)) }))
-        .sort((left, right) => compareKeys(left.key, right.key) * (sort.order === "desc" ? -1 : 1))
+        .map((hit) => ({ hit, key: keysOf(hit.doc) }))
+        .sort((left, right) => compare(left.key, right.key))
         .map((entry) => entry.hit);
+    }
+    if (request.search_after !== undefined) {
+      const after = Array.isArray(request.search_after) ? request.search_after : [];
+      if (after.length !== sorts.length) {
+        return {
+          status: 400,
+          body: esError(
+            400,
+            "illegal_argument_exception",
+            `search_after has ${after.length} value(s) but sort has ${sorts.length}.`,
+          ),
+        };
+      }
+      const afterKeys = after.map(sortKey);
+      hits = hits.filter((hit) => compare(keysOf(hit.doc), afterKeys) > 0);
     }
     const size = Number(request.size ?? url.searchParams.get("size") ?? 10);
     const from = Number(request.from ?? url.searchParams.get("from") ?? 0);
+    const trackTotal = request.track_total_hits ?? 10_000;
+    const bound = trackTotal === true ? Number.POSITIVE_INFINITY : Number(trackTotal);
+    const total = matched > bound ? { value: bound, relation: "gte" } : { value: matched, relation: "eq" };
     return {
       status: 200,
       body: {
@@ -663,14 +697,14 @@ export class ElasticsearchDouble {
         timed_out: false,
         _shards: shards,
         hits: {
-          total: { value: hits.length, relation: "eq" },
-          max_score: sort ? null : 1.0,
+          total,
+          max_score: sorted ? null : 1.0,
           hits: hits.slice(from, from + size).map(({ index, doc }) => ({
             _index: index.name,
             _id: doc.id,
-            _score: sort ? null : 1.0,
+            _score: sorted ? null : 1.0,
             _source: doc.source,
-            ...(sort ? { sort: [sortKey(valueAt(doc.source, sort.field))] } : {}),
+            ...(sorted ? { sort: keysOf(doc) } : {}),
           })),
         },
       },
@@ -823,6 +857,7 @@ function withTimestamp(mappings: Mappings | undefined): Mappings {
 }
 
 type Predicate = (doc: StoredDocument) => boolean;
+type SortKey = number | string | null;
 
 function compileQuery(query: unknown): Predicate | string {
   if (query === undefined || (isObject(query) && "match_all" in query)) return () => true;
@@ -835,43 +870,139 @@ function compileQuery(query: unknown): Predicate | string {
     const [field, spec] = Object.entries(query.term)[0] ?? [];
     if (field === undefined) return "[term] query malformed, no field";
     const wanted = isObject(spec) ? spec.value : spec;
-    return (doc) => {
-      const value = valueAt(doc.source, field);
-      return Array.isArray(value) ? value.includes(wanted) : value === wanted;
-    };
+    return (doc) => valuesAt(doc.source, field).some((value) => value === wanted);
   }
-  return `the double supports match_all, ids and term queries, not [${Object.keys(query).join(",")}]`;
+  if (isObject(query.terms)) {
+    const [field, wanted] = Object.entries(query.terms)[0] ?? [];
+    if (field === undefined || !Array.isArray(wanted)) return "[terms] query malformed, no field or values";
+    return (doc) => valuesAt(doc.source, field).some((value) => wanted.includes(value));
+  }
+  if (isObject(query.range)) return compileRange(query.range);
+  if (isObject(query.wildcard)) {
+    const [field, spec] = Object.entries(query.wildcard)[0] ?? [];
+    if (field === undefined) return "[wildcard] query malformed, no field";
+    const value = String(isObject(spec) ? spec.value : spec);
+    const regex = wildcardRegex(value, isObject(spec) && spec.case_insensitive === true);
+    return (doc) => valuesAt(doc.source, field).some((item) => typeof item === "string" && regex.test(item));
+  }
+  if (isObject(query.match_phrase)) {
+    const [field, spec] = Object.entries(query.match_phrase)[0] ?? [];
+    if (field === undefined) return "[match_phrase] query malformed, no field";
+    // A text field's analyzer lower-cases; a phrase is close enough to a substring here.
+    const phrase = String(isObject(spec) ? spec.query : spec).toLowerCase();
+    return (doc) =>
+      valuesAt(doc.source, field).some(
+        (item) => typeof item === "string" && item.toLowerCase().includes(phrase),
+      );
+  }
+  if (isObject(query.bool)) return compileBool(query.bool);
+  return `the double supports match_all, ids, term, terms, range, wildcard, match_phrase and bool queries, not [${Object.keys(query).join(",")}]`;
 }
 
-function parseSort(sort: unknown): { field: string; order: "asc" | "desc" } | undefined {
-  const first = Array.isArray(sort) ? sort[0] : sort;
-  if (typeof first === "string") {
-    const [field, order] = first.split(":");
-    return { field: field as string, order: order === "desc" ? "desc" : "asc" };
+function compileBool(bool: Record<string, unknown>): Predicate | string {
+  const clauses: Record<string, Predicate[]> = { must: [], filter: [], should: [], must_not: [] };
+  for (const [occur, value] of Object.entries(bool)) {
+    if (occur === "minimum_should_match") continue;
+    const list = clauses[occur];
+    if (list === undefined) return `[bool] query does not support [${occur}]`;
+    for (const clause of Array.isArray(value) ? value : [value]) {
+      const predicate = compileQuery(clause);
+      if (typeof predicate === "string") return predicate;
+      list.push(predicate);
+    }
   }
-  if (isObject(first)) {
-    const [field, spec] = Object.entries(first)[0] ?? [];
-    if (field === undefined) return undefined;
-    const order = isObject(spec) ? spec.order : spec;
-    return { field, order: order === "desc" ? "desc" : "asc" };
-  }
-  return undefined;
+  const { must = [], filter = [], should = [], must_not: mustNot = [] } = clauses;
+  // As in ES: without must/filter at least one should clause must match; with them, none.
+  const minimum = Number(bool.minimum_should_match ?? (must.length + filter.length > 0 ? 0 : 1));
+  return (doc) =>
+    must.every((predicate) => predicate(doc)) &&
+    filter.every((predicate) => predicate(doc)) &&
+    !mustNot.some((predicate) => predicate(doc)) &&
+    (should.length === 0 || should.filter((predicate) => predicate(doc)).length >= minimum);
 }
 
-function sortKey(value: unknown): number | string | null {
+function compileRange(range: Record<string, unknown>): Predicate | string {
+  const [field, spec] = Object.entries(range)[0] ?? [];
+  if (field === undefined || !isObject(spec)) return "[range] query malformed, no field";
+  const bound = (value: unknown): SortKey => {
+    if (value === undefined) return null;
+    return spec.format === "epoch_millis" ? Number(value) : sortKey(value);
+  };
+  const gte = bound(spec.gte);
+  const gt = bound(spec.gt);
+  const lte = bound(spec.lte);
+  const lt = bound(spec.lt);
+  return (doc) =>
+    valuesAt(doc.source, field).some((raw) => {
+      const value = sortKey(raw);
+      if (value === null) return false;
+      return (
+        (gte === null || compareKeys(value, gte) >= 0) &&
+        (gt === null || compareKeys(value, gt) > 0) &&
+        (lte === null || compareKeys(value, lte) <= 0) &&
+        (lt === null || compareKeys(value, lt) < 0)
+      );
+    });
+}
+
+/** ES wildcard syntax: * any run, ? one character, a backslash escapes the next character. */
+function wildcardRegex(pattern: string, caseInsensitive: boolean): RegExp {
+  let source = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i] as string;
+    if (char === "\\" && i + 1 < pattern.length) source += escapeLiteral(pattern[++i] as string);
+    else if (char === "*") source += ".*";
+    else if (char === "?") source += ".";
+    else source += escapeLiteral(char);
+  }
+  return new RegExp(`^${source}$`, caseInsensitive ? "is" : "s");
+}
+
+function escapeLiteral(char: string): string {
+  return char.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+function parseSorts(sort: unknown): Array<{ field: string; order: "asc" | "desc" }> {
+  const sorts: Array<{ field: string; order: "asc" | "desc" }> = [];
+  const entries = Array.isArray(sort) ? sort : sort === undefined ? [] : [sort];
+  for (const entry of entries) {
+    if (typeof entry === "string") {
+      for (const part of entry.split(",")) {
+        const [field, order] = part.split(":");
+        sorts.push({ field: field as string, order: order === "desc" ? "desc" : "asc" });
+      }
+    } else if (isObject(entry)) {
+      for (const [field, spec] of Object.entries(entry)) {
+        const order = isObject(spec) ? spec.order : spec;
+        sorts.push({ field, order: order === "desc" ? "desc" : "asc" });
+      }
+    }
+  }
+  return sorts;
+}
+
+function sortKey(value: unknown): SortKey {
   if (typeof value === "number") return value;
   if (typeof value === "string") {
+    // Dates sort as epoch milliseconds (what ES returns in `sort`); other strings as themselves.
+    if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return value;
     const time = Date.parse(value);
     return Number.isNaN(time) ? value : time;
   }
   return null;
 }
 
-function compareKeys(left: number | string | null, right: number | string | null): number {
+function compareKeys(left: SortKey, right: SortKey): number {
   if (left === right) return 0;
   if (left === null) return 1;
   if (right === null) return -1;
   return left < right ? -1 : 1;
+}
+
+/** The values at a path, arrays flattened (ES indexes each array element). */
+function valuesAt(source: Record<string, unknown>, path: string): unknown[] {
+  const value = valueAt(source, path);
+  return Array.isArray(value) ? value : value === undefined ? [] : [value];
 }
 
 function valueAt(source: Record<string, unknown>, path: string): unknown {

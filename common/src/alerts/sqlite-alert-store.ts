@@ -6,15 +6,19 @@ import { chmodSync, closeSync, openSync } from "node:fs";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { ErrorCodes, VigilError } from "../errors";
 import type { Logger } from "../observability/logger";
+import { decodeAlertCursor, encodeAlertCursor } from "./alert-cursor";
 import { ALERT_STORE_MIGRATIONS, ALERT_STORE_SCHEMA_VERSION } from "./sqlite-schema";
 import {
   ALERT_LEVELS,
   type Alert,
   type AlertLevel,
+  type AlertPage,
   type AlertQuery,
   type AlertReader,
+  type AlertSearch,
   type AlertSink,
   type EcsDocument,
+  MAX_ALERT_PAGE_SIZE,
   SEVERITY_BY_LEVEL,
 } from "./types";
 
@@ -45,6 +49,14 @@ const FILTER_RULE = 2;
 const FILTER_HOST = 4;
 const FILTER_SINCE = 8;
 
+/** What free text is matched against (AlertSearch.text). */
+const TEXT_COLUMNS = [
+  "rule_name",
+  "host_name",
+  "json_extract(document, '$.message')",
+  "json_extract(document, '$.process.command_line')",
+] as const;
+
 interface PreparedRow {
   id: string;
   timestampUs: number;
@@ -64,6 +76,8 @@ export class SqliteAlertStore implements AlertSink, AlertReader {
   private readonly statsByLevel: StatementSync;
   private readonly statsRange: StatementSync;
   private readonly queries = new Map<number, StatementSync>();
+  /** Search statements by SQL text: one per combination of filters, so a bounded set. */
+  private readonly searches = new Map<string, StatementSync>();
   private closed = false;
 
   constructor(options: SqliteAlertStoreOptions) {
@@ -173,6 +187,75 @@ export class SqliteAlertStore implements AlertSink, AlertReader {
     return rows.map((row) => JSON.parse(row.document) as EcsDocument);
   }
 
+  /** One page of alerts matching every given filter, newest first, with the total count. */
+  async search(search: AlertSearch): Promise<AlertPage> {
+    this.assertOpen();
+    const size = Math.max(1, Math.min(Math.trunc(search.size), MAX_ALERT_PAGE_SIZE));
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (search.sinceUs !== undefined) {
+      where.push("timestamp_us >= ?");
+      params.push(Math.trunc(search.sinceUs));
+    }
+    if (search.untilUs !== undefined) {
+      where.push("timestamp_us < ?");
+      params.push(Math.trunc(search.untilUs));
+    }
+    if (search.minLevel !== undefined) {
+      where.push("severity >= ?");
+      params.push(severityOf(search.minLevel, "search.minLevel"));
+    }
+    if (search.levels !== undefined && search.levels.length > 0) {
+      const levels = [...new Set(search.levels)];
+      where.push(`severity IN (${levels.map(() => "?").join(", ")})`);
+      for (const level of levels) params.push(severityOf(level, "search.levels"));
+    }
+    if (search.ruleId !== undefined) {
+      where.push("rule_id = ?");
+      params.push(search.ruleId);
+    }
+    if (search.hostName !== undefined) {
+      where.push("host_name = ?");
+      params.push(search.hostName);
+    }
+    if (search.text !== undefined && search.text !== "") {
+      // LIKE is case-insensitive for ASCII; %, _ and \ in the text are literal.
+      where.push(`(${TEXT_COLUMNS.map((column) => `${column} LIKE ? ESCAPE '\\'`).join(" OR ")})`);
+      const pattern = `%${search.text.replace(/[\\%_]/g, "\\$&")}%`;
+      for (const _ of TEXT_COLUMNS) params.push(pattern);
+    }
+    const filters = where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "";
+    const total = (
+      this.searchStatement(`SELECT COUNT(*) AS n FROM alerts${filters}`).get(...params) as {
+        n: number;
+      }
+    ).n;
+    const pageWhere = [...where];
+    const pageParams = [...params];
+    if (search.cursor !== undefined) {
+      const after = decodeAlertCursor(search.cursor);
+      pageWhere.push("(timestamp_us < ? OR (timestamp_us = ? AND id < ?))");
+      pageParams.push(after.time, after.time, after.id);
+    }
+    pageParams.push(size + 1);
+    const rows = this.searchStatement(
+      `SELECT id, timestamp_us AS timestampUs, document FROM alerts${
+        pageWhere.length > 0 ? ` WHERE ${pageWhere.join(" AND ")}` : ""
+      } ORDER BY timestamp_us DESC, id DESC LIMIT ?`,
+    ).all(...pageParams) as Array<{ id: string; timestampUs: number; document: string }>;
+    const page = rows.slice(0, size);
+    const last = page[page.length - 1];
+    return {
+      alerts: page.map((row) => JSON.parse(row.document) as EcsDocument),
+      total,
+      totalExact: true,
+      nextCursor:
+        rows.length > size && last !== undefined
+          ? encodeAlertCursor({ time: last.timestampUs, id: last.id })
+          : null,
+    };
+  }
+
   async stats(): Promise<AlertStoreStats> {
     this.assertOpen();
     const byLevel = Object.fromEntries(ALERT_LEVELS.map((level) => [level, 0])) as Record<AlertLevel, number>;
@@ -202,6 +285,15 @@ export class SqliteAlertStore implements AlertSink, AlertReader {
          ORDER BY timestamp_us DESC, id DESC LIMIT ?`,
       );
       this.queries.set(mask, statement);
+    }
+    return statement;
+  }
+
+  private searchStatement(sql: string): StatementSync {
+    let statement = this.searches.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.searches.set(sql, statement);
     }
     return statement;
   }

@@ -54,6 +54,42 @@ export interface AlertSink {
   close(): Promise<void>;
 }
 
+/** Largest page an alert search returns, whatever the caller asks for. */
+export const MAX_ALERT_PAGE_SIZE = 1000;
+/** Longest free-text query accepted (characters). */
+export const MAX_ALERT_TEXT_LENGTH = 256;
+
+/** One page of an analyst's alert search; every given filter must match. */
+export interface AlertSearch {
+  /** Page size, 1..MAX_ALERT_PAGE_SIZE. */
+  size: number;
+  /** Alerts at or after this time (µs since epoch). */
+  sinceUs?: number;
+  /** Alerts before this time (µs since epoch). */
+  untilUs?: number;
+  /** At or above this level. */
+  minLevel?: AlertLevel;
+  /** Exactly one of these levels. */
+  levels?: AlertLevel[];
+  hostName?: string;
+  ruleId?: string;
+  /** Case-insensitive substring of the rule name, message, process command line or host name. */
+  text?: string;
+  /** nextCursor of the previous page: the search continues with older alerts. */
+  cursor?: string;
+}
+
+export interface AlertPage {
+  /** Newest first (alert time, then alert id). */
+  alerts: EcsDocument[];
+  /** Alerts matching the filters across all pages; a lower bound when totalExact is false. */
+  total: number;
+  totalExact: boolean;
+  /** Pass as `cursor` for the next (older) page; null when this page is the last. */
+  nextCursor: string | null;
+}
+
+/** Where the API reads alerts: the SQLite store (embedded) or Elasticsearch (distributed). */
 export interface AlertReader {
-  query(query: AlertQuery): Promise<EcsDocument[]>;
+  search(search: AlertSearch): Promise<AlertPage>;
 }

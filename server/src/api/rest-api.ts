@@ -1,10 +1,11 @@
 import { timingSafeEqual } from "node:crypto";
-import { ALERT_LEVELS, type AlertReader, type HealthReport, type Logger, type Registry } from "@vigil/common";
+import type { AlertReader, HealthReport, Logger, Registry } from "@vigil/common";
 import Fastify, { LogController } from "fastify";
 import type { AuditActor } from "../audit/types";
 import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
 import type { TaskStore } from "../tasks/task-store";
+import { registerAlertRoutes } from "./alert-routes";
 import "./api-roles";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
 import { registerTaskRoutes } from "./task-routes";
@@ -33,28 +34,6 @@ export interface RestApi {
 
 /** The single configured api.token acts as an admin. */
 const CONFIG_TOKEN_ACTOR = { id: "config", name: "api.token", role: "admin" } as const;
-
-const MAX_ALERTS_PER_PAGE = 1000;
-
-const alertsQuerySchema = {
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    limit: { type: "integer", minimum: 1, maximum: MAX_ALERTS_PER_PAGE, default: 100 },
-    level: { type: "string", enum: [...ALERT_LEVELS] },
-    rule: { type: "string", maxLength: 200 },
-    host: { type: "string", maxLength: 255 },
-    since: { type: "string", format: "date-time" },
-  },
-} as const;
-
-interface AlertsQuery {
-  limit: number;
-  level?: (typeof ALERT_LEVELS)[number];
-  rule?: string;
-  host?: string;
-  since?: string;
-}
 
 /** Operator/analyst REST API. Everything but /healthz needs the bearer token when one is set. */
 export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
@@ -85,28 +64,7 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
     return reply.type(options.metrics.contentType).send(text);
   });
 
-  app.get<{ Querystring: AlertsQuery }>(
-    "/api/v1/alerts",
-    { schema: { querystring: alertsQuerySchema } },
-    async (request, reply) => {
-      if (!options.alerts) {
-        return reply.code(503).send({
-          error: "no_alert_store",
-          message:
-            "this server has no alert store (alertStorePath); alerts are in Elasticsearch data stream vigil-alerts",
-        });
-      }
-      const { limit, level, rule, host, since } = request.query;
-      const alerts = await options.alerts.query({
-        limit,
-        minLevel: level,
-        ruleId: rule,
-        hostName: host,
-        sinceUs: since ? Date.parse(since) * 1000 : undefined,
-      });
-      return { count: alerts.length, alerts };
-    },
-  );
+  registerAlertRoutes(app, { reader: options.alerts });
 
   app.get("/api/v1/agents", async () => {
     const agents = options.registry.list();
