@@ -1,11 +1,23 @@
 // `vigil`: embedded mode (start), the distributed programs (server, hub,
-// agent) and analyst commands (alerts, agents).
+// agent) and analyst commands (alerts, agents, rules).
 import "./require-node";
 import { Command, InvalidArgumentError } from "commander";
 import { showAgents } from "./commands/agents";
 import { showAlerts } from "./commands/alerts";
 import { runAgent, runHub, runServer, type Stopper } from "./commands/distributed";
 import { startEmbedded } from "./commands/embedded";
+import {
+  addRule,
+  deleteRule,
+  listRules,
+  listVersions,
+  type RulesApiOptions,
+  rollbackRuleset,
+  setRuleEnabled,
+  showRule,
+  testRule,
+  updateRule,
+} from "./commands/rules";
 import { defaultDataDir } from "./data-dir";
 
 const DEFAULT_API = process.env.VIGIL_API_URL ?? "http://127.0.0.1:8080";
@@ -123,6 +135,57 @@ program
   .option("--token <token>", "API bearer token (or VIGIL_API_TOKEN)", process.env.VIGIL_API_TOKEN)
   .option("--json", "one JSON document per line", false)
   .action((options) => showAgents(options.api, options.token, options.json));
+
+const rules = program.command("rules").description("rules and ruleset versions (changes need role operator)");
+
+/** Adds a `vigil rules` subcommand with the API options every one of them takes. */
+function rulesCommand(
+  spec: string,
+  description: string,
+  run: (options: RulesApiOptions, ...args: string[]) => Promise<void>,
+) {
+  return rules
+    .command(spec)
+    .description(description)
+    .option("--api <url>", "Vigil REST API", DEFAULT_API)
+    .option("--token <token>", "API bearer token (or VIGIL_API_TOKEN)", process.env.VIGIL_API_TOKEN)
+    .option("--json", "print the API's JSON answer", false)
+    .action((...args: unknown[]) => {
+      const command = args.at(-1) as Command;
+      const positional = command.args;
+      return run(command.opts() as RulesApiOptions, ...positional);
+    });
+}
+
+rulesCommand("list", "rules in the current ruleset", (options) => listRules(options));
+rulesCommand("show <id>", "one rule's YAML and the versions that changed it", (options, id) =>
+  showRule(options, id),
+);
+rulesCommand("add <file>", "add a Sigma rule (YAML file)", (options, file) => addRule(options, file, true));
+rulesCommand("update <id> <file>", "replace a rule with a new YAML file", (options, id, file) =>
+  updateRule(options, id, file),
+);
+rulesCommand("enable <id>", "enable a rule", (options, id) => setRuleEnabled(options, id, true));
+rulesCommand("disable <id>", "disable a rule (kept in the ruleset, not evaluated)", (options, id) =>
+  setRuleEnabled(options, id, false),
+);
+rulesCommand("delete <id>", "remove a rule", (options, id) => deleteRule(options, id));
+rulesCommand(
+  "test <file> <events>",
+  "dry run: which events (JSON lines of ECS documents) the rule fires on",
+  (options, file, events) => testRule(options, file, events),
+);
+rulesCommand("versions", "ruleset versions, newest first (* = current)", (options) => listVersions(options));
+rulesCommand(
+  "rollback <version>",
+  "restore the rules of an earlier version as a new version",
+  (options, version) => {
+    const parsed = Number(version);
+    if (!Number.isInteger(parsed) || parsed < 1)
+      throw new InvalidArgumentError("version must be a positive integer");
+    return rollbackRuleset(options, parsed);
+  },
+);
 
 program.parseAsync().catch((error: unknown) => {
   process.stderr.write(`vigil: ${error instanceof Error ? error.message : String(error)}\n`);

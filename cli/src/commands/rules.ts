@@ -1,0 +1,249 @@
+import { readFileSync } from "node:fs";
+
+// `vigil rules ...`: rules and ruleset versions through the REST API.
+
+export interface RulesApiOptions {
+  api: string;
+  token?: string;
+  json: boolean;
+}
+
+interface RuleProblem {
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+interface RuleSummary {
+  id: string;
+  title: string;
+  level: string;
+  enabled: boolean;
+}
+
+interface VersionSummary {
+  version: number;
+  change: {
+    action: string;
+    ruleId?: string;
+    restoredVersion?: number;
+    actor: { name: string };
+    time: string;
+  };
+  rules: number;
+  enabled: number;
+}
+
+/** Sample events one dry run may carry (the API's limit). */
+const MAX_TEST_EVENTS = 1000;
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Calls the API; a refusal becomes an Error naming the status and, for a bad rule, each problem with its line. */
+async function call<T>(
+  options: RulesApiOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  file?: string,
+): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, options.api), {
+      method,
+      headers: {
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new Error(
+      `cannot reach the Vigil API at ${options.api} (${(error as Error).message}); is \`npm start\` running?`,
+    );
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === "" ? {} : JSON.parse(text);
+  } catch {
+    parsed = { message: text };
+  }
+  if (!response.ok) {
+    const refusal = parsed as { message?: string; problems?: RuleProblem[] };
+    if (refusal.problems && refusal.problems.length > 0) {
+      const where = file ?? "rule";
+      const lines = refusal.problems.map(
+        (problem) =>
+          `  ${where}${problem.line === undefined ? "" : `:${problem.line}:${problem.column ?? 1}`}: ${problem.message}`,
+      );
+      throw new Error(`API ${response.status}: rule refused\n${lines.join("\n")}`);
+    }
+    throw new Error(`API ${response.status}: ${refusal.message ?? text}`);
+  }
+  return parsed as T;
+}
+
+function readRuleFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** JSON lines of ECS documents; a bad line is named by file and line number. */
+function readEvents(file: string): unknown[] {
+  const events: unknown[] = [];
+  const lines = readRuleFile(file).split("\n");
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === "") continue;
+    let event: unknown;
+    try {
+      event = JSON.parse(line);
+    } catch (error) {
+      throw new Error(`${file}:${index + 1}: not JSON (${(error as Error).message})`);
+    }
+    if (typeof event !== "object" || event === null || Array.isArray(event)) {
+      throw new Error(`${file}:${index + 1}: an event must be a JSON object`);
+    }
+    events.push(event);
+  }
+  if (events.length > MAX_TEST_EVENTS) {
+    throw new Error(`${file}: ${events.length} events; a test takes at most ${MAX_TEST_EVENTS}`);
+  }
+  return events;
+}
+
+function printRuleChange(
+  options: RulesApiOptions,
+  result: { version: number; rule?: RuleSummary },
+  verb: string,
+): void {
+  if (options.json) {
+    out(JSON.stringify(result));
+    return;
+  }
+  const what = result.rule ? `rule ${result.rule.id} (${result.rule.title})` : "rule";
+  out(`${what} ${verb}: ruleset version ${result.version}`);
+}
+
+export async function listRules(options: RulesApiOptions): Promise<void> {
+  const body = await call<{ version: number; rules: RuleSummary[] }>(options, "GET", "/api/v1/rules");
+  if (options.json) return out(JSON.stringify(body));
+  out(`ruleset version ${body.version}, ${body.rules.length} rules`);
+  for (const rule of body.rules) {
+    out(`${rule.id}  ${rule.enabled ? "enabled " : "disabled"}  ${rule.level.padEnd(13)} ${rule.title}`);
+  }
+}
+
+export async function showRule(options: RulesApiOptions, id: string): Promise<void> {
+  const rule = await call<RuleSummary & { yaml: string; rulesetVersion: number; history: VersionSummary[] }>(
+    options,
+    "GET",
+    `/api/v1/rules/${encodeURIComponent(id)}`,
+  );
+  if (options.json) return out(JSON.stringify(rule));
+  out(`# ${rule.id} (${rule.enabled ? "enabled" : "disabled"}) in ruleset version ${rule.rulesetVersion}`);
+  for (const entry of rule.history) {
+    out(
+      `#   version ${entry.version}: ${entry.change.action} by ${entry.change.actor.name} at ${entry.change.time}`,
+    );
+  }
+  process.stdout.write(rule.yaml.endsWith("\n") ? rule.yaml : `${rule.yaml}\n`);
+}
+
+export async function addRule(options: RulesApiOptions, file: string, enabled: boolean): Promise<void> {
+  const result = await call<{ version: number; rule: RuleSummary }>(
+    options,
+    "POST",
+    "/api/v1/rules",
+    { yaml: readRuleFile(file), enabled },
+    file,
+  );
+  printRuleChange(options, result, "added");
+}
+
+export async function updateRule(options: RulesApiOptions, id: string, file: string): Promise<void> {
+  const result = await call<{ version: number; rule: RuleSummary }>(
+    options,
+    "PUT",
+    `/api/v1/rules/${encodeURIComponent(id)}`,
+    { yaml: readRuleFile(file) },
+    file,
+  );
+  printRuleChange(options, result, "updated");
+}
+
+export async function setRuleEnabled(options: RulesApiOptions, id: string, enabled: boolean): Promise<void> {
+  const verb = enabled ? "enable" : "disable";
+  const result = await call<{ version: number; rule: RuleSummary }>(
+    options,
+    "POST",
+    `/api/v1/rules/${encodeURIComponent(id)}/${verb}`,
+  );
+  printRuleChange(options, result, `${verb}d`);
+}
+
+export async function deleteRule(options: RulesApiOptions, id: string): Promise<void> {
+  const result = await call<{ version: number }>(
+    options,
+    "DELETE",
+    `/api/v1/rules/${encodeURIComponent(id)}`,
+  );
+  if (options.json) return out(JSON.stringify(result));
+  out(`rule ${id} deleted: ruleset version ${result.version}`);
+}
+
+/** Dry run: validates the rule and shows which sample events it fires on. Exits 1 when the rule is invalid. */
+export async function testRule(options: RulesApiOptions, file: string, eventsFile: string): Promise<void> {
+  const result = await call<{
+    valid: boolean;
+    problems: RuleProblem[];
+    rule?: { id: string; title: string };
+    matched: number[];
+    results: { index: number; matched: boolean }[];
+  }>(options, "POST", "/api/v1/rules/dry-run", { yaml: readRuleFile(file), events: readEvents(eventsFile) });
+  if (options.json) out(JSON.stringify(result));
+  else if (!result.valid) {
+    for (const problem of result.problems) {
+      out(
+        `${file}${problem.line === undefined ? "" : `:${problem.line}:${problem.column ?? 1}`}: ${problem.message}`,
+      );
+    }
+  } else {
+    out(`${result.rule?.title}: fires on ${result.matched.length} of ${result.results.length} events`);
+    for (const entry of result.results)
+      out(`  event ${entry.index + 1}: ${entry.matched ? "MATCH" : "no match"}`);
+  }
+  if (!result.valid) process.exitCode = 1;
+}
+
+export async function listVersions(options: RulesApiOptions): Promise<void> {
+  const body = await call<{ current: number; versions: VersionSummary[] }>(
+    options,
+    "GET",
+    "/api/v1/rulesets",
+  );
+  if (options.json) return out(JSON.stringify(body));
+  for (const entry of body.versions) {
+    const { change } = entry;
+    const about =
+      change.ruleId ?? (change.restoredVersion ? `restores version ${change.restoredVersion}` : "");
+    out(
+      `${entry.version === body.current ? "*" : " "} ${String(entry.version).padStart(5)}  ${change.time}  ${change.action.padEnd(17)} ${about.padEnd(37)} ${entry.enabled}/${entry.rules} enabled  by ${change.actor.name}`,
+    );
+  }
+}
+
+export async function rollbackRuleset(options: RulesApiOptions, version: number): Promise<void> {
+  const result = await call<{ version: number; restoredVersion: number }>(
+    options,
+    "POST",
+    `/api/v1/rulesets/${version}/rollback`,
+  );
+  if (options.json) return out(JSON.stringify(result));
+  out(`rules of version ${result.restoredVersion} restored as ruleset version ${result.version}`);
+}
