@@ -67,7 +67,7 @@ type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawRep
 export function registerAlertRoutes(app: App, options: AlertRoutesOptions): void {
   app.get<{ Querystring: AlertsQuery }>(
     "/api/v1/alerts",
-    { config: { role: "viewer" }, schema: { summary: "Search alerts", querystring: alertsQuerySchema } },
+    { config: { role: "viewer" }, schema: { querystring: alertsQuerySchema } },
     async (request, reply) => {
       if (!options.reader) {
         return reply.code(503).send({
