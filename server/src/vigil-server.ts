@@ -15,6 +15,7 @@ import { AgentPolicySource, type AgentPolicyVersion } from "./policy/agent-polic
 import { EventPublisher } from "./publish/event-publisher";
 import { registerAgentFleetMetrics } from "./registry/agent-fleet-metrics";
 import { AgentRegistry } from "./registry/agent-registry";
+import { FleetRegistry } from "./registry/fleet-registry";
 import { createServerMetrics } from "./server-metrics";
 import { TaskStore } from "./tasks/task-store";
 
@@ -30,6 +31,8 @@ export interface VigilServer {
   readonly grpcPort: number;
   readonly apiPort: number;
   readonly registry: AgentRegistry;
+  /** Every server's agents (KV bucket vigil-agents); this server writes the ones it holds. */
+  readonly fleet: FleetRegistry;
   /** Enrolled agents and enrollment tokens; present when enrollment.storePath is set. */
   readonly enrollment: EnrollmentStore | undefined;
   /** Present when consul.register is on. */
@@ -57,6 +60,16 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
   const metricsRegistry = createMetricsRegistry("vigil-server");
   const metrics = createServerMetrics(metricsRegistry);
   const registry = new AgentRegistry();
+  // Open before the ingress, so it sees every connect; the ingress ends superseded streams.
+  let supersede: (agentId: string, reason: string) => number = () => 0;
+  const fleet = await FleetRegistry.open({
+    bus,
+    local: registry,
+    serverId: config.serverId,
+    heartbeatIntervalMs: config.grpc.heartbeatIntervalMs,
+    endStreams: (agentId, reason) => supersede(agentId, reason),
+    logger: logger.child({ component: "fleet" }),
+  });
   const tasks = new TaskStore();
   const policy = new AgentPolicySource(config.agentPolicy);
   registerAgentFleetMetrics(metricsRegistry, registry, () => policy.current().version);
@@ -86,6 +99,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     },
     enrollment,
   );
+  supersede = (agentId, reason) => ingress.supersedeAgent(agentId, reason);
   policy.subscribe(() => ingress.pushConfig(policy.configUpdate()));
   const api = await startRestApi({
     host: config.api.host,
@@ -93,6 +107,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     token: config.api.token,
     alerts: deps.alertReader,
     registry,
+    fleet,
     metrics: metricsRegistry,
     health,
     agentPolicy: () => policy.current(),
@@ -126,6 +141,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     grpcPort: ingress.port,
     apiPort: api.port,
     registry,
+    fleet,
     enrollment,
     consulRegistration,
     health,
@@ -134,6 +150,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     close: async (graceMs?: number) => {
       await consulRegistration?.stop();
       await ingress.close(graceMs);
+      await fleet.close();
       await api.close();
       enrollment?.close();
     },

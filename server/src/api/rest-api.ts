@@ -4,7 +4,9 @@ import Fastify, { LogController } from "fastify";
 import type { AuditActor } from "../audit/types";
 import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
+import type { FleetRegistry } from "../registry/fleet-registry";
 import type { TaskStore } from "../tasks/task-store";
+import { registerAgentRoutes } from "./agent-routes";
 import { registerAlertRoutes } from "./alert-routes";
 import "./api-roles";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
@@ -16,6 +18,8 @@ export interface RestApiOptions {
   token: string | undefined;
   alerts: AlertReader | undefined;
   registry: AgentRegistry;
+  /** The fleet registry (all servers' agents): GET /api/v1/agents, /api/v1/agents/:id, /api/v1/fleet/stats. */
+  fleet: FleetRegistry;
   metrics: Registry;
   health: () => HealthReport;
   /** Serves GET /api/v1/agent-policy when present. */
@@ -66,10 +70,7 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
 
   registerAlertRoutes(app, { reader: options.alerts });
 
-  app.get("/api/v1/agents", async () => {
-    const agents = options.registry.list();
-    return { count: agents.length, online: options.registry.onlineCount(), agents };
-  });
+  registerAgentRoutes(app, { records: () => options.fleet.records(), get: (id) => options.fleet.get(id) });
 
   app.get("/api/v1/agent-policy", async (_request, reply) => {
     if (!options.agentPolicy) {

@@ -24,6 +24,8 @@ export interface GrpcIngress {
   deliverTasks(agentId: string): number;
   /** Ends the streams of `agentId` on this instance with PERMISSION_DENIED (revocation); returns how many. */
   disconnectAgent(agentId: string, details: string): number;
+  /** Ends the streams of `agentId` on this instance with ABORTED (a newer stream of the agent is on another server); returns how many. */
+  supersedeAgent(agentId: string, details: string): number;
   /** Stop accepting, end open streams after a grace period. */
   close(graceMs?: number): Promise<void>;
 }
@@ -105,6 +107,15 @@ export async function startGrpcIngress(
       for (const session of sessions) {
         if (session.agentId() !== agentId) continue;
         session.refuse(GrpcStatus.PERMISSION_DENIED, details, "revoked");
+        ended++;
+      }
+      return ended;
+    },
+    supersedeAgent: (agentId, details) => {
+      let ended = 0;
+      for (const session of sessions) {
+        if (session.agentId() !== agentId || !session.isWelcomed()) continue;
+        session.refuse(GrpcStatus.ABORTED, details, "superseded");
         ended++;
       }
       return ended;

@@ -6,6 +6,10 @@ export interface AgentIdentity {
   host: EcsHost;
   agent: EcsAgent;
   labels: Record<string, string>;
+  /** Groups the agent declared (agent config "groups"): config documents and tasks target them. */
+  groups: string[];
+  /** Version of the loaded kernel driver ("" without one). */
+  driverVersion: string;
 }
 
 export function identityFromHello(hello: Hello): AgentIdentity {
@@ -21,5 +25,7 @@ export function identityFromHello(hello: Hello): AgentIdentity {
     },
     agent: { id: hello.agentId, type: "vigil-agent", version: hello.agentVersion },
     labels: { ...hello.labels },
+    groups: [...hello.groups],
+    driverVersion: hello.driverVersion,
   };
 }

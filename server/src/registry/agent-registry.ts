@@ -4,14 +4,19 @@ import type { AgentIdentity } from "../normalize/agent-identity";
 export interface AgentRecord {
   agentId: string;
   hostname: string;
+  ips: string[];
   version: string;
+  driverVersion: string;
   os: string;
   kernel: string;
   collectors: string[];
   labels: Record<string, string>;
+  groups: string[];
   online: boolean;
   sessionId: string;
   connectedAt: string;
+  /** connectedAt in ms: orders two sessions of one agent (the newer stream wins). */
+  connectedMs: number;
   lastSeen: string;
   lastSequence: number;
   eventsReceived: number;
@@ -91,12 +96,22 @@ export function boundedCounters(counters: AgentCounters): { counters: AgentCount
   };
 }
 
+export type AgentChange = "connected" | "disconnected";
+
 /**
  * The agents this server instance has seen. Also the per-agent dedup point:
- * a batch at or below lastSequence was already published.
+ * a batch at or below lastSequence was already published. The fleet-wide view
+ * (every server's agents) is the FleetRegistry, which listens here.
  */
 export class AgentRegistry {
   private readonly agents = new Map<string, AgentRecord>();
+  private readonly listeners = new Set<(agentId: string, change: AgentChange) => void>();
+
+  /** Calls `listener` after each connect and each disconnect of the current session; returns an unsubscribe. */
+  onChange(listener: (agentId: string, change: AgentChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   connected(
     identity: AgentIdentity,
@@ -104,19 +119,24 @@ export class AgentRegistry {
     collectors: string[],
     lastAckedSequence: number,
   ): AgentRecord {
-    const now = new Date().toISOString();
+    const nowMs = Date.now();
+    const now = new Date(nowMs).toISOString();
     const previous = this.agents.get(identity.agentId);
     const record: AgentRecord = {
       agentId: identity.agentId,
       hostname: identity.host.hostname,
+      ips: [...identity.host.ip],
       version: identity.agent.version,
+      driverVersion: identity.driverVersion,
       os: [identity.host.os?.name, identity.host.os?.version].filter(Boolean).join(" "),
       kernel: identity.host.os?.kernel ?? "",
       collectors,
       labels: identity.labels,
+      groups: identity.groups,
       online: true,
       sessionId,
       connectedAt: now,
+      connectedMs: nowMs,
       lastSeen: now,
       lastSequence: Math.max(previous?.lastSequence ?? 0, lastAckedSequence),
       eventsReceived: previous?.eventsReceived ?? 0,
@@ -124,13 +144,16 @@ export class AgentRegistry {
       policyVersion: previous?.policyVersion ?? 0,
     };
     this.agents.set(identity.agentId, record);
+    this.notify(identity.agentId, "connected");
     return record;
   }
 
   disconnected(agentId: string, sessionId: string): void {
     const record = this.agents.get(agentId);
     // A newer session of the same agent may already have replaced this one.
-    if (record && record.sessionId === sessionId) record.online = false;
+    if (!record || record.sessionId !== sessionId) return;
+    record.online = false;
+    this.notify(agentId, "disconnected");
   }
 
   get(agentId: string): AgentRecord | undefined {
@@ -139,6 +162,10 @@ export class AgentRegistry {
 
   list(): AgentRecord[] {
     return [...this.agents.values()].sort((a, b) => a.agentId.localeCompare(b.agentId));
+  }
+
+  private notify(agentId: string, change: AgentChange): void {
+    for (const listener of this.listeners) listener(agentId, change);
   }
 
   onlineCount(): number {
