@@ -6,7 +6,10 @@ import {
   type HealthReport,
   type Logger,
 } from "@vigil/common";
-import { startRestApi } from "./api/rest-api";
+import { API_TOKENS_BUCKET, ApiTokenStore } from "./api/auth/api-token-store";
+import { type ReadinessReport, startRestApi } from "./api/rest-api";
+import { BusAuditTrail } from "./audit/bus-audit-trail";
+import type { AuditTrail } from "./audit/types";
 import type { ServerConfig } from "./config";
 import { ConsulRegistration } from "./discovery/consul-registration";
 import { EnrollmentStore } from "./enrollment/enrollment-store";
@@ -37,7 +40,11 @@ export interface VigilServer {
   readonly enrollment: EnrollmentStore | undefined;
   /** Present when consul.register is on. */
   readonly consulRegistration: ConsulRegistration | undefined;
+  /** Records operator changes (VIGIL_AUDIT stream); pass it to routes that change things. */
+  readonly audit: AuditTrail;
   health(): HealthReport;
+  /** What /readyz answers: bus connected, KV watches open, not draining. */
+  readiness(): ReadinessReport;
   /** The agent policy version this server pushes. */
   agentPolicy(): AgentPolicyVersion;
   /**
@@ -57,6 +64,16 @@ export interface VigilServer {
 export async function startVigilServer(deps: VigilServerDependencies): Promise<VigilServer> {
   const { config, bus, logger } = deps;
   await bus.ensureStreams(defaultStreams());
+  const apiTokens = await ApiTokenStore.open(await bus.openKv(API_TOKENS_BUCKET));
+  const audit = new BusAuditTrail(bus, config.serverId, logger.child({ component: "audit" }));
+  let draining = false;
+  const readiness = (): ReadinessReport => {
+    const reasons: string[] = [];
+    if (!bus.isHealthy()) reasons.push("bus disconnected");
+    if (!apiTokens.isWatching()) reasons.push(`kv bucket ${API_TOKENS_BUCKET.name} not watched`);
+    if (draining) reasons.push("draining");
+    return { ready: reasons.length === 0, reasons };
+  };
   const metricsRegistry = createMetricsRegistry("vigil-server");
   const metrics = createServerMetrics(metricsRegistry);
   const registry = new AgentRegistry();
@@ -105,6 +122,14 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     host: config.api.host,
     port: config.api.port,
     token: config.api.token,
+    tls: config.api.tls,
+    rateLimit: config.api.rateLimit,
+    bodyLimitBytes: config.api.bodyLimitBytes,
+    metricsPublic: config.api.metricsPublic,
+    tokens: apiTokens,
+    audit,
+    bus,
+    readiness,
     alerts: deps.alertReader,
     registry,
     fleet,
@@ -144,14 +169,18 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     fleet,
     enrollment,
     consulRegistration,
+    audit,
     health,
+    readiness,
     agentPolicy: () => policy.current(),
     setAgentPolicy: (next: unknown) => policy.replace(next),
     close: async (graceMs?: number) => {
+      draining = true;
       await consulRegistration?.stop();
       await ingress.close(graceMs);
       await fleet.close();
       await api.close();
+      apiTokens.close();
       enrollment?.close();
     },
   };

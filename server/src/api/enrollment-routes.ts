@@ -1,13 +1,8 @@
-import type { Logger } from "@vigil/common";
-import type {
-  FastifyInstance,
-  RawReplyDefaultExpression,
-  RawRequestDefaultExpression,
-  RawServerDefault,
-} from "fastify";
+import type { AuditTrail } from "../audit/types";
 import { MAX_TOKEN_TTL_SECONDS } from "../config";
 import type { EnrollmentStore } from "../enrollment/enrollment-store";
 import { ENROLLMENT_TOKEN_KINDS, type EnrollmentTokenKind } from "../enrollment/types";
+import type { ApiApp } from "./api-app";
 
 export interface EnrollmentRoutesOptions {
   store: EnrollmentStore | undefined;
@@ -15,6 +10,8 @@ export interface EnrollmentRoutesOptions {
   oneTimeTokenTtlSeconds: number;
   /** Revokes the agent in the store and ends its open streams. */
   revokeAgent: (agentId: string) => ReturnType<EnrollmentStore["revokeAgent"]>;
+  /** Token creation/revocation and agent revocation are recorded here. */
+  audit?: AuditTrail;
 }
 
 interface CreateTokenBody {
@@ -41,12 +38,10 @@ const idParams = {
 } as const;
 
 /**
- * Enrollment tokens and agent revocation, under the API's bearer-token rule
- * (every route but /healthz). A token's secret is in the POST answer only.
+ * Enrollment tokens and agent revocation (admin only; every change audited).
+ * A token's secret is in the POST answer only.
  */
-type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, Logger>;
-
-export function registerEnrollmentRoutes(app: App, options: EnrollmentRoutesOptions): void {
+export function registerEnrollmentRoutes(app: ApiApp, options: EnrollmentRoutesOptions): void {
   const { store } = options;
   const noStore = {
     error: "no_enrollment_store",
@@ -55,7 +50,7 @@ export function registerEnrollmentRoutes(app: App, options: EnrollmentRoutesOpti
 
   app.post<{ Body: CreateTokenBody }>(
     "/api/v1/enrollment-tokens",
-    { schema: { body: createTokenSchema } },
+    { config: { role: "admin" }, schema: { tags: ["enrollment"], body: createTokenSchema } },
     async (request, reply) => {
       if (!store) return reply.code(404).send(noStore);
       const { kind, ttlSeconds, label } = request.body;
@@ -65,11 +60,18 @@ export function registerEnrollmentRoutes(app: App, options: EnrollmentRoutesOpti
         { tokenId: created.id, kind, expiresAt: created.expiresAt },
         "enrollment token created",
       );
+      const { token: _secret, ...after } = created;
+      await options.audit?.record({
+        actor: request.actor,
+        action: "enrollment-token.create",
+        target: `enrollment-token/${created.id}`,
+        after,
+      });
       return reply.code(201).send(created);
     },
   );
 
-  app.get("/api/v1/enrollment-tokens", async (_request, reply) => {
+  app.get("/api/v1/enrollment-tokens", { config: { role: "admin" } }, async (_request, reply) => {
     if (!store) return reply.code(404).send(noStore);
     const tokens = store.listTokens();
     return { count: tokens.length, tokens };
@@ -77,17 +79,23 @@ export function registerEnrollmentRoutes(app: App, options: EnrollmentRoutesOpti
 
   app.delete<{ Params: { id: string } }>(
     "/api/v1/enrollment-tokens/:id",
-    { schema: { params: idParams } },
+    { config: { role: "admin" }, schema: { tags: ["enrollment"], params: idParams } },
     async (request, reply) => {
       if (!store) return reply.code(404).send(noStore);
       const token = store.revokeToken(request.params.id);
       if (!token) return reply.code(404).send({ error: "not_found", message: "no such enrollment token" });
       request.log.info({ tokenId: token.id }, "enrollment token revoked");
+      await options.audit?.record({
+        actor: request.actor,
+        action: "enrollment-token.revoke",
+        target: `enrollment-token/${token.id}`,
+        after: token,
+      });
       return token;
     },
   );
 
-  app.get("/api/v1/enrolled-agents", async (_request, reply) => {
+  app.get("/api/v1/enrolled-agents", { config: { role: "admin" } }, async (_request, reply) => {
     if (!store) return reply.code(404).send(noStore);
     const agents = store.listAgents();
     return { count: agents.length, agents };
@@ -95,12 +103,18 @@ export function registerEnrollmentRoutes(app: App, options: EnrollmentRoutesOpti
 
   app.post<{ Params: { id: string } }>(
     "/api/v1/agents/:id/revoke",
-    { schema: { params: idParams } },
+    { config: { role: "admin" }, schema: { tags: ["agents"], params: idParams } },
     async (request, reply) => {
       if (!store) return reply.code(404).send(noStore);
       const agent = options.revokeAgent(request.params.id);
       if (!agent)
         return reply.code(404).send({ error: "not_found", message: "no enrolled agent with this id" });
+      await options.audit?.record({
+        actor: request.actor,
+        action: "agent.revoke",
+        target: `agent/${request.params.id}`,
+        after: agent,
+      });
       return agent;
     },
   );

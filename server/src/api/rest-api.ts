@@ -1,27 +1,61 @@
-import { timingSafeEqual } from "node:crypto";
-import type { AlertReader, HealthReport, Logger, Registry } from "@vigil/common";
+import { readFileSync } from "node:fs";
+import {
+  type AlertReader,
+  type Bus,
+  ErrorCodes,
+  type HealthReport,
+  type Logger,
+  type Registry,
+  VigilError,
+} from "@vigil/common";
 import Fastify, { LogController } from "fastify";
-import type { AuditActor } from "../audit/types";
+import { registerAuditRoutes } from "../audit/audit-routes";
+import type { AuditActor, AuditTrail } from "../audit/types";
 import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
 import type { FleetRegistry } from "../registry/fleet-registry";
 import type { TaskStore } from "../tasks/task-store";
 import { registerAgentRoutes } from "./agent-routes";
 import { registerAlertRoutes } from "./alert-routes";
+import type { ApiApp } from "./api-app";
+import { DOCS_PREFIX, OPENAPI_PATH, registerApiDocs } from "./api-docs";
+import { installErrorHandlers } from "./api-errors";
+import { type ApiRateLimit, registerRateLimit } from "./api-rate-limit";
 import "./api-roles";
+import type { ApiTokenStore } from "./auth/api-token-store";
+import { installAuth } from "./auth/auth-hook";
+import { registerTokenRoutes } from "./auth/token-routes";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
 import { registerTaskRoutes } from "./task-routes";
+
+export interface ReadinessReport {
+  ready: boolean;
+  /** Why not ready, e.g. "bus disconnected", "draining". */
+  reasons: string[];
+}
 
 export interface RestApiOptions {
   host: string;
   port: number;
+  /** Bootstrap admin token (api.token); unset, the loopback-only API is open. */
   token: string | undefined;
+  /** HTTPS with these PEM files (api.tls). */
+  tls?: { certFile: string; keyFile: string };
+  rateLimit: ApiRateLimit;
+  bodyLimitBytes: number;
+  /** /metrics without a token (api.metricsPublic). */
+  metricsPublic: boolean;
+  tokens: ApiTokenStore;
+  audit: AuditTrail;
+  /** Where GET /api/v1/audit reads the trail. */
+  bus: Bus;
   alerts: AlertReader | undefined;
   registry: AgentRegistry;
   /** The fleet registry (all servers' agents): GET /api/v1/agents, /api/v1/agents/:id, /api/v1/fleet/stats. */
   fleet: FleetRegistry;
   metrics: Registry;
   health: () => HealthReport;
+  readiness: () => ReadinessReport;
   /** Serves GET /api/v1/agent-policy when present. */
   agentPolicy?: () => AgentPolicyVersion;
   /** Serves POST /api/v1/agents/:id/tasks and GET /api/v1/tasks/:taskId when present. */
@@ -36,59 +70,122 @@ export interface RestApi {
   close(): Promise<void>;
 }
 
-/** The single configured api.token acts as an admin. */
-const CONFIG_TOKEN_ACTOR = { id: "config", name: "api.token", role: "admin" } as const;
+const noQuery = { type: "object", additionalProperties: false, properties: {} } as const;
 
-/** Operator/analyst REST API. Everything but /healthz needs the bearer token when one is set. */
+function readPem(key: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new VigilError(
+      ErrorCodes.CONFIG_FILE,
+      `${key}: cannot read ${path} (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * Operator/analyst REST API (README "Operator API"): token auth with roles,
+ * HTTPS, rate limits, schema-checked input, OpenAPI docs, audit trail.
+ */
 export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
+  const https = options.tls
+    ? {
+        cert: readPem("api.tls.certFile", options.tls.certFile),
+        key: readPem("api.tls.keyFile", options.tls.keyFile),
+      }
+    : null;
   const app = Fastify({
     loggerInstance: options.logger.child({ component: "api" }),
-    bodyLimit: 1024 * 1024,
+    https,
+    bodyLimit: options.bodyLimitBytes,
+    // Reject unknown fields with a 400 naming them instead of silently dropping them.
+    ajv: { customOptions: { removeAdditional: false } },
     // One line per request would drown the log when `vigil alerts -f` polls.
     logController: new LogController({ disableRequestLogging: true }),
-  });
-  const expected = options.token ? Buffer.from(`Bearer ${options.token}`) : undefined;
+  }) as unknown as ApiApp;
   app.decorateRequest("actor", null as unknown as AuditActor);
-  app.addHook("onRequest", async (request, reply) => {
-    request.actor = { ...CONFIG_TOKEN_ACTOR, address: request.ip };
-    if (!expected || request.url === "/healthz") return;
-    const given = Buffer.from(request.headers.authorization ?? "");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply.code(401).send({ error: "unauthorized", message: "missing or invalid bearer token" });
-    }
-  });
+  installErrorHandlers(app);
+  const publicPaths = ["/healthz", "/readyz", OPENAPI_PATH, `${DOCS_PREFIX}/`];
+  if (options.metricsPublic) publicPaths.push("/metrics");
+  installAuth(app, { configToken: options.token, tokens: options.tokens, publicPaths });
+  await registerApiDocs(app, "1");
+  await registerRateLimit(app, options.rateLimit);
 
-  app.get("/healthz", async (_request, reply) => {
-    const report = options.health();
-    return reply.code(report.healthy ? 200 : 503).send(report);
-  });
+  // Probes are exempt from the rate limit: Consul and Kubernetes poll them.
+  app.get(
+    "/healthz",
+    {
+      config: { rateLimit: false },
+      schema: { summary: "Liveness: the process is up", querystring: noQuery },
+    },
+    async (_request, reply) => {
+      const report = options.health();
+      return reply.code(report.healthy ? 200 : 503).send(report);
+    },
+  );
 
-  app.get("/metrics", async (_request, reply) => {
-    const text = await options.metrics.metrics();
-    return reply.type(options.metrics.contentType).send(text);
-  });
+  app.get(
+    "/readyz",
+    {
+      config: { rateLimit: false },
+      schema: {
+        summary: "Readiness: bus connected, KV buckets open, not draining (503 with the reasons otherwise)",
+        querystring: noQuery,
+      },
+    },
+    async (_request, reply) => {
+      const report = options.readiness();
+      return reply.code(report.ready ? 200 : 503).send(report);
+    },
+  );
+
+  app.get(
+    "/metrics",
+    {
+      config: { rateLimit: false, ...(options.metricsPublic ? {} : { role: "viewer" as const }) },
+      schema: { summary: "Prometheus metrics", querystring: noQuery },
+    },
+    async (_request, reply) => {
+      const text = await options.metrics.metrics();
+      return reply.type(options.metrics.contentType).send(text);
+    },
+  );
 
   registerAlertRoutes(app, { reader: options.alerts });
 
   registerAgentRoutes(app, { records: () => options.fleet.records(), get: (id) => options.fleet.get(id) });
 
-  app.get("/api/v1/agent-policy", async (_request, reply) => {
-    if (!options.agentPolicy) {
-      return reply
-        .code(404)
-        .send({ error: "no_agent_policy", message: "this server pushes no agent policy" });
-    }
-    const { version, policy, settings } = options.agentPolicy();
-    return { version, policy, settings };
-  });
+  registerTokenRoutes(app, options.tokens, options.audit);
+  registerAuditRoutes(app, options.bus);
 
-  if (options.enrollment) registerEnrollmentRoutes(app, options.enrollment);
+  if (options.enrollment) registerEnrollmentRoutes(app, { ...options.enrollment, audit: options.audit });
 
-  if (options.tasks) registerTaskRoutes(app, { ...options.tasks, registry: options.registry });
+  app.get(
+    "/api/v1/agent-policy",
+    {
+      config: { role: "viewer" },
+      schema: { summary: "The agent policy this server pushes", querystring: noQuery },
+    },
+    async (_request, reply) => {
+      if (!options.agentPolicy) {
+        return reply
+          .code(404)
+          .send({ error: "no_agent_policy", message: "this server pushes no agent policy" });
+      }
+      const { version, policy, settings } = options.agentPolicy();
+      return { version, policy, settings };
+    },
+  );
+
+  if (options.tasks)
+    registerTaskRoutes(app, { ...options.tasks, registry: options.registry, audit: options.audit });
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
-  options.logger.info({ host: options.host, port }, "REST API listening");
+  options.logger.info({ host: options.host, port, tls: Boolean(https) }, "REST API listening");
   return { port, close: () => app.close() };
 }

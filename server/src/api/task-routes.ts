@@ -1,21 +1,16 @@
-import type { Logger } from "@vigil/common";
-import type {
-  FastifyInstance,
-  RawReplyDefaultExpression,
-  RawRequestDefaultExpression,
-  RawServerDefault,
-} from "fastify";
+import type { AuditTrail } from "../audit/types";
 import type { AgentRegistry } from "../registry/agent-registry";
 import { type TaskRecord, TaskRejected, type TaskStore } from "../tasks/task-store";
+import type { ApiApp } from "./api-app";
 
 export interface TaskRoutesOptions {
   store: TaskStore;
   /** Sends the agent its queued tasks when it is connected to this server. */
   deliver: (agentId: string) => number;
   registry: AgentRegistry;
+  /** Task creation is recorded here. */
+  audit?: AuditTrail;
 }
-
-type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, Logger>;
 
 /** A task as the API shows it: the agent's JSON output parsed. */
 function taskView(record: TaskRecord) {
@@ -34,10 +29,10 @@ function taskView(record: TaskRecord) {
  * → its state and result. The agent runs only the kinds its own tasks.allow
  * permits (README "Tasks"). Behind the API's bearer token.
  */
-export function registerTaskRoutes(app: App, options: TaskRoutesOptions): void {
+export function registerTaskRoutes(app: ApiApp, options: TaskRoutesOptions): void {
   app.post<{ Params: { id: string }; Body: { kind?: unknown; params?: unknown; ttlMs?: unknown } }>(
     "/api/v1/agents/:id/tasks",
-    { schema: { body: { type: "object" } } },
+    { config: { role: "operator" }, schema: { tags: ["tasks"], body: { type: "object" } } },
     async (request, reply) => {
       const agentId = request.params.id;
       if (!options.registry.get(agentId)) {
@@ -55,18 +50,28 @@ export function registerTaskRoutes(app: App, options: TaskRoutesOptions): void {
         { audit: "task-created", taskId: record.taskId, agentId, kind: record.kind, params: record.params },
         "task created",
       );
+      await options.audit?.record({
+        actor: request.actor,
+        action: "task.create",
+        target: `agent/${agentId}`,
+        after: { taskId: record.taskId, kind: record.kind, params: record.params },
+      });
       options.deliver(agentId);
       return reply.code(202).send(taskView(options.store.get(record.taskId) ?? record));
     },
   );
 
-  app.get<{ Params: { taskId: string } }>("/api/v1/tasks/:taskId", async (request, reply) => {
-    const record = options.store.get(request.params.taskId);
-    if (!record) {
-      return reply
-        .code(404)
-        .send({ error: "unknown_task", message: "no such task (or it left the in-memory store)" });
-    }
-    return taskView(record);
-  });
+  app.get<{ Params: { taskId: string } }>(
+    "/api/v1/tasks/:taskId",
+    { config: { role: "viewer" } },
+    async (request, reply) => {
+      const record = options.store.get(request.params.taskId);
+      if (!record) {
+        return reply
+          .code(404)
+          .send({ error: "unknown_task", message: "no such task (or it left the in-memory store)" });
+      }
+      return taskView(record);
+    },
+  );
 }
