@@ -24,7 +24,10 @@ module.exports = {
       "@swc/jest",
       { jsc: { target: "es2023", parser: { syntax: "typescript" } }, module: { type: "commonjs" } },
     ],
-    "/node_modules/content-disposition/.+\\.js$": ["@swc/jest", { jsc: { target: "es2023" }, module: { type: "commonjs" } }],
+    "/node_modules/content-disposition/.+\\.js$": [
+      "@swc/jest",
+      { jsc: { target: "es2023" }, module: { type: "commonjs" } },
+    ],
   },
   moduleNameMapper: {
     "^@vigil/(proto|common|agent|server|hub|cli)$": "<rootDir>/$1/src/index.ts",
