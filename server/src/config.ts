@@ -16,6 +16,8 @@ export const DEFAULT_API_PORT = 8080;
 /** One batch may not exceed this on the wire (agents are told in Welcome). */
 export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_EVENTS = 5000;
+/** Server-wide bound on agent bytes read and not yet acked (beyond it, streams stop being read). */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 256 * 1024 * 1024;
 /** Longest lifetime an enrollment token may be given (one year). */
 export const MAX_TOKEN_TTL_SECONDS = 366 * 24 * 3600;
 /** REST API requests per token (or client address) per rate-limit window. */
@@ -51,6 +53,19 @@ export const serverConfigSchema = z
         maxBatchEvents: z.coerce.number().int().min(1).default(DEFAULT_MAX_BATCH_EVENTS),
         heartbeatIntervalMs: z.coerce.number().int().min(1000).default(10_000),
         helloTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+        /** Backpressure: bytes read from all agents and not yet acked, server-wide. */
+        maxInFlightBytes: z.coerce
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .default(DEFAULT_MAX_IN_FLIGHT_BYTES),
+        /** Backpressure: messages read from one stream and not yet handled. */
+        maxPendingMessagesPerStream: z.coerce.number().int().min(1).max(1024).default(32),
+        /** Per-agent event rate (events/s; 0: unlimited): beyond it the server reads that agent more slowly, drops nothing. */
+        agentEventsPerSecond: z.coerce.number().int().min(0).default(50_000),
+        agentEventsBurst: z.coerce.number().int().min(1).default(100_000),
+        /** Drain: agents reconnect elsewhere after a random delay below this. */
+        drainReconnectWithinMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
       })
       .strict()
       .prefault({}),
@@ -114,7 +129,7 @@ export const serverConfigSchema = z
     /** Self-registration in Consul, so agents in discovery.mode consul find this server. */
     consul: z
       .object({
-        /** Register on start (HTTP check on /healthz), deregister on shutdown. */
+        /** Register on start (a TTL check this server keeps passing while its bus is reachable), deregister on shutdown. */
         register: envBoolean.default(false),
         ...consulConnectionShape,
         service: z
@@ -131,10 +146,8 @@ export const serverConfigSchema = z
         advertiseAddress: z.string().min(1).optional(),
         /** Port agents dial; default the gRPC port. */
         advertisePort: z.coerce.number().int().min(1).max(65535).optional(),
-        /** What the Consul agent polls; default http://<api.host>:<api.port>/healthz (127.0.0.1 for a wildcard host). */
-        checkUrl: z.url().optional(),
-        checkIntervalMs: z.coerce.number().int().min(100).default(5000),
-        checkTimeoutMs: z.coerce.number().int().min(100).default(2000),
+        /** The TTL check's TTL: the server updates it every third of this; silent that long, Consul marks it critical. */
+        checkTtlMs: z.coerce.number().int().min(300).default(15_000),
         /** Consul removes an instance critical this long (Consul's minimum is 1 minute). */
         deregisterCriticalAfterMs: z.coerce.number().int().min(60_000).default(120_000),
       })

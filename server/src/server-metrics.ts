@@ -8,6 +8,12 @@ export interface ServerMetrics {
   protocolErrors: Counter<"reason">;
   publishSeconds: Histogram;
   enrollments: Counter<"outcome">;
+  /** Agent batches read from a stream and not yet acked (waiting for, or in, their publish). */
+  acksPending: Gauge;
+  /** Bytes of agent messages read and not yet done with, server-wide (bounded by grpc.maxInFlightBytes). */
+  inFlightBytes: Gauge;
+  /** Times a stream stopped being read, by cause (stream-backlog, server-bytes, rate-limit). */
+  backpressurePauses: Counter<"cause">;
 }
 
 export function createServerMetrics(registry: Registry): ServerMetrics {
@@ -50,6 +56,22 @@ export function createServerMetrics(registry: Registry): ServerMetrics {
       name: "vigil_server_enrollments_total",
       help: "Agent enrolment attempts by outcome (enrolled, token-invalid, token-expired, token-used, token-revoked, agent-revoked, agent-exists, bad-request)",
       labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    acksPending: new Gauge({
+      name: "vigil_server_acks_pending",
+      help: "Agent batches read and not yet acked (waiting for, or in, their bus publish)",
+      registers: [registry],
+    }),
+    inFlightBytes: new Gauge({
+      name: "vigil_server_in_flight_bytes",
+      help: "Bytes of agent messages read and not yet handled, server-wide (bound: grpc.maxInFlightBytes)",
+      registers: [registry],
+    }),
+    backpressurePauses: new Counter({
+      name: "vigil_server_backpressure_pauses_total",
+      help: "Times an agent stream stopped being read (HTTP/2 flow control), by cause (stream-backlog, server-bytes, rate-limit)",
+      labelNames: ["cause"],
       registers: [registry],
     }),
   };

@@ -54,8 +54,10 @@ export interface VigilServer {
    */
   setAgentPolicy(policy: unknown): AgentPolicyVersion;
   /**
-   * Deregisters from Consul (agents move away at once), stops accepting; open
-   * agent streams get graceMs to finish (0 = cut now).
+   * Graceful drain: deregisters from Consul (agents' discovery moves them
+   * away), refuses new streams, tells every agent to move (ServerMessage.drain),
+   * gives open streams graceMs to finish their in-flight batches (publish +
+   * ack), then closes (0 = cut now; agents resend what was not acked).
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -106,6 +108,9 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
         helloTimeoutMs: config.grpc.helloTimeoutMs,
         maxBatchEvents: config.grpc.maxBatchEvents,
         maxBatchBytes: config.grpc.maxBatchBytes,
+        maxPendingMessages: config.grpc.maxPendingMessagesPerStream,
+        agentEventsPerSecond: config.grpc.agentEventsPerSecond,
+        agentEventsBurst: config.grpc.agentEventsBurst,
       },
       publisher: new EventPublisher(bus, config.serverId),
       registry,
@@ -156,8 +161,10 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
         serverId: config.serverId,
         grpcHost: config.grpc.host,
         grpcPort: ingress.port,
-        apiHost: config.api.host,
-        apiPort: api.port,
+        health: () =>
+          bus.isHealthy()
+            ? { healthy: true, output: `event bus connected; ${ingress.connectedAgents()} agents` }
+            : { healthy: false, output: "event bus (NATS) unreachable: agents should use another server" },
         logger: logger.child({ component: "consul" }),
       })
     : undefined;

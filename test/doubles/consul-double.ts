@@ -263,6 +263,13 @@ export class ConsulDouble {
     }));
   }
 
+  /** A service instance's own checks as the agent holds them (TTL checks: what the service last reported). */
+  checksOf(serviceId: string): Array<{ checkId: string; type: string; status: CheckStatus; output: string }> {
+    return [...this.checks.values()]
+      .filter((check) => check.serviceId === serviceId)
+      .map(({ checkId, type, status, output }) => ({ checkId, type, status, output }));
+  }
+
   /** Blocking queries currently held. */
   heldQueries(): number {
     return this.waiters.length;
@@ -372,7 +379,8 @@ export class ConsulDouble {
       } else {
         status = checkUpdate[1] === "pass" ? "passing" : checkUpdate[1] === "warn" ? "warning" : "critical";
       }
-      this.setCheck(check, status, output);
+      // A status pinned by the test outlasts the service's own updates.
+      if (!check.pinned) this.setCheck(check, status, output);
       this.armTtl(check);
       return send(response, 200, "");
     }

@@ -81,8 +81,7 @@ describe("consul discovery - agents ↔ servers through the Consul double", () =
         register,
         address: consul.url,
         token: CONSUL_TOKEN,
-        checkIntervalMs: 200,
-        checkTimeoutMs: 1000,
+        checkTtlMs: 600,
       },
     });
     const server = await startVigilServer({ config, bus, logger });
@@ -162,7 +161,7 @@ describe("consul discovery - agents ↔ servers through the Consul double", () =
     const aId = a.consulRegistration?.id as string;
     const cId = c.consulRegistration?.id as string;
     expect(aId).toBe("vigil-server-srv-a");
-    await waitFor(() => passing(aId) && passing(cId), 5000, "HTTP checks of A and C passing");
+    await waitFor(() => passing(aId) && passing(cId), 5000, "TTL checks of A and C passing");
 
     for (let i = 0; i < AGENTS; i++) {
       const id = `it-disc-${i}`;

@@ -115,6 +115,10 @@ function batchMessage(encodedBatch: Uint8Array): Buffer {
  * link reconnects with jittered backoff, to the next server discovery offers,
  * and resends every unacked batch in order. When discovery says to leave (the
  * server left the healthy set, or rebalancing) it moves at once, without backoff.
+ * When the server drains (ServerMessage.drain: it is shutting down), the link
+ * sends nothing new, waits for the acks of what is in flight, ends the stream
+ * and dials another server (the draining one is passed over for the failed
+ * cooldown) after a random delay below the server's reconnect_within_ms.
  */
 export class ServerLink {
   readonly counters: LinkCounters = {
@@ -143,6 +147,8 @@ export class ServerLink {
   private lastAckAt = Date.now();
   /** Set when the server refused this agent: the next dial waits the longest backoff. */
   private refused = false;
+  /** Set when the server said it is draining: the next dial avoids it and waits a random part of this. */
+  private drained: { reconnectWithinMs: number } | undefined;
 
   constructor(private readonly options: ServerLinkOptions) {
     this.pending = options.spool;
@@ -226,6 +232,7 @@ export class ServerLink {
       if (server) {
         this.leaving = false;
         this.refused = false;
+        this.drained = undefined;
         try {
           await this.session(server);
         } catch (error) {
@@ -235,18 +242,23 @@ export class ServerLink {
         }
       }
       if (this.stopped) break;
+      const drained = server !== undefined ? this.drained : undefined;
       const moving = server !== undefined && this.leaving;
-      // A stream that lived a while was a success: start backoff over.
-      failures = moving || Date.now() - started > 30_000 ? 0 : failures + 1;
-      failed = moving ? undefined : server;
+      // A stream that lived a while was a success, and so was a drain: start backoff over.
+      failures = moving || drained || Date.now() - started > 30_000 ? 0 : failures + 1;
+      // A draining server counts as failed: selection passes it over for the cooldown.
+      failed = moving && !drained ? undefined : server;
       const { backoffInitialMs, backoffMaxMs } = this.options.transport;
+      // Drained: within the server's window, at random, so its agents do not all land at once.
       // Told to move: go at once (a little jitter so a server's agents do not all land together).
       // Refused (revoked, bad credential or token): retrying soon cannot help, so wait the longest.
-      const delay = moving
-        ? Math.floor(Math.random() * backoffInitialMs)
-        : this.refused
-          ? backoffDelayMs(Number.MAX_SAFE_INTEGER, backoffInitialMs, backoffMaxMs)
-          : backoffDelayMs(failures, backoffInitialMs, backoffMaxMs);
+      const delay = drained
+        ? Math.floor(Math.random() * drained.reconnectWithinMs)
+        : moving
+          ? Math.floor(Math.random() * backoffInitialMs)
+          : this.refused
+            ? backoffDelayMs(Number.MAX_SAFE_INTEGER, backoffInitialMs, backoffMaxMs)
+            : backoffDelayMs(failures, backoffInitialMs, backoffMaxMs);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         // No server known yet: a new candidate list ends the wait early.
@@ -304,8 +316,10 @@ export class ServerLink {
         },
         Math.min(1000, transport.ackTimeoutMs),
       );
+      let drainTimer: NodeJS.Timeout | undefined;
       const finish = (why: string) => {
         clearTimeout(welcomeTimer);
+        clearTimeout(drainTimer);
         clearInterval(ackWatch);
         if (heartbeat) clearInterval(heartbeat);
         if (this.connected) {
@@ -338,10 +352,17 @@ export class ServerLink {
             this.options.onConfig(body.value);
             return;
           case "drain":
-            // The server is going away: end this stream; unacked batches stay
-            // spooled and are resent wherever the agent reconnects.
-            logger.info({ server, reason: body.value.reason }, "server is draining");
-            stream.cancel();
+            // The server is going away: send nothing new, let it ack what is in
+            // flight, then end the stream (onAck). Whatever stays unacked is
+            // still spooled and resent wherever the agent reconnects.
+            logger.info(
+              { server, reason: body.value.reason, inFlight: this.pending.inFlight() },
+              "server is draining: moving to another server",
+            );
+            this.drained = { reconnectWithinMs: body.value.reconnectWithinMs };
+            this.streamReady = false;
+            if (this.pending.inFlight() === 0) stream.cancel();
+            else drainTimer = setTimeout(() => stream.cancel(), transport.ackTimeoutMs);
             return;
           case "task":
             void this.options.onTask(body.value).then((result) => {
@@ -387,6 +408,8 @@ export class ServerLink {
       this.counters.batchesAcked++;
       this.counters.eventsAcked += batch.events;
     }
+    // Draining server: leave once it acked everything in flight.
+    if (this.drained && this.pending.inFlight() === 0) this.stream?.cancel();
     if (this.pending.size() === 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];

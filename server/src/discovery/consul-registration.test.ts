@@ -2,39 +2,34 @@ import { silentLogger } from "@vigil/common";
 import { ConsulDouble } from "../../../test/doubles/consul-double";
 import { waitFor } from "../../../test/harness/wait-for";
 import { serverConfigSchema } from "../config";
-import { ConsulRegistration } from "./consul-registration";
+import { ConsulRegistration, type ServingHealth } from "./consul-registration";
 
 const WRITE = "consul-write-token-0000-1111";
 
-function registration(consul: Record<string, unknown>, hosts: { grpc?: string; api?: string } = {}) {
+function registration(
+  consul: Record<string, unknown>,
+  options: { grpcHost?: string; health?: () => ServingHealth } = {},
+) {
+  const grpcHost = options.grpcHost ?? "127.0.0.1";
+  const remote = grpcHost !== "127.0.0.1";
   const config = serverConfigSchema.parse({
     serverId: "srv-1",
-    grpc: {
-      host: hosts.grpc ?? "127.0.0.1",
-      port: 7443,
-      ...(hosts.grpc && hosts.grpc !== "127.0.0.1" ? { tls: { certFile: "c", keyFile: "k" } } : {}),
-    },
-    api: {
-      host: hosts.api ?? "127.0.0.1",
-      port: 8080,
-      ...(hosts.api && hosts.api !== "127.0.0.1" ? { token: "api-token-0123456789" } : {}),
-    },
+    grpc: { host: grpcHost, port: 7443, ...(remote ? { tls: { certFile: "c", keyFile: "k" } } : {}) },
     consul: { register: true, ...consul },
-    ...(hosts.grpc && hosts.grpc !== "127.0.0.1" ? { enrollment: { storePath: "enrollment.db" } } : {}),
+    ...(remote ? { enrollment: { storePath: "enrollment.db" } } : {}),
   });
   return new ConsulRegistration({
     config: config.consul,
     serverId: config.serverId,
     grpcHost: config.grpc.host,
     grpcPort: 7443,
-    apiHost: config.api.host,
-    apiPort: 8080,
+    health: options.health ?? (() => ({ healthy: true, output: "bus connected" })),
     logger: silentLogger(),
   });
 }
 
 describe("consul-registration", () => {
-  test("consul-registration - the body: service, id, gRPC address and port, HTTP check on /healthz", () => {
+  test("consul-registration - the body: service, id, gRPC address and port, a TTL check starting critical", () => {
     expect(registration({ tags: ["eu"] }).registration()).toEqual({
       ID: "vigil-server-srv-1",
       Name: "vigil-server",
@@ -43,20 +38,17 @@ describe("consul-registration", () => {
       Port: 7443,
       Meta: { serverId: "srv-1" },
       Check: {
-        CheckID: "vigil-server-srv-1:healthz",
-        Name: "vigil-server /healthz",
-        HTTP: "http://127.0.0.1:8080/healthz",
-        Interval: "5000ms",
-        Timeout: "2000ms",
+        CheckID: "vigil-server-srv-1:ttl",
+        Name: "vigil-server serving (bus reachable)",
+        TTL: "15000ms",
+        Status: "critical",
         DeregisterCriticalServiceAfter: "120000ms",
       },
     });
   });
 
-  test("consul-registration - a wildcard gRPC host leaves Address to the node; the check goes to loopback", () => {
-    const body = registration({}, { grpc: "0.0.0.0", api: "0.0.0.0" }).registration();
-    expect(body.Address).toBeUndefined();
-    expect(body.Check?.HTTP).toBe("http://127.0.0.1:8080/healthz");
+  test("consul-registration - a wildcard gRPC host leaves Address to the node; advertise overrides", () => {
+    expect(registration({}, { grpcHost: "0.0.0.0" }).registration().Address).toBeUndefined();
     const advertised = registration({ advertiseAddress: "10.1.2.3", advertisePort: 443 }).registration();
     expect([advertised.Address, advertised.Port]).toEqual(["10.1.2.3", 443]);
   });
@@ -70,10 +62,61 @@ describe("consul-registration", () => {
       expect(subject.isRegistered()).toBe(false);
       await waitFor(() => subject.isRegistered(), 5000, "registered on retry");
       expect(consul.instances().map((instance) => instance.id)).toEqual(["vigil-server-srv-1"]);
+      await waitFor(() => consul.instances()[0]?.status === "passing", 5000, "the TTL check passing");
       expect(consul.requests.at(-1)?.token).toBe(WRITE);
       await subject.stop();
       expect(consul.instances()).toEqual([]);
     } finally {
+      await consul.stop();
+    }
+  });
+
+  test("consul-registration - TTL: passing while healthy, critical with the reason when the bus is unreachable, passing again", async () => {
+    const consul = await ConsulDouble.start();
+    let health: ServingHealth = { healthy: true, output: "bus connected; 3 agents" };
+    const subject = registration({ address: consul.url, checkTtlMs: 600 }, { health: () => health });
+    try {
+      await subject.start();
+      const check = () => consul.checksOf("vigil-server-srv-1")[0];
+      expect(check()).toMatchObject({ type: "ttl", status: "passing", output: "bus connected; 3 agents" });
+      // Kept passing across several TTLs (an expiry would show "TTL expired").
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(check()).toMatchObject({ status: "passing", output: "bus connected; 3 agents" });
+
+      health = { healthy: false, output: "event bus (NATS) unreachable" };
+      await waitFor(() => check()?.status === "critical", 3000, "the check critical");
+      expect(check().output).toBe("event bus (NATS) unreachable");
+      health = { healthy: true, output: "bus connected; 0 agents" };
+      await waitFor(() => check()?.status === "passing", 3000, "the check passing again");
+    } finally {
+      await subject.stop();
+      await consul.stop();
+    }
+  });
+
+  test("consul-registration - TTL: a server that stops reporting expires to critical; Consul forgetting it re-registers", async () => {
+    const consul = await ConsulDouble.start();
+    const subject = registration({ address: consul.url, checkTtlMs: 600 });
+    try {
+      await subject.start();
+      const check = () => consul.checksOf("vigil-server-srv-1")[0];
+      expect(check()?.status).toBe("passing");
+      // Every update refused for longer than the TTL: Consul's own expiry marks it critical.
+      // Ten refused updates, one every 200 ms: two seconds of silence against a 600 ms TTL.
+      consul.failNextRequests(10, 500, "rpc error");
+      await waitFor(() => check()?.status === "critical", 3000, "TTL expiry");
+      expect(check().output).toBe("TTL expired");
+      await waitFor(() => check()?.status === "passing", 3000, "passing once updates get through");
+
+      // A Consul agent restarted without state answers 404 for the check: the server registers again.
+      expect(consul.deregister("vigil-server-srv-1")).toBe(true);
+      await waitFor(
+        () => consul.instances().some((instance) => instance.status === "passing"),
+        5000,
+        "registered again",
+      );
+    } finally {
+      await subject.stop();
       await consul.stop();
     }
   });

@@ -16,6 +16,9 @@ import type { EventPublisher, PublishedBatch } from "../publish/event-publisher"
 import { type AgentRegistry, boundedCounters } from "../registry/agent-registry";
 import type { ServerMetrics } from "../server-metrics";
 import type { TaskStore } from "../tasks/task-store";
+import type { IngressBudget } from "./ingress-budget";
+import { TokenBucket } from "./token-bucket";
+import type { WireMessage } from "./wire-message";
 
 export interface SessionSettings {
   serverId: string;
@@ -23,6 +26,11 @@ export interface SessionSettings {
   helloTimeoutMs: number;
   maxBatchEvents: number;
   maxBatchBytes: number;
+  /** Messages read from one stream and not yet handled before the stream stops being read. */
+  maxPendingMessages: number;
+  /** Per-agent event rate (events/s, 0: unlimited) and burst: beyond it reading is delayed, nothing dropped. */
+  agentEventsPerSecond: number;
+  agentEventsBurst: number;
 }
 
 export interface SessionDependencies {
@@ -31,18 +39,28 @@ export interface SessionDependencies {
   registry: AgentRegistry;
   metrics: ServerMetrics;
   logger: Logger;
+  /** The server-wide in-flight byte bound every session reads under. */
+  budget: IngressBudget;
   /** The agent policy's current version, sent to the agent right after Welcome. */
   agentConfig: () => ConfigUpdate;
   /** Operator tasks for agents: delivered after Welcome and whenever one is created. */
   tasks?: TaskStore;
 }
 
-type Stream = ServerDuplexStream<AgentMessage, ServerMessage>;
+type Stream = ServerDuplexStream<WireMessage, ServerMessage>;
+
+type PauseCause = "stream-backlog" | "server-bytes" | "rate-limit";
 
 /**
  * One agent's Connect stream. Messages are handled strictly in arrival order
  * (a promise chain), so batches are published and acked in sequence order and
  * an ack is only sent once the bus has stored the batch.
+ *
+ * Backpressure: the stream stops being read (pause(); grpc-js then stops
+ * reading the HTTP/2 stream, whose flow-control window stops the agent) while
+ * this session holds maxPendingMessages unhandled messages (a slow or absent
+ * bus), while the server-wide in-flight bytes are over their bound, or while
+ * the agent is over its event rate. Nothing read is dropped.
  */
 export class AgentSession {
   private identity: AgentIdentity | undefined;
@@ -52,6 +70,12 @@ export class AgentSession {
   private readonly helloTimer: NodeJS.Timeout;
   private readonly logger: Logger;
   private countersTruncatedLogged = false;
+  private pendingMessages = 0;
+  private paused = false;
+  private rateLimited = false;
+  private draining = false;
+  private readonly bucket: TokenBucket;
+  private readonly onBudgetRoom = () => this.updateFlow();
 
   constructor(
     private readonly call: Stream,
@@ -67,14 +91,78 @@ export class AgentSession {
       () => this.fail(GrpcStatus.DEADLINE_EXCEEDED, "no Hello received", "hello-timeout"),
       deps.settings.helloTimeoutMs,
     );
-    call.on("data", (message: AgentMessage) => {
-      this.chain = this.chain
-        .then(() => this.handle(message))
-        .catch((error: unknown) => this.onHandlerError(error));
+    this.bucket = new TokenBucket(deps.settings.agentEventsPerSecond, deps.settings.agentEventsBurst);
+    call.on("data", (wire: WireMessage) => this.onData(wire));
+    call.on("end", () => {
+      this.close("agent closed the stream");
+      // The agent half-closed: finish the call with OK (what it sent unhandled is unacked and resent).
+      this.call.end();
     });
-    call.on("end", () => this.close("agent closed the stream"));
     call.on("error", (error) => this.close(`stream error: ${error.message}`));
     call.on("cancelled", () => this.close("cancelled"));
+  }
+
+  private onData(wire: WireMessage): void {
+    const { budget, metrics } = this.deps;
+    const isBatch = wire.ok && wire.message.body?.$case === "batch";
+    this.pendingMessages++;
+    budget.hold(wire.bytes);
+    if (isBatch) metrics.acksPending.inc();
+    this.updateFlow();
+    this.chain = this.chain
+      .then(() =>
+        wire.ok
+          ? this.handle(wire.message)
+          : this.fail(GrpcStatus.INVALID_ARGUMENT, wire.error, "malformed-message"),
+      )
+      .catch((error: unknown) => this.onHandlerError(error))
+      .finally(() => {
+        this.pendingMessages--;
+        if (isBatch) metrics.acksPending.dec();
+        budget.release(wire.bytes);
+        this.updateFlow();
+      });
+  }
+
+  /** Reads the stream while this session and the server are under their bounds; pauses it otherwise. */
+  private updateFlow(): void {
+    const { budget, settings } = this.deps;
+    let cause: PauseCause | undefined;
+    if (this.rateLimited) cause = "rate-limit";
+    else if (this.pendingMessages >= settings.maxPendingMessages) cause = "stream-backlog";
+    else if (budget.exhausted()) cause = "server-bytes";
+    if (this.closed) return;
+    if (cause === "server-bytes") budget.whenRoom(this.onBudgetRoom);
+    if (cause && !this.paused) {
+      this.paused = true;
+      this.call.pause();
+      this.deps.metrics.backpressurePauses.inc({ cause });
+    } else if (!cause && this.paused) {
+      this.paused = false;
+      this.call.resume();
+    }
+  }
+
+  /** Resolves once every message read so far is handled (published and acked, or refused). */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  /**
+   * Tells the agent to move (ServerMessage.drain). The stream stays open: what
+   * the agent already sent is still published and acked, and the agent ends
+   * the stream once its in-flight batches are acked. A stream not yet past
+   * Welcome is ended with UNAVAILABLE instead (false).
+   */
+  drain(reason: string, reconnectWithinMs: number): boolean {
+    if (this.closed || this.draining) return false;
+    this.draining = true;
+    if (!this.identity) {
+      this.fail(GrpcStatus.UNAVAILABLE, `server draining: ${reason}`, "draining");
+      return false;
+    }
+    this.send({ body: { $case: "drain", value: { reason, reconnectWithinMs } } });
+    return true;
   }
 
   private async handle(message: AgentMessage): Promise<void> {
@@ -240,6 +328,16 @@ export class AgentSession {
         `batch has ${batch.events.length} events; the limit is ${settings.maxBatchEvents}`,
       );
     }
+    const waitMs = this.bucket.take(batch.events.length);
+    if (waitMs > 0) {
+      // Over the agent's rate: hold this batch and stop reading until its tokens are there.
+      this.rateLimited = true;
+      this.updateFlow();
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      this.rateLimited = false;
+      this.updateFlow();
+      if (this.closed) return;
+    }
     const receivedUs = Date.now() * 1000;
     const canonical: CanonicalEvent[] = [];
     for (let index = 0; index < batch.events.length; index++) {
@@ -315,6 +413,7 @@ export class AgentSession {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.helloTimer);
+    this.deps.budget.forget(this.onBudgetRoom);
     this.deps.metrics.streams.dec();
     this.onClosed();
     if (this.identity) {

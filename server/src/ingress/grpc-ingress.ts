@@ -1,18 +1,14 @@
 import { readFileSync } from "node:fs";
 import { status as GrpcStatus, Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
 import { ErrorCodes, VigilError } from "@vigil/common";
-import {
-  type AgentMessage,
-  AgentServiceService,
-  type ConfigUpdate,
-  EnrollmentServiceService,
-  type ServerMessage,
-} from "@vigil/proto";
+import { type ConfigUpdate, EnrollmentServiceService, type ServerMessage } from "@vigil/proto";
 import type { ServerConfig } from "../config";
 import { enrollmentService } from "../enrollment/enrollment-service";
 import type { EnrollmentStore } from "../enrollment/enrollment-store";
 import { AgentSession, type SessionDependencies } from "./agent-session";
 import { connectAuthenticator } from "./connect-auth";
+import { IngressBudget } from "./ingress-budget";
+import { agentConnectDefinition, type WireMessage } from "./wire-message";
 
 export interface GrpcIngress {
   readonly port: number;
@@ -26,7 +22,12 @@ export interface GrpcIngress {
   disconnectAgent(agentId: string, details: string): number;
   /** Ends the streams of `agentId` on this instance with ABORTED (a newer stream of the agent is on another server); returns how many. */
   supersedeAgent(agentId: string, details: string): number;
-  /** Stop accepting, end open streams after a grace period. */
+  /**
+   * Graceful drain, then close: new streams are refused, every agent is sent
+   * ServerMessage.drain, and open streams get graceMs to finish their
+   * in-flight batches (publish + ack) and leave; then the rest is cut.
+   * graceMs 0 cuts at once (agents resend what was not acked).
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -37,9 +38,13 @@ export interface GrpcIngress {
  */
 export async function startGrpcIngress(
   config: ServerConfig["grpc"],
-  deps: SessionDependencies,
+  sessionDeps: Omit<SessionDependencies, "budget">,
   enrollment?: EnrollmentStore,
 ): Promise<GrpcIngress> {
+  const deps: SessionDependencies = {
+    ...sessionDeps,
+    budget: new IngressBudget(config.maxInFlightBytes, (held) => sessionDeps.metrics.inFlightBytes.set(held)),
+  };
   const server = new Server({
     "grpc.max_receive_message_length": config.maxBatchBytes,
     "grpc.max_send_message_length": 1024 * 1024,
@@ -49,12 +54,21 @@ export async function startGrpcIngress(
   });
   const authenticate = connectAuthenticator({ store: enrollment, legacyToken: config.agentToken });
   const sessions = new Set<AgentSession>();
+  let draining = false;
   server.addService(
     EnrollmentServiceService,
     enrollmentService(enrollment, deps.metrics, deps.logger.child({ component: "enrollment" })),
   );
-  server.addService(AgentServiceService, {
-    connect: (call: ServerDuplexStream<AgentMessage, ServerMessage>) => {
+  server.addService(agentConnectDefinition, {
+    connect: (call: ServerDuplexStream<WireMessage, ServerMessage>) => {
+      if (draining) {
+        deps.metrics.protocolErrors.inc({ reason: "draining" });
+        call.emit("error", {
+          code: GrpcStatus.UNAVAILABLE,
+          details: "server draining: connect to another server",
+        });
+        return;
+      }
       const auth = authenticate(call.metadata);
       if (!auth.ok) {
         deps.metrics.protocolErrors.inc({ reason: auth.reason });
@@ -120,19 +134,39 @@ export async function startGrpcIngress(
       }
       return ended;
     },
-    close: (graceMs = 2000) =>
-      new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
+    close: async (graceMs = 2000) => {
+      draining = true;
+      const deadline = Date.now() + graceMs;
+      if (graceMs > 0) {
+        let told = 0;
+        for (const session of sessions)
+          if (session.drain("server shutting down", config.drainReconnectWithinMs)) told++;
+        deps.logger.info({ agents: told, graceMs }, "draining: agents told to move");
+        // Agents end their streams once their in-flight batches are acked.
+        while (sessions.size > 0 && Date.now() < deadline) await sleep(Math.min(50, deadline - Date.now()));
+        // Whatever is still read gets published and acked within the grace period.
+        const settled = Promise.all([...sessions].map((session) => session.settled()));
+        await Promise.race([settled, sleep(Math.max(0, deadline - Date.now()))]);
+      }
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(
+          () => {
+            server.forceShutdown();
+            resolve();
+          },
+          Math.max(0, deadline - Date.now()),
+        );
         server.tryShutdown(() => {
           clearTimeout(force);
           resolve();
         });
-      }),
+      });
+      if (sessions.size > 0) deps.logger.warn({ streams: sessions.size }, "drain grace over: streams cut");
+    },
   };
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function tlsCredentials(tls: NonNullable<ServerConfig["grpc"]["tls"]>): ServerCredentials {
   const read = (path: string, key: string) => {
