@@ -33,6 +33,8 @@ export interface VigilServerDependencies {
 export interface VigilServer {
   readonly grpcPort: number;
   readonly apiPort: number;
+  /** "METHOD /path" of every REST route (what the OpenAPI document must list). */
+  readonly apiRoutes: readonly string[];
   readonly registry: AgentRegistry;
   /** Every server's agents (KV bucket vigil-agents); this server writes the ones it holds. */
   readonly fleet: FleetRegistry;
@@ -172,6 +174,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
   return {
     grpcPort: ingress.port,
     apiPort: api.port,
+    apiRoutes: api.routes,
     registry,
     fleet,
     enrollment,

@@ -67,6 +67,8 @@ export interface RestApiOptions {
 
 export interface RestApi {
   readonly port: number;
+  /** "METHOD /path" of every route registered (HEAD and OPTIONS aside). */
+  readonly routes: readonly string[];
   close(): Promise<void>;
 }
 
@@ -107,6 +109,12 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
     logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as ApiApp;
   app.decorateRequest("actor", null as unknown as AuditActor);
+  const routes: string[] = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== "HEAD" && method !== "OPTIONS") routes.push(`${method} ${route.url}`);
+    }
+  });
   installErrorHandlers(app);
   const publicPaths = ["/healthz", "/readyz", OPENAPI_PATH, `${DOCS_PREFIX}/`];
   if (options.metricsPublic) publicPaths.push("/metrics");
@@ -187,5 +195,5 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
   options.logger.info({ host: options.host, port, tls: Boolean(https) }, "REST API listening");
-  return { port, close: () => app.close() };
+  return { port, routes, close: () => app.close() };
 }
