@@ -18,6 +18,7 @@ import {
   testRule,
   updateRule,
 } from "./commands/rules";
+import { createToken, listTokens, revokeToken, type TokensApiOptions } from "./commands/tokens";
 import { defaultDataDir } from "./data-dir";
 
 const DEFAULT_API = process.env.VIGIL_API_URL ?? "http://127.0.0.1:8080";
@@ -185,6 +186,30 @@ rulesCommand(
       throw new InvalidArgumentError("version must be a positive integer");
     return rollbackRuleset(options, parsed);
   },
+);
+
+const tokens = program.command("tokens").description("API tokens (admin role): create, list, revoke");
+
+/** Adds a `vigil tokens` subcommand with the API options every one of them takes. */
+function tokensCommand(spec: string, description: string) {
+  return tokens
+    .command(spec)
+    .description(description)
+    .option("--api <url>", "Vigil REST API", DEFAULT_API)
+    .option("--token <token>", "admin API bearer token (or VIGIL_API_TOKEN)", process.env.VIGIL_API_TOKEN)
+    .option("--json", "print the API's JSON answer", false);
+}
+
+tokensCommand("create", "create a token; prints it once (stdout)")
+  .requiredOption("--name <name>", "who or what holds it")
+  .requiredOption("--role <role>", "viewer, operator or admin")
+  .option("--ttl <seconds>", "expire after this many seconds (default: never)", positive)
+  .action((options) => createToken(options));
+tokensCommand("list", "tokens without their secrets").action((options: TokensApiOptions) =>
+  listTokens(options),
+);
+tokensCommand("revoke <id>", "revoke a token on every server").action(
+  (id: string, options: TokensApiOptions) => revokeToken(options, id),
 );
 
 program.parseAsync().catch((error: unknown) => {
