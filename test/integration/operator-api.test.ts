@@ -164,7 +164,17 @@ describe("operator API - tokens and roles over HTTPS", () => {
 
     // Viewer: reads (on the other instance, which learnt the token through KV), never changes.
     expect((await call(serverB, "GET", "/api/v1/agents", { token: viewer.token })).status).toBe(200);
-    expect((await call(serverB, "GET", "/metrics", { token: viewer.token })).status).toBe(200);
+    const metrics = await call(serverB, "GET", "/metrics", { token: viewer.token });
+    expect(metrics.status).toBe(200);
+    for (const name of [
+      "vigil_server_agent_streams",
+      "vigil_server_events_total",
+      "vigil_server_publish_seconds_bucket",
+      "vigil_server_acks_pending",
+      "vigil_server_protocol_errors_total",
+    ]) {
+      expect(metrics.text).toContain(name);
+    }
     const viewerTask = await call(serverB, "POST", "/api/v1/agents/some-agent/tasks", {
       token: viewer.token,
       body: { kind: "process-list" },
@@ -392,7 +402,7 @@ describe("operator API - tokens and roles over HTTPS", () => {
     expect((await call(limited, "GET", "/healthz")).status).toBe(200);
   });
 
-  test("operator-api - /readyz reports the bus and draining", async () => {
+  test("operator-api - /readyz answers 503 naming the reason when the bus is lost, 200 again after", async () => {
     expect((await call(serverA, "GET", "/readyz")).body).toEqual({ ready: true, reasons: [] });
     await nats.kill9();
     await waitFor(() => !serverB.readiness().ready, 10_000, "server B to notice NATS is gone");
