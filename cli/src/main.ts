@@ -4,6 +4,8 @@ import "./require-node";
 import { Command, InvalidArgumentError } from "commander";
 import { showAgents } from "./commands/agents";
 import { showAlerts } from "./commands/alerts";
+import type { ApiOptions } from "./commands/api-client";
+import { deleteConfig, listConfig, setConfig, showConfig } from "./commands/config";
 import { runAgent, runHub, runServer, type Stopper } from "./commands/distributed";
 import { startEmbedded } from "./commands/embedded";
 import {
@@ -18,6 +20,7 @@ import {
   testRule,
   updateRule,
 } from "./commands/rules";
+import { type RunTaskOptions, runTask, showTask } from "./commands/tasks";
 import { createToken, listTokens, revokeToken, type TokensApiOptions } from "./commands/tokens";
 import { defaultDataDir } from "./data-dir";
 
@@ -210,6 +213,49 @@ tokensCommand("list", "tokens without their secrets").action((options: TokensApi
 );
 tokensCommand("revoke <id>", "revoke a token on every server").action(
   (id: string, options: TokensApiOptions) => revokeToken(options, id),
+);
+
+/** Adds a subcommand of `parent` with the API options every API command takes. */
+function apiCommand(parent: Command, spec: string, description: string, role: string) {
+  return parent
+    .command(spec)
+    .description(description)
+    .option("--api <url>", "Vigil REST API", DEFAULT_API)
+    .option("--token <token>", `${role} API bearer token (or VIGIL_API_TOKEN)`, process.env.VIGIL_API_TOKEN)
+    .option("--json", "print the API's JSON answer", false);
+}
+
+const agentConfig = program
+  .command("config")
+  .description(
+    "agent config documents: fleet default, group:<name>, label:<k>=<v> (merged default < group < label)",
+  );
+apiCommand(agentConfig, "list", "the documents", "viewer").action((options: ApiOptions) =>
+  listConfig(options),
+);
+apiCommand(agentConfig, "show <name>", "one document", "viewer").action((name: string, options: ApiOptions) =>
+  showConfig(options, name),
+);
+apiCommand(
+  agentConfig,
+  "set <name> <file>",
+  "create or replace a document from a JSON file (- for stdin)",
+  "operator",
+).action((name: string, file: string, options: ApiOptions) => setConfig(options, name, file));
+apiCommand(agentConfig, "delete <name>", "delete a document", "operator").action(
+  (name: string, options: ApiOptions) => deleteConfig(options, name),
+);
+
+const fleetTasks = program.command("tasks").description("fleet tasks: process-list, kill-process, file-hash");
+apiCommand(fleetTasks, "run <kind> [params...]", "run a task (params as key=value) on its target", "operator")
+  .option("--agent <id>", "one agent")
+  .option("--group <name>", "agents in a group")
+  .option("--label <k=v>", "agents carrying these labels (k=v[,k=v])")
+  .option("--fleet", "every agent", false)
+  .option("--ttl <seconds>", "deliver to agents that connect within this long (default 3600)", positive)
+  .action((kind: string, params: string[], options: RunTaskOptions) => runTask(options, kind, params));
+apiCommand(fleetTasks, "show <id>", "a task and every agent's result", "viewer").action(
+  (id: string, options: ApiOptions) => showTask(options, id),
 );
 
 program.parseAsync().catch((error: unknown) => {
