@@ -14,6 +14,7 @@ import type { AuditActor, AuditTrail } from "../audit/types";
 import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
 import type { FleetRegistry } from "../registry/fleet-registry";
+import type { RuleService } from "../rules/rule-service";
 import type { TaskStore } from "../tasks/task-store";
 import { registerAgentRoutes } from "./agent-routes";
 import { registerAlertRoutes } from "./alert-routes";
@@ -26,6 +27,7 @@ import type { ApiTokenStore } from "./auth/api-token-store";
 import { installAuth } from "./auth/auth-hook";
 import { registerTokenRoutes } from "./auth/token-routes";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
+import { registerRuleRoutes } from "./rule-routes";
 import { registerTaskRoutes } from "./task-routes";
 
 export interface ReadinessReport {
@@ -62,6 +64,8 @@ export interface RestApiOptions {
   tasks?: { store: TaskStore; deliver: (agentId: string) => number };
   /** Enrollment tokens and agent revocation (404 on those routes when the server has no store). */
   enrollment?: EnrollmentRoutesOptions;
+  /** Serves /api/v1/rules and /api/v1/rulesets when present. */
+  rules?: RuleService;
   logger: Logger;
 }
 
@@ -190,6 +194,8 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
 
   if (options.tasks)
     registerTaskRoutes(app, { ...options.tasks, registry: options.registry, audit: options.audit });
+
+  if (options.rules) registerRuleRoutes(app, { rules: options.rules });
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
