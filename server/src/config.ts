@@ -46,7 +46,7 @@ export const serverConfigSchema = z
         /**
          * Legacy/dev: one shared token agents send as "authorization: Bearer <token>",
          * accepted besides enrolled agents' credentials. Cannot be revoked per agent;
-         * prefer enrollment.storePath.
+         * prefer enrollment.enabled.
          */
         agentToken: z.string().min(16).optional(),
         maxBatchBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_BATCH_BYTES),
@@ -105,8 +105,23 @@ export const serverConfigSchema = z
     /** Agent enrolment (README "Security"): enrollment tokens → per-agent credentials. */
     enrollment: z
       .object({
-        /** SQLite file of enrolled agents and enrollment tokens (created 0600). Set: Connect requires a credential. */
-        storePath: z.string().min(1).optional(),
+        /**
+         * Agents enrol with enrollment tokens and connect with per-agent credentials,
+         * kept (hashed) in the KV bucket vigil-enrollment shared by every server.
+         * On: Connect requires a credential.
+         */
+        enabled: envBoolean.default(false),
+        /** Obsolete (enrolments moved from a per-host SQLite file to the shared KV bucket); refused with a hint. */
+        storePath: z.string().optional(),
+        /** Per source address: Enroll calls and failed Connect authentications, beyond which RESOURCE_EXHAUSTED. */
+        rateLimit: z
+          .object({
+            burst: z.coerce.number().int().min(1).max(100_000).default(20),
+            perSecond: z.coerce.number().positive().max(10_000).default(1),
+            maxSources: z.coerce.number().int().min(1).default(100_000),
+          })
+          .strict()
+          .prefault({}),
         /** Lifetime of a one-time token when POST /api/v1/enrollment-tokens gives no ttlSeconds. */
         oneTimeTokenTtlSeconds: z.coerce
           .number()
@@ -121,6 +136,34 @@ export const serverConfigSchema = z
     nats: natsConfigSchema.optional(),
     /** SQLite alert store served by GET /api/v1/alerts (embedded mode and single-host installs). */
     alertStorePath: z.string().optional(),
+    /** Distributed mode: GET /api/v1/alerts reads the hubs' Elasticsearch data stream. */
+    alerts: z
+      .object({
+        elasticsearch: z
+          .object({
+            nodes: listOf(z.url({ protocol: /^https?$/ })).refine(
+              (nodes) => nodes.length > 0,
+              "at least one node URL",
+            ),
+            auth: z
+              .union([
+                z.object({ apiKey: z.string().min(1) }).strict(),
+                z.object({ username: z.string().min(1), password: z.string() }).strict(),
+              ])
+              .optional(),
+            /** PEM file of the CA that signed the cluster's certificate. */
+            caFile: z.string().min(1).optional(),
+            requestTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+            dataStream: z
+              .string()
+              .regex(/^vigil-alerts[a-z0-9*_.-]*$/)
+              .default("vigil-alerts"),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     /**
      * What agents filter at the source, pushed to every agent after it connects
      * (ConfigUpdate). Unset lists leave the agent's own defaults in force.
@@ -178,10 +221,18 @@ export const serverConfigSchema = z
         message: `required when grpc.host (${config.grpc.host}) is not a loopback address: agents' events must not cross the network in clear text`,
       });
     }
-    if (!isLoopbackHost(config.grpc.host) && !config.enrollment.storePath && !config.grpc.agentToken) {
+    if (config.enrollment.storePath !== undefined) {
       context.addIssue({
         code: "custom",
         path: ["enrollment", "storePath"],
+        message:
+          "obsolete: enrolments now live in the KV bucket vigil-enrollment shared by every server; remove storePath and set enrollment.enabled: true (agents enrolled in the old SQLite file enrol again with a token)",
+      });
+    }
+    if (!isLoopbackHost(config.grpc.host) && !config.enrollment.enabled && !config.grpc.agentToken) {
+      context.addIssue({
+        code: "custom",
+        path: ["enrollment", "enabled"],
         message: `required when grpc.host (${config.grpc.host}) is not a loopback address (or the legacy grpc.agentToken): agents must authenticate`,
       });
     }

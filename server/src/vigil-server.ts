@@ -6,7 +6,6 @@ import {
   type HealthReport,
   type Logger,
 } from "@vigil/common";
-import { DEFAULT_RULES_DIR } from "@vigil/hub";
 import { API_TOKENS_BUCKET, ApiTokenStore } from "./api/auth/api-token-store";
 import { type ReadinessReport, startRestApi } from "./api/rest-api";
 import { BusAuditTrail } from "./audit/bus-audit-trail";
@@ -20,7 +19,6 @@ import { EventPublisher } from "./publish/event-publisher";
 import { registerAgentFleetMetrics } from "./registry/agent-fleet-metrics";
 import { AgentRegistry } from "./registry/agent-registry";
 import { FleetRegistry } from "./registry/fleet-registry";
-import { startRules } from "./rules/start-rules";
 import { createServerMetrics } from "./server-metrics";
 import { TaskStore } from "./tasks/task-store";
 
@@ -30,8 +28,6 @@ export interface VigilServerDependencies {
   logger: Logger;
   /** Serves GET /api/v1/alerts when present. */
   alertReader?: AlertReader;
-  /** Rules that seed an empty ruleset bucket (default: the hub's default rules directory). */
-  rulesSeedDir?: string;
 }
 
 export interface VigilServer {
@@ -42,7 +38,7 @@ export interface VigilServer {
   readonly registry: AgentRegistry;
   /** Every server's agents (KV bucket vigil-agents); this server writes the ones it holds. */
   readonly fleet: FleetRegistry;
-  /** Enrolled agents and enrollment tokens; present when enrollment.storePath is set. */
+  /** Enrolled agents and enrollment tokens; present when enrollment.enabled. */
   readonly enrollment: EnrollmentStore | undefined;
   /** Present when consul.register is on. */
   readonly consulRegistration: ConsulRegistration | undefined;
@@ -74,7 +70,6 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
   await bus.ensureStreams(defaultStreams());
   const apiTokens = await ApiTokenStore.open(await bus.openKv(API_TOKENS_BUCKET));
   const audit = new BusAuditTrail(bus, config.serverId, logger.child({ component: "audit" }));
-  const rules = await startRules(bus, audit, deps.rulesSeedDir ?? DEFAULT_RULES_DIR, logger);
   let draining = false;
   const readiness = (): ReadinessReport => {
     const reasons: string[] = [];
@@ -99,8 +94,8 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
   const tasks = new TaskStore();
   const policy = new AgentPolicySource(config.agentPolicy);
   registerAgentFleetMetrics(metricsRegistry, registry, () => policy.current().version);
-  const enrollment = config.enrollment.storePath
-    ? new EnrollmentStore({ path: config.enrollment.storePath })
+  const enrollment = config.enrollment.enabled
+    ? await EnrollmentStore.open(bus, { rateLimit: config.enrollment.rateLimit })
     : undefined;
   const health = (): HealthReport => ({
     healthy: bus.isHealthy(),
@@ -128,6 +123,11 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     },
     enrollment,
   );
+  // A revocation made on any instance ends the agent's streams on this one.
+  const revocations = await enrollment?.watchRevocations((agentId) => {
+    const streams = ingress.disconnectAgent(agentId, "agent revoked");
+    if (streams > 0) logger.warn({ agentId, streams }, "revoked agent's streams ended");
+  });
   supersede = (agentId, reason) => ingress.supersedeAgent(agentId, reason);
   policy.subscribe(() => ingress.pushConfig(policy.configUpdate()));
   const api = await startRestApi({
@@ -142,7 +142,6 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     audit,
     bus,
     readiness,
-    rules,
     alerts: deps.alertReader,
     registry,
     fleet,
@@ -153,11 +152,9 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     enrollment: {
       store: enrollment,
       oneTimeTokenTtlSeconds: config.enrollment.oneTimeTokenTtlSeconds,
-      revokeAgent: (agentId) => {
-        const revoked = enrollment?.revokeAgent(agentId);
-        if (!revoked) return undefined;
-        const streams = ingress.disconnectAgent(agentId, "agent revoked");
-        logger.warn({ agentId, streams }, "agent revoked");
+      revokeAgent: async (agentId) => {
+        const revoked = await enrollment?.revokeAgent(agentId);
+        if (revoked) logger.warn({ agentId }, "agent revoked");
         return revoked;
       },
     },
@@ -197,7 +194,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
       await fleet.close();
       await api.close();
       apiTokens.close();
-      enrollment?.close();
+      revocations?.stop();
     },
   };
 }

@@ -70,7 +70,7 @@ async function startServer(options: { mtls?: boolean } = {}): Promise<VigilServe
       },
     },
     api: { port: 0 },
-    enrollment: { storePath: join(mkdtempSync(join(tmpdir(), "vigil-enrol-srv-")), "enrollment.db") },
+    enrollment: { enabled: true },
   });
   const server = await startVigilServer({ config, bus: createMemoryBus(), logger });
   servers.push(server);
@@ -148,7 +148,10 @@ describe("agent enrolment - tokens, credentials, revocation over TLS", () => {
     const stored = JSON.parse(readFileSync(credentialPath(agentConfig.stateDir), "utf8"));
     expect(stored.agentId).toBe(agentId);
     expect(stored.credential).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(server.enrollment?.getAgent(agentId)).toMatchObject({ hostname: "enrol-host", revokedAt: null });
+    expect(await server.enrollment?.getAgent(agentId)).toMatchObject({
+      hostname: "enrol-host",
+      revokedAt: null,
+    });
     // Second use, by another agent: refused.
     await expect(enroll(server, token, "another-agent")).rejects.toMatchObject({
       code: status.UNAUTHENTICATED,
@@ -175,7 +178,7 @@ describe("agent enrolment - tokens, credentials, revocation over TLS", () => {
     await waitFor(() => restarted.agent.link.isConnected(), 10_000, "restarted agent connected");
     expect(await restarted.agent.link.whenDrained(5000)).toBe(true);
     expect(restarted.agent.link.counters.refusals).toBe(0);
-    expect(server.enrollment?.listAgents()).toHaveLength(1);
+    expect(await server.enrollment?.listAgents()).toHaveLength(1);
   });
 
   test("a fleet token enrols many agents; an expired or revoked token enrols none", async () => {
@@ -266,7 +269,7 @@ describe("agent enrolment - tokens, credentials, revocation over TLS", () => {
     expect(wrongCa.agent.link.counters.connects).toBe(0);
     expect(noClientCert.agent.link.counters.connects).toBe(0);
     // Neither got as far as enrolling.
-    expect(server.enrollment?.listAgents().map((entry) => entry.agentId)).toEqual([good.agentId]);
+    expect((await server.enrollment?.listAgents())?.map((entry) => entry.agentId)).toEqual([good.agentId]);
   });
 
   test("a Connect without a credential is refused when the server has an enrolment store", async () => {

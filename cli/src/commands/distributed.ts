@@ -1,6 +1,13 @@
 import { setFlagsFromString } from "node:v8";
 import { loadAgentConfig, startAgent } from "@vigil/agent";
-import { connectNatsBus, createLogger, ErrorCodes, SqliteAlertStore, VigilError } from "@vigil/common";
+import {
+  connectNatsBus,
+  createLogger,
+  ElasticsearchAlertReader,
+  ErrorCodes,
+  SqliteAlertStore,
+  VigilError,
+} from "@vigil/common";
 import { loadHubConfig, startHub } from "@vigil/hub";
 import { loadServerConfig, startVigilServer } from "@vigil/server";
 
@@ -20,7 +27,9 @@ export async function runServer(configFile: string | undefined): Promise<Stopper
   });
   const alertReader = config.alertStorePath
     ? new SqliteAlertStore({ path: config.alertStorePath, logger })
-    : undefined;
+    : config.alerts.elasticsearch
+      ? new ElasticsearchAlertReader(config.alerts.elasticsearch)
+      : undefined;
   const server = await startVigilServer({ config, bus, logger, alertReader });
   return async () => {
     await server.close();

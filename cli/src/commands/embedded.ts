@@ -29,8 +29,7 @@ export interface EmbeddedVigil {
  * Embedded mode: server, hub and a local agent in this one process, joined by
  * the in-process bus, alerts in SQLite under dataDir. The agent still talks to
  * the server over loopback gRPC and enrols exactly as in a fleet: a one-time
- * token made for this run (used only when dataDir holds no credential yet),
- * then its credential in dataDir/credential.
+ * token made for this run, then its credential in dataDir/credential.
  */
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedVigil> {
   const dataDir = ensureDataDir(options.dataDir);
@@ -46,7 +45,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
       },
       ...(options.apiPort !== undefined ? { api: { port: options.apiPort } } : {}),
       alertStorePath,
-      enrollment: { storePath: join(dataDir, "enrollment.db") },
+      enrollment: { enabled: true },
     },
   });
   const logger = options.logger ?? createLogger({ name: "vigil", level: serverConfig.logLevel });
@@ -58,11 +57,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     bus,
     logger: logger.child({ component: "server" }),
     alertReader: alertStore,
-    // The in-process ruleset bucket starts empty each run: seed it from the rules the hub is configured with.
-    rulesSeedDir: hubConfig.rulesDir,
   });
   // Handed to the local agent over loopback; it expires unused once the agent holds a credential.
-  const enrollment = server.enrollment?.createToken({
+  // Enrolments live in the in-process KV, so each run starts empty: the agent's stored
+  // credential is refused as "agent not enrolled" and it enrols again with this token.
+  const enrollment = await server.enrollment?.createToken({
     kind: "one-time",
     ttlMs: 10 * 60_000,
     label: "embedded agent",

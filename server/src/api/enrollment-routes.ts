@@ -8,7 +8,7 @@ export interface EnrollmentRoutesOptions {
   store: EnrollmentStore | undefined;
   /** Lifetime of a one-time token created without ttlSeconds. */
   oneTimeTokenTtlSeconds: number;
-  /** Revokes the agent in the store and ends its open streams. */
+  /** Revokes the agent in the shared store (every instance then ends its streams). */
   revokeAgent: (agentId: string) => ReturnType<EnrollmentStore["revokeAgent"]>;
   /** Token creation/revocation and agent revocation are recorded here. */
   audit?: AuditTrail;
@@ -45,7 +45,7 @@ export function registerEnrollmentRoutes(app: ApiApp, options: EnrollmentRoutesO
   const { store } = options;
   const noStore = {
     error: "no_enrollment_store",
-    message: "this server has no enrolment store (enrollment.storePath)",
+    message: "this server does not enrol agents (enrollment.enabled is off)",
   };
 
   app.post<{ Body: CreateTokenBody }>(
@@ -55,7 +55,11 @@ export function registerEnrollmentRoutes(app: ApiApp, options: EnrollmentRoutesO
       if (!store) return reply.code(404).send(noStore);
       const { kind, ttlSeconds, label } = request.body;
       const ttl = ttlSeconds ?? (kind === "one-time" ? options.oneTimeTokenTtlSeconds : undefined);
-      const created = store.createToken({ kind, label, ttlMs: ttl === undefined ? undefined : ttl * 1000 });
+      const created = await store.createToken({
+        kind,
+        label,
+        ttlMs: ttl === undefined ? undefined : ttl * 1000,
+      });
       request.log.info(
         { tokenId: created.id, kind, expiresAt: created.expiresAt },
         "enrollment token created",
@@ -73,7 +77,7 @@ export function registerEnrollmentRoutes(app: ApiApp, options: EnrollmentRoutesO
 
   app.get("/api/v1/enrollment-tokens", { config: { role: "admin" } }, async (_request, reply) => {
     if (!store) return reply.code(404).send(noStore);
-    const tokens = store.listTokens();
+    const tokens = await store.listTokens();
     return { count: tokens.length, tokens };
   });
 
@@ -82,7 +86,7 @@ export function registerEnrollmentRoutes(app: ApiApp, options: EnrollmentRoutesO
     { config: { role: "admin" }, schema: { tags: ["enrollment"], params: idParams } },
     async (request, reply) => {
       if (!store) return reply.code(404).send(noStore);
-      const token = store.revokeToken(request.params.id);
+      const token = await store.revokeToken(request.params.id);
       if (!token) return reply.code(404).send({ error: "not_found", message: "no such enrollment token" });
       request.log.info({ tokenId: token.id }, "enrollment token revoked");
       await options.audit?.record({
@@ -97,7 +101,7 @@ export function registerEnrollmentRoutes(app: ApiApp, options: EnrollmentRoutesO
 
   app.get("/api/v1/enrolled-agents", { config: { role: "admin" } }, async (_request, reply) => {
     if (!store) return reply.code(404).send(noStore);
-    const agents = store.listAgents();
+    const agents = await store.listAgents();
     return { count: agents.length, agents };
   });
 
@@ -106,7 +110,7 @@ export function registerEnrollmentRoutes(app: ApiApp, options: EnrollmentRoutesO
     { config: { role: "admin" }, schema: { tags: ["agents"], params: idParams } },
     async (request, reply) => {
       if (!store) return reply.code(404).send(noStore);
-      const agent = options.revokeAgent(request.params.id);
+      const agent = await options.revokeAgent(request.params.id);
       if (!agent)
         return reply.code(404).send({ error: "not_found", message: "no enrolled agent with this id" });
       await options.audit?.record({

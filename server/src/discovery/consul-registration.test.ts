@@ -16,7 +16,7 @@ function registration(
     serverId: "srv-1",
     grpc: { host: grpcHost, port: 7443, ...(remote ? { tls: { certFile: "c", keyFile: "k" } } : {}) },
     consul: { register: true, ...consul },
-    ...(remote ? { enrollment: { storePath: "enrollment.db" } } : {}),
+    ...(remote ? { enrollment: { enabled: true } } : {}),
   });
   return new ConsulRegistration({
     config: config.consul,

@@ -1,10 +1,32 @@
-// Enrolled agents and enrollment tokens, in SQLite (node:sqlite). Secrets are
-// stored only as digests (see secrets.ts); nothing here logs them.
+// Enrolled agents and enrollment tokens, in one key-value bucket shared by
+// every server instance (NATS KV in distributed mode, in-process in embedded
+// mode): any instance enrols, authenticates and refuses revoked agents.
+// Secrets are stored only as digests (see secrets.ts); nothing here logs them.
+//
+//   tokens.<id>      EnrollmentTokenRecord  (the token is "vet_<id>.<secret>")
+//   agents.<agentId> EnrolledAgentRecord
+//
+// Every change is a compare-and-set on the key's revision, so two instances
+// racing on the same one-time token or agent id cannot both win.
 
-import { chmodSync, closeSync, openSync } from "node:fs";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { ErrorCodes, VigilError } from "@vigil/common";
-import { digest, matchesDigest, newEnrollmentToken, newPublicId, newSalt, newSecret } from "./secrets";
+import {
+  type Bus,
+  ErrorCodes,
+  type KvBucket,
+  type KvBucketSpec,
+  type KvEntry,
+  VigilError,
+} from "@vigil/common";
+import {
+  digest,
+  ENROLLMENT_TOKEN_PREFIX,
+  matchesDigest,
+  newEnrollmentToken,
+  newPublicId,
+  newSalt,
+  newSecret,
+} from "./secrets";
+import { SourceRateLimit, type SourceRateLimitSettings } from "./source-rate-limit";
 import type {
   AuthOutcome,
   CreatedEnrollmentToken,
@@ -16,13 +38,12 @@ import type {
   EnrollRequestFacts,
 } from "./types";
 
-export interface EnrollmentStoreOptions {
-  /** Database file, created 0600; ":memory:" for tests. */
-  path: string;
-  busyTimeoutMs?: number;
-  /** Clock (ms since the epoch), for tests. */
-  now?: () => number;
-}
+export const ENROLLMENT_BUCKET: KvBucketSpec = {
+  name: "vigil-enrollment",
+  history: 1,
+  ttlMs: 0,
+  maxValueBytes: 16 * 1024,
+};
 
 export interface CreateTokenOptions {
   kind: EnrollmentTokenKind;
@@ -31,58 +52,60 @@ export interface CreateTokenOptions {
   label?: string;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS enrollment_tokens (
-  id TEXT PRIMARY KEY,
-  kind TEXT NOT NULL CHECK (kind IN ('one-time', 'fleet')),
-  token_hash BLOB NOT NULL UNIQUE,
-  label TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER,
-  revoked_at INTEGER,
-  uses INTEGER NOT NULL DEFAULT 0,
-  last_used_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS agents (
-  agent_id TEXT PRIMARY KEY,
-  credential_salt TEXT NOT NULL,
-  credential_hash BLOB NOT NULL,
-  hostname TEXT NOT NULL DEFAULT '',
-  facts TEXT NOT NULL DEFAULT '{}',
-  token_id TEXT NOT NULL,
-  enrolled_at INTEGER NOT NULL,
-  last_auth_at INTEGER,
-  revoked_at INTEGER
-);
-`;
+export interface EnrollmentStoreOptions {
+  /** Per source address limit on Enroll calls and failed credential checks. */
+  rateLimit?: SourceRateLimitSettings;
+  /** Clock (ms since the epoch), for tests. */
+  now?: () => number;
+}
 
-interface TokenRow {
+export const DEFAULT_ENROLL_RATE_LIMIT: Readonly<SourceRateLimitSettings> = Object.freeze({
+  burst: 20,
+  perSecond: 1,
+  maxSources: 100_000,
+});
+
+interface EnrollmentTokenRecord {
   id: string;
   kind: EnrollmentTokenKind;
+  /** hex SHA-256 of the whole token. */
+  tokenHash: string;
   label: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
   uses: number;
-  last_used_at: number | null;
+  lastUsedAt: number | null;
 }
 
-interface AgentRow {
-  agent_id: string;
-  credential_salt: string;
-  credential_hash: Uint8Array;
+interface EnrolledAgentRecord {
+  agentId: string;
+  credentialSalt: string;
+  /** hex SHA-256 of salt + credential. */
+  credentialHash: string;
   hostname: string;
-  token_id: string;
-  enrolled_at: number;
-  last_auth_at: number | null;
-  revoked_at: number | null;
+  facts: Record<string, unknown>;
+  tokenId: string;
+  enrolledAt: number;
+  lastAuthAt: number | null;
+  revokedAt: number | null;
 }
+
+interface Versioned<T> {
+  record: T;
+  revision: number;
+}
+
+/** lastAuthAt is rewritten at most this often per agent: reconnect storms cost no KV writes. */
+const AUTH_TOUCH_INTERVAL_MS = 3600_000;
+/** Compare-and-set attempts before an enrolment gives up (only under heavy contention on one key). */
+const MAX_CAS_ATTEMPTS = 16;
+/** Records fetched at once when listing. */
+const LIST_CONCURRENCY = 32;
+
+const TOKEN_PATTERN = new RegExp(`^${ENROLLMENT_TOKEN_PREFIX}([A-Za-z0-9_-]{1,32})\\.[A-Za-z0-9_-]{16,128}$`);
 
 /**
- * The server's enrolment state. Every method is synchronous and short; writes
- * run in IMMEDIATE transactions so several server processes may share one
- * file on one host (busy timeout).
- *
  * Enrolment rules: a one-time token enrols one agent, once, before it
  * expires; a fleet token enrols any number until it expires (if it does) or
  * is revoked. An agent id already enrolled may enrol again only while its
@@ -90,191 +113,308 @@ interface AgentRow {
  * after that, and after revocation, the id is refused.
  */
 export class EnrollmentStore {
-  private readonly db: DatabaseSync;
+  /** Spent by each Enroll call and each failed Connect authentication of an address. */
+  readonly sourceLimit: SourceRateLimit;
   private readonly now: () => number;
-  private readonly statements: Record<string, StatementSync>;
 
-  constructor(options: EnrollmentStoreOptions) {
+  private constructor(
+    private readonly kv: KvBucket,
+    options: EnrollmentStoreOptions,
+  ) {
     this.now = options.now ?? Date.now;
-    if (options.path !== ":memory:") {
-      try {
-        closeSync(openSync(options.path, "a", 0o600));
-        chmodSync(options.path, 0o600);
-      } catch (cause) {
-        throw new VigilError(
-          ErrorCodes.CONFIG_INVALID,
-          `enrollment.storePath: cannot create ${options.path} (${(cause as Error).message})`,
-          { cause },
-        );
-      }
-    }
-    this.db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
-    this.db.exec(SCHEMA);
-    const prepare = (sql: string) => this.db.prepare(sql);
-    this.statements = {
-      insertToken: prepare(
-        "INSERT INTO enrollment_tokens (id, kind, token_hash, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-      ),
-      tokenByHash: prepare("SELECT * FROM enrollment_tokens WHERE token_hash = ?"),
-      tokenById: prepare("SELECT * FROM enrollment_tokens WHERE id = ?"),
-      listTokens: prepare("SELECT * FROM enrollment_tokens ORDER BY created_at, id"),
-      revokeToken: prepare("UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
-      useToken: prepare("UPDATE enrollment_tokens SET uses = uses + 1, last_used_at = ? WHERE id = ?"),
-      agentById: prepare("SELECT * FROM agents WHERE agent_id = ?"),
-      listAgents: prepare("SELECT * FROM agents ORDER BY enrolled_at, agent_id"),
-      upsertAgent: prepare(
-        `INSERT INTO agents (agent_id, credential_salt, credential_hash, hostname, facts, token_id, enrolled_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (agent_id) DO UPDATE SET credential_salt = excluded.credential_salt,
-           credential_hash = excluded.credential_hash, hostname = excluded.hostname,
-           facts = excluded.facts, token_id = excluded.token_id, enrolled_at = excluded.enrolled_at`,
-      ),
-      touchAgent: prepare("UPDATE agents SET last_auth_at = ? WHERE agent_id = ?"),
-      revokeAgent: prepare("UPDATE agents SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL"),
-    };
+    this.sourceLimit = new SourceRateLimit(options.rateLimit ?? DEFAULT_ENROLL_RATE_LIMIT, this.now);
   }
 
-  createToken(options: CreateTokenOptions): CreatedEnrollmentToken {
+  static async open(bus: Bus, options: EnrollmentStoreOptions = {}): Promise<EnrollmentStore> {
+    return new EnrollmentStore(await bus.openKv(ENROLLMENT_BUCKET), options);
+  }
+
+  async createToken(options: CreateTokenOptions): Promise<CreatedEnrollmentToken> {
     if (options.kind === "one-time" && options.ttlMs === undefined) {
       throw new VigilError(ErrorCodes.ENROLLMENT, "a one-time enrollment token needs an expiry");
     }
-    const token = newEnrollmentToken();
     const id = newPublicId();
+    const token = newEnrollmentToken(id);
     const now = this.now();
-    const expiresAt = options.ttlMs === undefined ? null : now + options.ttlMs;
-    this.statements.insertToken.run(id, options.kind, digest(token), options.label ?? "", now, expiresAt);
-    return { ...this.tokenInfo(this.statements.tokenById.get(id) as unknown as TokenRow), token };
+    const record: EnrollmentTokenRecord = {
+      id,
+      kind: options.kind,
+      tokenHash: digest(token).toString("hex"),
+      label: options.label ?? "",
+      createdAt: now,
+      expiresAt: options.ttlMs === undefined ? null : now + options.ttlMs,
+      revokedAt: null,
+      uses: 0,
+      lastUsedAt: null,
+    };
+    await this.kv.create(tokenKey(id), encode(record));
+    return { ...this.tokenInfo(record), token };
   }
 
-  listTokens(): EnrollmentTokenInfo[] {
-    return (this.statements.listTokens.all() as unknown as TokenRow[]).map((row) => this.tokenInfo(row));
+  async listTokens(): Promise<EnrollmentTokenInfo[]> {
+    const records = await this.readAll<EnrollmentTokenRecord>("tokens.*");
+    return records
+      .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
+      .map((record) => this.tokenInfo(record));
   }
 
   /** Revokes a token (agents it enrolled keep their credentials). undefined: no such token. */
-  revokeToken(id: string): EnrollmentTokenInfo | undefined {
-    this.statements.revokeToken.run(this.now(), id);
-    const row = this.statements.tokenById.get(id) as unknown as TokenRow | undefined;
-    return row ? this.tokenInfo(row) : undefined;
+  async revokeToken(id: string): Promise<EnrollmentTokenInfo | undefined> {
+    const changed = await this.change<EnrollmentTokenRecord>(tokenKey(id), (record) =>
+      record.revokedAt === null ? { ...record, revokedAt: this.now() } : undefined,
+    );
+    return changed ? this.tokenInfo(changed) : undefined;
   }
 
-  enroll(token: string, request: EnrollRequestFacts): EnrollOutcome {
-    const now = this.now();
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
-      const outcome = this.enrollLocked(token, request, now);
-      this.db.exec(outcome.ok ? "COMMIT" : "ROLLBACK");
-      return outcome;
-    } catch (error) {
-      this.db.exec("ROLLBACK");
-      throw error;
+  async enroll(token: string, request: EnrollRequestFacts): Promise<EnrollOutcome> {
+    const match = TOKEN_PATTERN.exec(token);
+    if (!match) return refuse("token-invalid", "enrollment token unknown");
+    const tokenId = match[1] as string;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const outcome = await this.tryEnroll(token, tokenId, request);
+      if (outcome !== "conflict") return outcome;
     }
+    throw new VigilError(
+      ErrorCodes.KV_CONFLICT,
+      `enrolment of ${request.agentId}: ${MAX_CAS_ATTEMPTS} concurrent changes in a row; retry`,
+    );
   }
 
-  /** Checks a Connect's credential; records the time on success. */
-  authenticate(agentId: string, credential: string): AuthOutcome {
-    const row = this.statements.agentById.get(agentId) as unknown as AgentRow | undefined;
-    if (!row) return "unknown-agent";
+  /** Checks a Connect's credential against the shared bucket; records first use. */
+  async authenticate(agentId: string, credential: string): Promise<AuthOutcome> {
+    const found = await this.read<EnrolledAgentRecord>(agentKey(agentId));
+    if (!found) return "unknown-agent";
+    const { record, revision } = found;
     // Credential first: only its holder learns that an agent is revoked.
-    if (!matchesDigest(credential, row.credential_salt, row.credential_hash)) return "bad-credential";
-    if (row.revoked_at !== null) return "revoked";
-    this.statements.touchAgent.run(this.now(), agentId);
+    if (!matchesDigest(credential, record.credentialSalt, Buffer.from(record.credentialHash, "hex"))) {
+      return "bad-credential";
+    }
+    if (record.revokedAt !== null) return "revoked";
+    const now = this.now();
+    if (record.lastAuthAt === null || now - record.lastAuthAt >= AUTH_TOUCH_INTERVAL_MS) {
+      // Losing this race only means another instance recorded the time.
+      await this.kv
+        .update(agentKey(agentId), encode({ ...record, lastAuthAt: now }), revision)
+        .catch((error: unknown) => {
+          if (!isConflict(error)) throw error;
+        });
+    }
     return "ok";
   }
 
-  /** Revokes an agent: its Connects and enrolments are refused from now on. undefined: never enrolled. */
-  revokeAgent(agentId: string): EnrolledAgentInfo | undefined {
-    this.statements.revokeAgent.run(this.now(), agentId);
-    const row = this.statements.agentById.get(agentId) as unknown as AgentRow | undefined;
-    return row ? agentInfo(row) : undefined;
+  /** Revokes an agent: every instance refuses its Connects and enrolments from now on. undefined: never enrolled. */
+  async revokeAgent(agentId: string): Promise<EnrolledAgentInfo | undefined> {
+    const changed = await this.change<EnrolledAgentRecord>(agentKey(agentId), (record) =>
+      record.revokedAt === null ? { ...record, revokedAt: this.now() } : undefined,
+    );
+    return changed ? agentInfo(changed) : undefined;
   }
 
-  getAgent(agentId: string): EnrolledAgentInfo | undefined {
-    const row = this.statements.agentById.get(agentId) as unknown as AgentRow | undefined;
-    return row ? agentInfo(row) : undefined;
+  async getAgent(agentId: string): Promise<EnrolledAgentInfo | undefined> {
+    const found = await this.read<EnrolledAgentRecord>(agentKey(agentId));
+    return found ? agentInfo(found.record) : undefined;
   }
 
-  listAgents(): EnrolledAgentInfo[] {
-    return (this.statements.listAgents.all() as unknown as AgentRow[]).map(agentInfo);
+  async listAgents(): Promise<EnrolledAgentInfo[]> {
+    const records = await this.readAll<EnrolledAgentRecord>("agents.*");
+    return records
+      .sort((a, b) => a.enrolledAt - b.enrolledAt || a.agentId.localeCompare(b.agentId))
+      .map(agentInfo);
   }
 
-  close(): void {
-    if (this.db.isOpen) this.db.close();
+  /**
+   * Calls `onRevoked` for every agent revoked from now on, by any instance,
+   * so each one ends the agent's streams it holds.
+   */
+  async watchRevocations(onRevoked: (agentId: string) => void): Promise<{ stop(): void }> {
+    return this.kv.watch({ key: "agents.*", initialValues: false }, (entry) => {
+      if (entry.operation !== "put") return;
+      const record = decode<EnrolledAgentRecord>(entry);
+      if (record?.revokedAt != null) onRevoked(record.agentId);
+    });
   }
 
-  private enrollLocked(token: string, request: EnrollRequestFacts, now: number): EnrollOutcome {
-    const tokenRow = this.statements.tokenByHash.get(digest(token)) as unknown as TokenRow | undefined;
-    if (!tokenRow) return refuse("token-invalid", "enrollment token unknown");
-    const tokenId = tokenRow.id;
-    const existing = this.statements.agentById.get(request.agentId) as unknown as AgentRow | undefined;
-    if (tokenRow.revoked_at !== null) return refuse("token-revoked", "enrollment token revoked", tokenId);
-    if (tokenRow.expires_at !== null && tokenRow.expires_at <= now) {
+  private async tryEnroll(
+    token: string,
+    tokenId: string,
+    request: EnrollRequestFacts,
+  ): Promise<EnrollOutcome | "conflict"> {
+    const now = this.now();
+    const tokenEntry = await this.read<EnrollmentTokenRecord>(tokenKey(tokenId));
+    if (!tokenEntry || !matchesDigest(token, "", Buffer.from(tokenEntry.record.tokenHash, "hex"))) {
+      return refuse("token-invalid", "enrollment token unknown");
+    }
+    const tokenRecord = tokenEntry.record;
+    if (tokenRecord.revokedAt !== null) return refuse("token-revoked", "enrollment token revoked", tokenId);
+    if (tokenRecord.expiresAt !== null && tokenRecord.expiresAt <= now) {
       return refuse("token-expired", "enrollment token expired", tokenId);
     }
+    const existing = await this.read<EnrolledAgentRecord>(agentKey(request.agentId));
     // A one-time token may be presented again only by the agent it enrolled, to repeat a lost answer.
-    const retry = existing !== undefined && existing.token_id === tokenId && existing.last_auth_at === null;
-    if (tokenRow.kind === "one-time" && tokenRow.uses > 0 && !retry) {
+    const retry =
+      existing !== undefined && existing.record.tokenId === tokenId && existing.record.lastAuthAt === null;
+    if (tokenRecord.kind === "one-time" && tokenRecord.uses > 0 && !retry) {
       return refuse("token-used", "enrollment token already used", tokenId);
     }
-    if (existing?.revoked_at != null) return refuse("agent-revoked", "agent revoked", tokenId);
-    if (existing && existing.last_auth_at !== null) {
+    if (existing?.record.revokedAt != null) return refuse("agent-revoked", "agent revoked", tokenId);
+    if (existing && existing.record.lastAuthAt !== null) {
       return refuse(
         "agent-exists",
         `agent ${request.agentId} is already enrolled; an agent that lost its credential needs a new agent id (or revoke this one)`,
         tokenId,
       );
     }
+    // Spend the token first (compare-and-set): of two instances presenting one
+    // one-time token at once, exactly one gets past this line.
+    if (!retry) {
+      const spent = { ...tokenRecord, uses: tokenRecord.uses + 1, lastUsedAt: now };
+      if (
+        !(await this.casOrConflict(() =>
+          this.kv.update(tokenKey(tokenId), encode(spent), tokenEntry.revision),
+        ))
+      ) {
+        return "conflict";
+      }
+    }
     const credential = newSecret();
     const salt = newSalt();
-    this.statements.upsertAgent.run(
-      request.agentId,
-      salt,
-      digest(credential, salt),
-      request.hostname.slice(0, 255),
-      JSON.stringify(request.facts).slice(0, 4096),
+    const record: EnrolledAgentRecord = {
+      agentId: request.agentId,
+      credentialSalt: salt,
+      credentialHash: digest(credential, salt).toString("hex"),
+      hostname: request.hostname.slice(0, 255),
+      facts: boundedFacts(request.facts),
       tokenId,
-      now,
+      enrolledAt: now,
+      lastAuthAt: null,
+      revokedAt: null,
+    };
+    const value = encode(record);
+    const written = await this.casOrConflict(() =>
+      existing
+        ? this.kv.update(agentKey(request.agentId), value, existing.revision)
+        : this.kv.create(agentKey(request.agentId), value),
     );
-    if (!retry) this.statements.useToken.run(now, tokenId);
-    return { ok: true, credential, enrolledAtMs: now, tokenId, kind: tokenRow.kind };
+    if (!written) {
+      // Another instance enrolled or changed this agent id meanwhile; a spent
+      // one-time token stays spent (it failed closed) — re-check from the top.
+      return "conflict";
+    }
+    return { ok: true, credential, enrolledAtMs: now, tokenId, kind: tokenRecord.kind };
   }
 
-  private tokenInfo(row: TokenRow): EnrollmentTokenInfo {
+  /** Applies `next` to the record under CAS, retrying on conflicts; undefined: no such key. */
+  private async change<T extends object>(
+    key: string,
+    next: (record: T) => T | undefined,
+  ): Promise<T | undefined> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const found = await this.read<T>(key);
+      if (!found) return undefined;
+      const changed = next(found.record);
+      if (changed === undefined) return found.record;
+      if (await this.casOrConflict(() => this.kv.update(key, encode(changed), found.revision)))
+        return changed;
+    }
+    throw new VigilError(
+      ErrorCodes.KV_CONFLICT,
+      `${key}: ${MAX_CAS_ATTEMPTS} concurrent changes in a row; retry`,
+    );
+  }
+
+  private async casOrConflict(write: () => Promise<number>): Promise<boolean> {
+    try {
+      await write();
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw error;
+    }
+  }
+
+  private async read<T>(key: string): Promise<Versioned<T> | undefined> {
+    const entry = await this.kv.get(key);
+    const record = entry ? decode<T>(entry) : undefined;
+    return entry && record ? { record, revision: entry.revision } : undefined;
+  }
+
+  private async readAll<T>(pattern: string): Promise<T[]> {
+    const keys = await this.kv.keys(pattern);
+    const records: T[] = [];
+    for (let i = 0; i < keys.length; i += LIST_CONCURRENCY) {
+      const batch = await Promise.all(keys.slice(i, i + LIST_CONCURRENCY).map((key) => this.read<T>(key)));
+      for (const found of batch) if (found) records.push(found.record);
+    }
+    return records;
+  }
+
+  private tokenInfo(record: EnrollmentTokenRecord): EnrollmentTokenInfo {
     const now = this.now();
     const state =
-      row.revoked_at !== null
+      record.revokedAt !== null
         ? "revoked"
-        : row.kind === "one-time" && row.uses > 0
+        : record.kind === "one-time" && record.uses > 0
           ? "used"
-          : row.expires_at !== null && row.expires_at <= now
+          : record.expiresAt !== null && record.expiresAt <= now
             ? "expired"
             : "active";
     return {
-      id: row.id,
-      kind: row.kind,
-      label: row.label,
-      createdAt: iso(row.created_at),
-      expiresAt: isoOrNull(row.expires_at),
-      revokedAt: isoOrNull(row.revoked_at),
-      uses: row.uses,
-      lastUsedAt: isoOrNull(row.last_used_at),
+      id: record.id,
+      kind: record.kind,
+      label: record.label,
+      createdAt: iso(record.createdAt),
+      expiresAt: isoOrNull(record.expiresAt),
+      revokedAt: isoOrNull(record.revokedAt),
+      uses: record.uses,
+      lastUsedAt: isoOrNull(record.lastUsedAt),
       state,
     };
   }
+}
+
+function tokenKey(id: string): string {
+  return `tokens.${id}`;
+}
+
+function agentKey(agentId: string): string {
+  return `agents.${agentId}`;
+}
+
+function encode(record: object): Uint8Array {
+  return Buffer.from(JSON.stringify(record));
+}
+
+/** undefined for a value this version cannot read (never throws on a foreign writer's bytes). */
+function decode<T>(entry: KvEntry): T | undefined {
+  try {
+    return JSON.parse(Buffer.from(entry.value).toString("utf8")) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The agent's self-description, kept small: it is shown, never trusted. */
+function boundedFacts(facts: Record<string, unknown>): Record<string, unknown> {
+  const text = JSON.stringify(facts);
+  return text.length <= 4096 ? facts : { truncated: true };
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof VigilError && error.code === ErrorCodes.KV_CONFLICT;
 }
 
 function refuse(refusal: EnrollRefusal, message: string, tokenId?: string): EnrollOutcome {
   return { ok: false, refusal, message, tokenId };
 }
 
-function agentInfo(row: AgentRow): EnrolledAgentInfo {
+function agentInfo(record: EnrolledAgentRecord): EnrolledAgentInfo {
   return {
-    agentId: row.agent_id,
-    hostname: row.hostname,
-    tokenId: row.token_id,
-    enrolledAt: iso(row.enrolled_at),
-    lastAuthAt: isoOrNull(row.last_auth_at),
-    revokedAt: isoOrNull(row.revoked_at),
+    agentId: record.agentId,
+    hostname: record.hostname,
+    tokenId: record.tokenId,
+    enrolledAt: iso(record.enrolledAt),
+    lastAuthAt: isoOrNull(record.lastAuthAt),
+    revokedAt: isoOrNull(record.revokedAt),
   };
 }
 

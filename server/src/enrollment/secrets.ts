@@ -8,8 +8,9 @@ export function newSecret(): string {
   return randomBytes(32).toString("base64url");
 }
 
-export function newEnrollmentToken(): string {
-  return `${ENROLLMENT_TOKEN_PREFIX}${newSecret()}`;
+/** "vet_<public id>.<secret>": the id finds the token's record, the secret proves it. */
+export function newEnrollmentToken(publicId: string): string {
+  return `${ENROLLMENT_TOKEN_PREFIX}${publicId}.${newSecret()}`;
 }
 
 /** Short public id of a token or record (for listing and revoking; not a secret). */

@@ -60,7 +60,7 @@ export async function startGrpcIngress(
     enrollmentService(enrollment, deps.metrics, deps.logger.child({ component: "enrollment" })),
   );
   server.addService(agentConnectDefinition, {
-    connect: (call: ServerDuplexStream<WireMessage, ServerMessage>) => {
+    connect: async (call: ServerDuplexStream<WireMessage, ServerMessage>) => {
       if (draining) {
         deps.metrics.protocolErrors.inc({ reason: "draining" });
         call.emit("error", {
@@ -69,7 +69,7 @@ export async function startGrpcIngress(
         });
         return;
       }
-      const auth = authenticate(call.metadata);
+      const auth = await authenticate(call.metadata, call.getPeer());
       if (!auth.ok) {
         deps.metrics.protocolErrors.inc({ reason: auth.reason });
         deps.logger.warn(
