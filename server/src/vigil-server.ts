@@ -6,6 +6,7 @@ import {
   type HealthReport,
   type Logger,
 } from "@vigil/common";
+import { DEFAULT_RULES_DIR } from "@vigil/hub";
 import { API_TOKENS_BUCKET, ApiTokenStore } from "./api/auth/api-token-store";
 import { type ReadinessReport, startRestApi } from "./api/rest-api";
 import { BusAuditTrail } from "./audit/bus-audit-trail";
@@ -19,6 +20,7 @@ import { EventPublisher } from "./publish/event-publisher";
 import { registerAgentFleetMetrics } from "./registry/agent-fleet-metrics";
 import { AgentRegistry } from "./registry/agent-registry";
 import { FleetRegistry } from "./registry/fleet-registry";
+import { startRules } from "./rules/start-rules";
 import { createServerMetrics } from "./server-metrics";
 import { TaskStore } from "./tasks/task-store";
 
@@ -28,6 +30,8 @@ export interface VigilServerDependencies {
   logger: Logger;
   /** Serves GET /api/v1/alerts when present. */
   alertReader?: AlertReader;
+  /** Rules that seed an empty ruleset bucket (default: the hub's default rules directory). */
+  rulesSeedDir?: string;
 }
 
 export interface VigilServer {
@@ -70,6 +74,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
   await bus.ensureStreams(defaultStreams());
   const apiTokens = await ApiTokenStore.open(await bus.openKv(API_TOKENS_BUCKET));
   const audit = new BusAuditTrail(bus, config.serverId, logger.child({ component: "audit" }));
+  const rules = await startRules(bus, audit, deps.rulesSeedDir ?? DEFAULT_RULES_DIR, logger);
   let draining = false;
   const readiness = (): ReadinessReport => {
     const reasons: string[] = [];
@@ -142,6 +147,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     audit,
     bus,
     readiness,
+    rules,
     alerts: deps.alertReader,
     registry,
     fleet,

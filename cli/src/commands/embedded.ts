@@ -57,6 +57,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     bus,
     logger: logger.child({ component: "server" }),
     alertReader: alertStore,
+    // The in-process ruleset bucket starts empty each run: seed it from the rules the hub is configured with.
+    rulesSeedDir: hubConfig.rulesDir,
   });
   // Handed to the local agent over loopback; it expires unused once the agent holds a credential.
   // Enrolments live in the in-process KV, so each run starts empty: the agent's stored
