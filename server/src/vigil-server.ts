@@ -12,17 +12,18 @@ import { type ReadinessReport, startRestApi } from "./api/rest-api";
 import { BusAuditTrail } from "./audit/bus-audit-trail";
 import type { AuditTrail } from "./audit/types";
 import type { ServerConfig } from "./config";
+import { type ControlPlane, startControlPlane } from "./control/control-plane";
 import { ConsulRegistration } from "./discovery/consul-registration";
 import { EnrollmentStore } from "./enrollment/enrollment-store";
 import { startGrpcIngress } from "./ingress/grpc-ingress";
-import { AgentPolicySource, type AgentPolicyVersion } from "./policy/agent-policy-source";
+import type { EffectivePolicy } from "./policy/effective-policy";
 import { EventPublisher } from "./publish/event-publisher";
 import { registerAgentFleetMetrics } from "./registry/agent-fleet-metrics";
 import { AgentRegistry } from "./registry/agent-registry";
+import { AGENTS_BUCKET } from "./registry/fleet-record";
 import { FleetRegistry } from "./registry/fleet-registry";
 import { startRules } from "./rules/start-rules";
 import { createServerMetrics } from "./server-metrics";
-import { TaskStore } from "./tasks/task-store";
 
 export interface VigilServerDependencies {
   config: ServerConfig;
@@ -51,14 +52,16 @@ export interface VigilServer {
   health(): HealthReport;
   /** What /readyz answers: bus connected, KV watches open, not draining. */
   readiness(): ReadinessReport;
-  /** The agent policy version this server pushes. */
-  agentPolicy(): AgentPolicyVersion;
+  /** Agent config documents and fleet tasks (KV buckets shared by every server). */
+  readonly controlPlane: ControlPlane;
+  /** The fleet default agent policy (what an agent without groups or labels gets). */
+  agentPolicy(): EffectivePolicy;
   /**
    * Validates and installs a new agent policy (agentPolicy config shape) and
    * pushes it, as the next version, to every agent connected to this server.
    * Throws VIGIL_ERR_CONFIG_INVALID naming the bad key; the current version stays.
    */
-  setAgentPolicy(policy: unknown): AgentPolicyVersion;
+  setAgentPolicy(policy: unknown): Promise<EffectivePolicy>;
   /**
    * Graceful drain: deregisters from Consul (agents' discovery moves them
    * away), refuses new streams, tells every agent to move (ServerMessage.drain),
@@ -80,6 +83,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     const reasons: string[] = [];
     if (!bus.isHealthy()) reasons.push("bus disconnected");
     if (!apiTokens.isWatching()) reasons.push(`kv bucket ${API_TOKENS_BUCKET.name} not watched`);
+    if (!fleet.isWatching()) reasons.push(`kv bucket ${AGENTS_BUCKET.name} not watched`);
     if (draining) reasons.push("draining");
     return { ready: reasons.length === 0, reasons };
   };
@@ -96,9 +100,12 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     endStreams: (agentId, reason) => supersede(agentId, reason),
     logger: logger.child({ component: "fleet" }),
   });
-  const tasks = new TaskStore();
-  const policy = new AgentPolicySource(config.agentPolicy);
-  registerAgentFleetMetrics(metricsRegistry, registry, () => policy.current().version);
+  const controlPlane = await startControlPlane(bus, {
+    serverId: config.serverId,
+    seedPolicy: config.agentPolicy,
+    logger,
+  });
+  registerAgentFleetMetrics(metricsRegistry, registry, () => controlPlane.config.fleetDefault().version);
   const enrollment = config.enrollment.enabled
     ? await EnrollmentStore.open(bus, { rateLimit: config.enrollment.rateLimit })
     : undefined;
@@ -123,18 +130,16 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
       registry,
       metrics,
       logger: logger.child({ component: "ingress" }),
-      agentConfig: () => policy.configUpdate(),
-      tasks,
+      control: controlPlane.control,
     },
     enrollment,
   );
+  supersede = (agentId, reason) => ingress.supersedeAgent(agentId, reason);
   // A revocation made on any instance ends the agent's streams on this one.
   const revocations = await enrollment?.watchRevocations((agentId) => {
     const streams = ingress.disconnectAgent(agentId, "agent revoked");
     if (streams > 0) logger.warn({ agentId, streams }, "revoked agent's streams ended");
   });
-  supersede = (agentId, reason) => ingress.supersedeAgent(agentId, reason);
-  policy.subscribe(() => ingress.pushConfig(policy.configUpdate()));
   const api = await startRestApi({
     host: config.api.host,
     port: config.api.port,
@@ -153,8 +158,16 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     fleet,
     metrics: metricsRegistry,
     health,
-    agentPolicy: () => policy.current(),
-    tasks: { store: tasks, deliver: (agentId) => ingress.deliverTasks(agentId) },
+    agentConfig: {
+      store: controlPlane.config,
+      lookupAgent: (agentId) => {
+        const connected = controlPlane.connectedAgent(agentId);
+        if (connected) return connected;
+        const record = fleet.get(agentId);
+        return record && { agentId, labels: record.labels, groups: record.groups };
+      },
+    },
+    tasks: controlPlane.tasks,
     enrollment: {
       store: enrollment,
       oneTimeTokenTtlSeconds: config.enrollment.oneTimeTokenTtlSeconds,
@@ -191,8 +204,9 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     audit,
     health,
     readiness,
-    agentPolicy: () => policy.current(),
-    setAgentPolicy: (next: unknown) => policy.replace(next),
+    controlPlane,
+    agentPolicy: () => controlPlane.config.fleetDefault(),
+    setAgentPolicy: (next: unknown) => controlPlane.config.setFleetDefault(next),
     close: async (graceMs?: number) => {
       draining = true;
       await consulRegistration?.stop();
@@ -201,6 +215,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
       await api.close();
       apiTokens.close();
       revocations?.stop();
+      controlPlane.close();
     },
   };
 }

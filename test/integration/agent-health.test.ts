@@ -125,8 +125,9 @@ async function agentView(agentId: string): Promise<AgentView | undefined> {
   return body.agents.find((agent) => agent.agentId === agentId);
 }
 
+/** One agent's part of a task (GET /api/v1/tasks/:id results). */
 interface TaskView {
-  taskId: string;
+  agentId: string;
   state: string;
   output?: unknown;
   error?: string;
@@ -139,14 +140,15 @@ async function runTask(agentId: string, kind: string, params: Record<string, str
     body: JSON.stringify({ kind, params }),
   });
   expect(created.status).toBe(202);
-  const { taskId } = (await created.json()) as TaskView;
+  const { taskId } = (await created.json()) as { taskId: string };
   let view: TaskView | undefined;
   await waitFor(
     async () => {
-      view = (await (
+      const task = (await (
         await fetch(`http://127.0.0.1:${server.apiPort}/api/v1/tasks/${taskId}`)
-      ).json()) as TaskView;
-      return view.state === "succeeded" || view.state === "failed";
+      ).json()) as { results: { items: TaskView[] } };
+      view = task.results.items[0];
+      return view?.state === "succeeded" || view?.state === "failed";
     },
     10_000,
     `task ${kind} finished`,
@@ -187,11 +189,11 @@ describe("agent health - heartbeats, watchdog, live settings, tasks over real gR
     stops.push(() => running.stop(500));
     await waitFor(() => server.registry.get("health-live")?.online === true, 10_000, "agent connected");
     expect(running.agent.runtimeSettings()).toMatchObject({ batch: { maxEvents: 1000 }, logLevel: "silent" });
-    const version = server.setAgentPolicy({
+    const { version } = await server.setAgentPolicy({
       batch: { maxEvents: 7, flushIntervalMs: 30 },
       limits: { cpuPercent: 80 },
       log: { level: "debug" },
-    }).version;
+    });
     await waitFor(
       () => running.agent.counters().config?.appliedVersion === version,
       10_000,
@@ -203,14 +205,14 @@ describe("agent health - heartbeats, watchdog, live settings, tasks over real gR
       logLevel: "debug",
     });
     // An update without the keys reverts to the local config.
-    const reverted = server.setAgentPolicy({}).version;
+    const reverted = (await server.setAgentPolicy({})).version;
     await waitFor(
       () => running.agent.counters().config?.appliedVersion === reverted,
       10_000,
       "revert applied",
     );
     expect(running.agent.runtimeSettings()).toMatchObject({ batch: { maxEvents: 1000 }, logLevel: "silent" });
-    expect(() => server.setAgentPolicy({ batch: { maxEvents: 0 } })).toThrow(/batch\.maxEvents/);
+    await expect(server.setAgentPolicy({ batch: { maxEvents: 0 } })).rejects.toThrow(/batch\.maxEvents/);
   });
 
   test("process-list, file-hash and kill-process end to end; refusals by start time, symlink and tasks.allow", async () => {

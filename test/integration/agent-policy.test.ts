@@ -196,7 +196,7 @@ describe("agent policy - server agentPolicy → ConfigUpdate → driver control 
 
     // A live change is pushed to the connected agent as version 2.
     const afterStats = readFileSync(device).length;
-    expect(server.setAgentPolicy({ driver: { watchedPrefixes: ["/opt/"] } }).version).toBe(2);
+    expect((await server.setAgentPolicy({ driver: { watchedPrefixes: ["/opt/"] } })).version).toBe(2);
     await waitFor(() => agent?.counters().config?.appliedVersion === 2, 5000, "policy version 2 applied");
     expect(readFileSync(device).subarray(afterStats).toString()).toBe(
       "clear-watch\nwatch /opt/\nclear-allow\nhook all on\nstats\n",
@@ -211,7 +211,7 @@ describe("agent policy - server agentPolicy → ConfigUpdate → driver control 
       return realWriteSync(fd, data as string, ...rest);
     }) as typeof fs.writeSync);
     const beforeRefusal = readFileSync(device, "utf8");
-    server.setAgentPolicy({ driver: { watchedPrefixes: ["/var/"] } });
+    await server.setAgentPolicy({ driver: { watchedPrefixes: ["/var/"] } });
     await waitFor(() => agent?.counters().config?.updatesRejected === 1, 5000, "version 3 rejected");
     expect(agent.counters().config).toEqual({
       appliedVersion: 2,
@@ -237,7 +237,7 @@ describe("agent policy - server agentPolicy → ConfigUpdate → driver control 
 
     // Once the driver takes commands again, the next version applies and clears the error.
     jest.restoreAllMocks();
-    server.setAgentPolicy({ driver: { watchedPrefixes: ["/var/"], disabledHooks: ["exit"] } });
+    await server.setAgentPolicy({ driver: { watchedPrefixes: ["/var/"], disabledHooks: ["exit"] } });
     await waitFor(() => agent?.counters().config?.appliedVersion === 4, 5000, "policy version 4 applied");
     expect(agent.counters().config?.lastError).toBe("");
     expect(readFileSync(device, "utf8")).toBe(
@@ -245,8 +245,8 @@ describe("agent policy - server agentPolicy → ConfigUpdate → driver control 
     );
 
     // An invalid policy never leaves the server.
-    expect(() => server?.setAgentPolicy({ driver: { disabledHooks: ["exce"] } })).toThrow(
-      /invalid agent policy: driver\.disabledHooks\.0: "exce" is not a driver hook/,
+    await expect(server.setAgentPolicy({ driver: { disabledHooks: ["exce"] } })).rejects.toThrow(
+      /invalid agent policy: agentPolicy\.driver\.disabledHooks\[0\]: "exce" is not a driver hook/,
     );
     expect(server.agentPolicy().version).toBe(4);
     const policy = await (await fetch(`http://127.0.0.1:${server.apiPort}/api/v1/agent-policy`)).json();
@@ -267,7 +267,7 @@ describe("agent policy - server agentPolicy → ConfigUpdate → driver control 
       logger,
     });
     // No agentPolicy configured: version 1 carries no settings, the local defaults stay.
-    server.setAgentPolicy({ driver: { disabledHooks: ["mount"] } });
+    await server.setAgentPolicy({ driver: { disabledHooks: ["mount"] } });
     const driver = new DriverCollector({ logger, devicePath: device, watchedPrefixes: ["/local/"] });
     agent = agentFor(server.grpcPort, "policy-agent-late", driver);
     await agent.start();

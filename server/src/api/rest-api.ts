@@ -11,11 +11,11 @@ import {
 import Fastify, { LogController } from "fastify";
 import { registerAuditRoutes } from "../audit/audit-routes";
 import type { AuditActor, AuditTrail } from "../audit/types";
-import type { AgentPolicyVersion } from "../policy/agent-policy-source";
 import type { AgentRegistry } from "../registry/agent-registry";
 import type { FleetRegistry } from "../registry/fleet-registry";
 import type { RuleService } from "../rules/rule-service";
-import type { TaskStore } from "../tasks/task-store";
+import type { FleetTasks } from "../tasks/fleet-tasks";
+import { type AgentConfigRoutesOptions, registerAgentConfigRoutes } from "./agent-config-routes";
 import { registerAgentRoutes } from "./agent-routes";
 import { registerAlertRoutes } from "./alert-routes";
 import type { ApiApp } from "./api-app";
@@ -58,10 +58,10 @@ export interface RestApiOptions {
   metrics: Registry;
   health: () => HealthReport;
   readiness: () => ReadinessReport;
-  /** Serves GET /api/v1/agent-policy when present. */
-  agentPolicy?: () => AgentPolicyVersion;
-  /** Serves POST /api/v1/agents/:id/tasks and GET /api/v1/tasks/:taskId when present. */
-  tasks?: { store: TaskStore; deliver: (agentId: string) => number };
+  /** Serves /api/v1/agent-config, /api/v1/agents/:id/effective-config and /api/v1/agent-policy when present. */
+  agentConfig?: Omit<AgentConfigRoutesOptions, "audit">;
+  /** Serves /api/v1/tasks and POST /api/v1/agents/:id/tasks when present. */
+  tasks?: FleetTasks;
   /** Enrollment tokens and agent revocation (404 on those routes when the server has no store). */
   enrollment?: EnrollmentRoutesOptions;
   /** Serves /api/v1/rules and /api/v1/rulesets when present. */
@@ -175,25 +175,9 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
 
   if (options.enrollment) registerEnrollmentRoutes(app, { ...options.enrollment, audit: options.audit });
 
-  app.get(
-    "/api/v1/agent-policy",
-    {
-      config: { role: "viewer" },
-      schema: { summary: "The agent policy this server pushes", querystring: noQuery },
-    },
-    async (_request, reply) => {
-      if (!options.agentPolicy) {
-        return reply
-          .code(404)
-          .send({ error: "no_agent_policy", message: "this server pushes no agent policy" });
-      }
-      const { version, policy, settings } = options.agentPolicy();
-      return { version, policy, settings };
-    },
-  );
+  if (options.agentConfig) registerAgentConfigRoutes(app, { ...options.agentConfig, audit: options.audit });
 
-  if (options.tasks)
-    registerTaskRoutes(app, { ...options.tasks, registry: options.registry, audit: options.audit });
+  if (options.tasks) registerTaskRoutes(app, { tasks: options.tasks, audit: options.audit });
 
   if (options.rules) registerRuleRoutes(app, { rules: options.rules });
 

@@ -10,12 +10,12 @@ import {
   type Hello,
   type ServerMessage,
 } from "@vigil/proto";
+import type { AgentControl, AgentLink } from "../control/agent-link";
 import { type AgentIdentity, identityFromHello } from "../normalize/agent-identity";
 import { normalizeEvent } from "../normalize/normalize-event";
 import type { EventPublisher, PublishedBatch } from "../publish/event-publisher";
 import { type AgentRegistry, boundedCounters } from "../registry/agent-registry";
 import type { ServerMetrics } from "../server-metrics";
-import type { TaskStore } from "../tasks/task-store";
 import type { IngressBudget } from "./ingress-budget";
 import { TokenBucket } from "./token-bucket";
 import type { WireMessage } from "./wire-message";
@@ -41,10 +41,8 @@ export interface SessionDependencies {
   logger: Logger;
   /** The server-wide in-flight byte bound every session reads under. */
   budget: IngressBudget;
-  /** The agent policy's current version, sent to the agent right after Welcome. */
-  agentConfig: () => ConfigUpdate;
-  /** Operator tasks for agents: delivered after Welcome and whenever one is created. */
-  tasks?: TaskStore;
+  /** Agent config and fleet tasks (control/agent-link.ts): told of this stream after Welcome, of its end and of task results. */
+  control?: AgentControl;
 }
 
 type Stream = ServerDuplexStream<WireMessage, ServerMessage>;
@@ -70,6 +68,8 @@ export class AgentSession {
   private readonly helloTimer: NodeJS.Timeout;
   private readonly logger: Logger;
   private countersTruncatedLogged = false;
+  /** This stream as the control plane sees it, from Welcome on. */
+  private link: AgentLink | undefined;
   private pendingMessages = 0;
   private paused = false;
   private rateLimited = false;
@@ -195,18 +195,8 @@ export class AgentSession {
       case "taskResult": {
         const identity = this.requireIdentity("TaskResult");
         if (!identity) return;
-        // Only a task this server sent this agent is completed: an agent cannot answer another's.
-        const record = this.deps.tasks?.complete(identity.agentId, body.value);
-        this.logger.info(
-          {
-            agentId: identity.agentId,
-            taskId: body.value.taskId.slice(0, 64),
-            ok: body.value.ok,
-            kind: record?.kind,
-            known: record !== undefined,
-          },
-          "task result",
-        );
+        // The task store completes only a task sent to this agent: an agent cannot answer another's.
+        if (this.link) this.deps.control?.taskResult(this.link, body.value);
         return;
       }
       default: {
@@ -262,20 +252,19 @@ export class AgentSession {
         },
       },
     });
-    this.pushConfig(this.deps.agentConfig());
-    this.deliverTasks();
-  }
-
-  /** Sends the agent's queued tasks when this stream is `agentId`'s (any agent's when unset); returns how many. */
-  deliverTasks(agentId?: string): number {
-    if (this.closed || !this.identity || !this.deps.tasks) return 0;
-    if (agentId !== undefined && agentId !== this.identity.agentId) return 0;
-    const tasks = this.deps.tasks.takeQueued(this.identity.agentId);
-    for (const task of tasks) {
-      this.send({ body: { $case: "task", value: task } });
-      this.logger.info({ agentId: this.identity.agentId, taskId: task.taskId, kind: task.kind }, "task sent");
-    }
-    return tasks.length;
+    this.link = {
+      agentId: hello.agentId,
+      sessionId: this.sessionId,
+      labels: this.identity.labels,
+      groups: hello.groups.slice(0, 64),
+      sendConfig: (update) => this.pushConfig(update),
+      sendTask: (task) => {
+        if (this.closed) return false;
+        this.send({ body: { $case: "task", value: task } });
+        return true;
+      },
+    };
+    this.deps.control?.attached(this.link);
   }
 
   /** The authenticated agent id, else the one its Hello gave (undefined before Hello). */
@@ -417,7 +406,7 @@ export class AgentSession {
     this.deps.metrics.streams.dec();
     this.onClosed();
     if (this.identity) {
-      this.deps.tasks?.requeue(this.identity.agentId);
+      if (this.link) this.deps.control?.detached(this.link);
       this.deps.registry.disconnected(this.identity.agentId, this.sessionId);
       this.logger.info({ agentId: this.identity.agentId, why }, "agent disconnected");
     }

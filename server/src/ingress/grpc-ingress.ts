@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { status as GrpcStatus, Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
 import { ErrorCodes, VigilError } from "@vigil/common";
-import { type ConfigUpdate, EnrollmentServiceService, type ServerMessage } from "@vigil/proto";
+import { EnrollmentServiceService, type ServerMessage } from "@vigil/proto";
 import type { ServerConfig } from "../config";
 import { enrollmentService } from "../enrollment/enrollment-service";
 import type { EnrollmentStore } from "../enrollment/enrollment-store";
@@ -14,10 +14,6 @@ export interface GrpcIngress {
   readonly port: number;
   /** Agents past Welcome on this instance. */
   connectedAgents(): number;
-  /** Sends `update` to every agent connected here (new policy version); returns how many got it. */
-  pushConfig(update: ConfigUpdate): number;
-  /** Sends `agentId` its queued tasks when it is connected here; returns how many went out. */
-  deliverTasks(agentId: string): number;
   /** Ends the streams of `agentId` on this instance with PERMISSION_DENIED (revocation); returns how many. */
   disconnectAgent(agentId: string, details: string): number;
   /** Ends the streams of `agentId` on this instance with ABORTED (a newer stream of the agent is on another server); returns how many. */
@@ -101,20 +97,6 @@ export async function startGrpcIngress(
       let count = 0;
       for (const session of sessions) if (session.isWelcomed()) count++;
       return count;
-    },
-    deliverTasks: (agentId) => {
-      let sent = 0;
-      for (const session of sessions) sent += session.deliverTasks(agentId);
-      return sent;
-    },
-    pushConfig: (update) => {
-      let pushed = 0;
-      for (const session of sessions) if (session.pushConfig(update)) pushed++;
-      deps.logger.info(
-        { version: update.version, agents: pushed },
-        "agent policy pushed to connected agents",
-      );
-      return pushed;
     },
     disconnectAgent: (agentId, details) => {
       let ended = 0;
