@@ -5,9 +5,11 @@
 // bus) for [seconds] (default 30). Its RSS is sampled from /proc/<pid>/status
 // every 500 ms: steady = the median of the second half of the run, peak = the
 // highest sample, hwm = the kernel's VmHWM (peak RSS over the process's life,
-// start-up included).
-// VIGIL_BENCH_AGENT_NODE_OPTIONS becomes the agent's NODE_OPTIONS (e.g.
-// --max-old-space-size=64, to see how much of the RSS is uncollected garbage).
+// start-up included); cpu_% = the agent's user+system time over the second half.
+// The agent runs with the node flags of deploy/systemd/vigil-agent.service's
+// ExecStart (the V8 heap bounds it is installed with);
+// VIGIL_BENCH_AGENT_NODE_FLAGS replaces them ("" = node's defaults) and
+// VIGIL_BENCH_AGENT_NODE_OPTIONS becomes the agent's NODE_OPTIONS.
 //   npm run build && node bench/agent-rss.mts [seconds] [events-per-second]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -47,7 +49,8 @@ const server = await startVigilServer({
 
 const env: NodeJS.ProcessEnv = {};
 for (const [name, value] of Object.entries(process.env)) if (!name.startsWith("VIGIL_")) env[name] = value;
-const agent = spawn(process.execPath, [CLI, "agent"], {
+const nodeFlags = (process.env.VIGIL_BENCH_AGENT_NODE_FLAGS ?? unitNodeFlags()).split(" ").filter(Boolean);
+const agent = spawn(process.execPath, [...nodeFlags, CLI, "agent"], {
   stdio: ["ignore", "ignore", "pipe"],
   env: {
     ...env,
@@ -69,6 +72,25 @@ agent.stderr.on("data", (chunk: Buffer) => {
   stderr = (stderr + chunk.toString()).slice(-8192);
 });
 
+/** The agent's user+system CPU time in seconds, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** The node flags the shipped systemd unit starts the agent with (its ExecStart, before the script). */
+function unitNodeFlags(): string {
+  const unit = readFileSync(join(import.meta.dirname, "..", "deploy", "systemd", "vigil-agent.service"), "utf8");
+  const execStart = /^ExecStart=\S+\s+(.*?)\s*\S+\/cli\/dist\/main\.js agent/m.exec(unit);
+  if (!execStart) throw new Error("deploy/systemd/vigil-agent.service: no ExecStart=<node> [flags] .../cli/dist/main.js agent");
+  return execStart[1];
+}
+
 function status(pid: number): { rssKb: number; hwmKb: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -87,6 +109,7 @@ const elapsedS = () => Number(process.hrtime.bigint() - started) / 1e9;
 let firstEventAtS: number | undefined;
 let eventsAtHalf = 0;
 let halfAtS = 0;
+let cpuAtHalf = 0;
 while (elapsedS() < SECONDS) {
   await new Promise((done) => setTimeout(done, 500));
   if (agent.exitCode !== null) throw new Error(`vigil agent exited (${agent.exitCode}):\n${stderr}`);
@@ -98,10 +121,12 @@ while (elapsedS() < SECONDS) {
   if (halfAtS === 0 && elapsedS() >= SECONDS / 2) {
     halfAtS = elapsedS();
     eventsAtHalf = received();
+    cpuAtHalf = cpuSeconds(agent.pid as number);
   }
 }
 const endS = elapsedS();
 const eventsAtEnd = received();
+const cpuAtEnd = cpuSeconds(agent.pid as number);
 agent.kill("SIGTERM");
 await new Promise((done) => agent.once("exit", done));
 
@@ -115,10 +140,12 @@ const peakMb = mb(Math.max(...samples.map((sample) => sample.rssKb)));
 report("agent rss at steady rate", {
   "events/s": Math.round((eventsAtEnd - eventsAtHalf) / (endS - halfAtS)),
   target_rate: RATE,
+  node_flags: nodeFlags.join(" ") || "(none)",
   seconds: Math.round(endS),
   steady_MB: steadyMb,
   peak_MB: peakMb,
   hwm_MB: mb(hwmKb),
+  "cpu_%": (100 * (cpuAtEnd - cpuAtHalf)) / (endS - halfAtS),
   events: eventsAtEnd,
   vs_target: `${(steadyMb / TARGET_MB).toFixed(2)}x`,
 });

@@ -6,8 +6,6 @@ import { showAgents } from "./commands/agents";
 import { showAlerts } from "./commands/alerts";
 import type { ApiOptions } from "./commands/api-client";
 import { deleteConfig, listConfig, setConfig, showConfig } from "./commands/config";
-import { runAgent, runHub, runServer, type Stopper } from "./commands/distributed";
-import { startEmbedded } from "./commands/embedded";
 import {
   addRule,
   deleteRule,
@@ -20,6 +18,7 @@ import {
   testRule,
   updateRule,
 } from "./commands/rules";
+import type { Stopper } from "./commands/stopper";
 import { type RunTaskOptions, runTask, showTask } from "./commands/tasks";
 import { createToken, listTokens, revokeToken, type TokensApiOptions } from "./commands/tokens";
 import { defaultDataDir } from "./data-dir";
@@ -89,6 +88,8 @@ program
       : options.replay
         ? ["ftrace", "procfs", "replay"]
         : undefined;
+    // Each program's modules load only when it runs (see commands/run-agent.ts).
+    const { startEmbedded } = await import("./commands/embedded.js");
     await untilSignal(
       startEmbedded({
         configFile: options.config,
@@ -101,20 +102,30 @@ program
     );
   });
 
-for (const [name, description, run] of [
+const programs: [string, string, () => Promise<(configFile: string | undefined) => Promise<Stopper>>][] = [
   [
     "server",
     "distributed mode: gRPC ingress → NATS JetStream (config: --config or VIGIL_SERVER_*)",
-    runServer,
+    async () => (await import("./commands/distributed.js")).runServer,
   ],
-  ["hub", "distributed mode: NATS JetStream → rules → alerts (config: --config or VIGIL_HUB_*)", runHub],
-  ["agent", "distributed mode: this host's agent (config: --config or VIGIL_AGENT_*)", runAgent],
-] as const) {
+  [
+    "hub",
+    "distributed mode: NATS JetStream → rules → alerts (config: --config or VIGIL_HUB_*)",
+    async () => (await import("./commands/distributed.js")).runHub,
+  ],
+  [
+    "agent",
+    "distributed mode: this host's agent (config: --config or VIGIL_AGENT_*)",
+    async () => (await import("./commands/run-agent.js")).runAgent,
+  ],
+];
+for (const [name, description, load] of programs) {
   program
     .command(name)
     .description(description)
     .option("-c, --config <file>", "YAML configuration file")
     .action(async (options) => {
+      const run = await load();
       await untilSignal(run(options.config));
     });
 }

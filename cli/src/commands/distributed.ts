@@ -1,5 +1,3 @@
-import { setFlagsFromString } from "node:v8";
-import { loadAgentConfig, startAgent } from "@vigil/agent";
 import {
   connectNatsBus,
   createLogger,
@@ -10,11 +8,10 @@ import {
 } from "@vigil/common";
 import { loadHubConfig, startHub } from "@vigil/hub";
 import { loadServerConfig, startVigilServer } from "@vigil/server";
+import type { Stopper } from "./stopper";
 
 // Distributed mode: each program on its own, configured by file and
 // environment, joined through NATS JetStream.
-
-export type Stopper = () => Promise<unknown>;
 
 export async function runServer(configFile: string | undefined): Promise<Stopper> {
   const config = loadServerConfig({ file: configFile });
@@ -52,19 +49,6 @@ export async function runHub(configFile: string | undefined): Promise<Stopper> {
     await hub.stop();
     await bus.close();
   };
-}
-
-export async function runAgent(configFile: string | undefined): Promise<Stopper> {
-  // Every event lives a batch interval (~100 ms) and then dies. V8 sees the first
-  // batches survive a few of its early, frequent scavenges and from then on
-  // allocates the event objects of those sites straight in the old generation,
-  // which then grows to several times the live set between full collections
-  // (~100 MB at 10k events/s, bench/agent-rss.mts). Young objects they are.
-  setFlagsFromString("--no-allocation-site-pretenuring");
-  const config = loadAgentConfig({ file: configFile });
-  const logger = createLogger({ name: "vigil-agent", level: config.logLevel });
-  const agent = await startAgent(config, logger, undefined, { configFile });
-  return () => agent.stop();
 }
 
 function missing(key: string, program: string): VigilError {
