@@ -9,9 +9,16 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@elastic/elasticsearch";
-import { ElasticsearchAlertReader, SqliteAlertStore } from "@vigil/common";
+import {
+  type Bus,
+  createMemoryBus,
+  ElasticsearchAlertReader,
+  SqliteAlertStore,
+  silentLogger,
+} from "@vigil/common";
 import { ElasticsearchSink } from "@vigil/hub";
-import { type AlertReaderTarget, defineAlertReaderCases } from "../doubles/alert-reader-cases";
+import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
+import { type AlertReaderTarget, defineAlertReaderCases, searchFixture } from "../doubles/alert-reader-cases";
 import { ElasticsearchDouble } from "../doubles/elasticsearch-double";
 
 function sqliteTarget(): AlertReaderTarget {
@@ -162,4 +169,94 @@ describe("alert search (real elasticsearch) availability", () => {
       expect(esUrl).toBeDefined();
     },
   );
+});
+
+describe("alert search - GET /api/v1/alerts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "enrolalerts-api-"));
+  let store: SqliteAlertStore;
+  let server: VigilServer;
+  let bus: Bus;
+
+  beforeAll(async () => {
+    store = new SqliteAlertStore({ path: join(dir, "alerts.db") });
+    await store.write(searchFixture());
+    bus = createMemoryBus();
+    server = await startVigilServer({
+      config: serverConfigSchema.parse({ serverId: "alerts-api", grpc: { port: 0 }, api: { port: 0 } }),
+      bus,
+      logger: silentLogger(),
+      alertReader: store,
+    });
+  });
+
+  afterAll(async () => {
+    await server.close(0);
+    await bus.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function get(query: string) {
+    const response = await fetch(`http://127.0.0.1:${server.apiPort}/api/v1/alerts${query}`);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  test("alert search - pages through the API with nextCursor; filters combine", async () => {
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await get(
+        `?limit=4&levels=high&levels=critical&q=shell${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.total).toBe(2);
+      ids.push(...(page.body.alerts as Array<{ event: { id: string } }>).map((alert) => alert.event.id));
+      cursor = page.body.nextCursor as string | null;
+    } while (cursor);
+    const expected = searchFixture()
+      .filter((alert, seed) => seed % 2 === 0 && (alert.level === "high" || alert.level === "critical"))
+      .sort((a, b) => b.timestampUs - a.timestampUs)
+      .map((alert) => alert.id);
+    expect(ids).toEqual(expected);
+    const firstTwo = await get("?limit=2");
+    expect(firstTwo.body).toMatchObject({
+      count: 2,
+      total: 10,
+      totalExact: true,
+      nextCursor: expect.any(String),
+    });
+  });
+
+  test("alert search - bad input is a 400 naming the parameter", async () => {
+    expect(await get("?limit=5000")).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining("limit") },
+    });
+    expect(await get("?level=severe")).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining("level") },
+    });
+    expect(await get("?since=yesterday")).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining("since") },
+    });
+    expect(await get(`?q=${"x".repeat(300)}`)).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining("q") },
+    });
+    expect(await get("?cursor=forged")).toMatchObject({
+      status: 400,
+      body: {
+        message: "cursor: not a cursor from this API (pass nextCursor of the previous page unchanged)",
+      },
+    });
+    expect(await get("?since=2025-01-15T12:00:05Z&until=2025-01-15T12:00:01Z")).toMatchObject({
+      status: 400,
+      body: { message: "until: must be later than since" },
+    });
+    expect(await get("?colour=red")).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining("colour") },
+    });
+  });
 });
