@@ -12,6 +12,7 @@ import { HubService } from "./hub-service";
 import { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
 import { SigmaRuleEvaluator } from "./rules/rule-evaluator";
 import { RULESETS_BUCKET } from "./rules/ruleset-kv";
+import { registerRulesetMetrics } from "./rules/ruleset-metrics";
 import { RulesetWatcher } from "./rules/ruleset-watcher";
 import { loadRuleset, Ruleset } from "./sigma";
 import { ElasticsearchSink } from "./sinks/elasticsearch-sink";
@@ -49,6 +50,7 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     consumer: config.consumer,
     logger: logger.child({ component: "hub", hubId: config.hubId }),
   });
+  registerRulesetMetrics(service.metricsRegistry, rules, rulesets);
   await service.start();
   const observability = config.metrics
     ? await startObservabilityServer({

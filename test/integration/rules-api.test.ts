@@ -193,6 +193,8 @@ describe("rules API - real NATS, two servers, a live hub", () => {
     expect(enabled.body).toMatchObject({ version: version + 2, rule: { enabled: true } });
     await waitFor(() => hub.rulesets?.version === version + 2, 15_000, "hub to install the enable");
     expect(await fire("echo canary-one")).toHaveLength(1);
+    const gauges = await hub.service.metricsRegistry.metrics();
+    expect(gauges).toMatch(new RegExp(`^vigil_hub_ruleset_version\\{[^}]*\\} ${version + 2}$`, "m"));
 
     const shown = await api(serverB, "GET", `/api/v1/rules/${RULE_ID}`);
     expect(shown.body).toMatchObject({ id: RULE_ID, enabled: true, yaml: ruleYaml("canary-one") });

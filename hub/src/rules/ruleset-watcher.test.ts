@@ -119,6 +119,7 @@ describe("ruleset watcher - real NATS KV", () => {
         "version 3 rejected",
       );
       expect(watcher.version).toBe(2);
+      expect(watcher.rejectedVersions).toBe(1);
       expect(firing(evaluator, "run beta")).toEqual([`${RULE_B}@2`]);
       expect(logLines.join("")).toContain("unknown modifier 'nope'");
 

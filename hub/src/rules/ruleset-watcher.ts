@@ -40,8 +40,14 @@ export class RulesetWatcher {
   private installed = 0;
   /** Newest version that failed to compile; not tried again. */
   private rejected = 0;
+  private rejectedCount = 0;
 
   constructor(private readonly options: RulesetWatcherOptions) {}
+
+  /** Versions that did not compile here since start. */
+  get rejectedVersions(): number {
+    return this.rejectedCount;
+  }
 
   /** The KV version being evaluated, 0 when the hub still runs its rules directory. */
   get version(): number {
@@ -130,6 +136,7 @@ export class RulesetWatcher {
         "ruleset version does not compile; keeping the previous one",
       );
       this.rejected = Math.max(this.rejected, version);
+      this.rejectedCount++;
       return "rejected";
     }
     if (version < this.installed) return "installed";
