@@ -63,6 +63,22 @@ describe("event enricher", () => {
     expect(out[2].process?.sha256).toBe(sha);
   });
 
+  it("event enricher - the first event of a process seen without its exec (here its exit) also waits for the hash", async () => {
+    const out: Event[] = [];
+    const hasher = new ExecutableHasher({ maxBytes: 1 << 30 });
+    const enricher = new EventEnricher(
+      { agentId: "agent-1", hasher, hashWaitMs: 5000, maxProcesses: 100 },
+      (event) => out.push(event),
+    );
+    enricher.add(exit(5151, SH));
+    expect(out).toHaveLength(0);
+    const deadline = Date.now() + 5000;
+    while (out.length < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(out[0].process?.sha256).toBe(createHash("sha256").update(readFileSync(SH)).digest("hex"));
+    expect(enricher.counters.hashWaited).toBe(1);
+    expect(enricher.counters.hashWaitTimedOut).toBe(0);
+  });
+
   it("event enricher - hashWaitMs 0 never holds; flush releases what waits", async () => {
     const out: Event[] = [];
     const hasher = new ExecutableHasher({ maxBytes: 1 << 30 });

@@ -30,11 +30,12 @@ interface Held {
  *
  * Hashing never blocks a collector. Each process (pid + start time +
  * executable) is hashed once, asynchronously; an event whose hash is known
- * carries it. An exec of a file not hashed yet is held for at most hashWaitMs
- * so that the event rules care most about carries its hash; events behind it
- * wait with it, so order is kept. When the hash is not ready in time (a large
- * file, a slow disk) the exec goes without it and later events of the process
- * carry it. Files over context.hashMaxBytes and unreadable ones are never
+ * carries it. The event that first names a process whose file is not hashed
+ * yet (its exec, or for a process found by the /proc scan or started before
+ * the agent, whatever event comes first) is held for at most hashWaitMs so
+ * that it carries its hash; events behind it wait with it, so order is kept.
+ * When the hash is not ready in time (a large file, a slow disk) the event
+ * goes without it and later events of the process carry it. Files over context.hashMaxBytes and unreadable ones are never
  * hashed (counted).
  */
 export class EventEnricher {
@@ -68,8 +69,10 @@ export class EventEnricher {
           process.sha256 = known;
         } else {
           this.startHash(key, event, process);
-          waitForHash =
-            this.options.hashWaitMs > 0 && event.payload?.$case === "exec" && this.pending.has(key);
+          // The first event of a process whose file is being hashed waits
+          // (exec, or whatever event first names a process found otherwise):
+          // its hash is what an analyst pivots on.
+          waitForHash = this.options.hashWaitMs > 0 && this.pending.has(key);
         }
       }
     }
