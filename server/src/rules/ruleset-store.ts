@@ -43,7 +43,8 @@ export type RulesetMutation = (current: RulesetVersion) => {
 };
 
 const DEFAULT_MAX_INLINE_BYTES = 512 * 1024;
-const DEFAULT_MAX_ATTEMPTS = 20;
+const DEFAULT_MAX_ATTEMPTS = 50;
+const MAX_BACKOFF_MS = 200;
 
 function isConflict(error: unknown): boolean {
   return isVigilError(error) && error.code === ErrorCodes.KV_CONFLICT;
@@ -130,6 +131,10 @@ export class RulesetStore {
         logger.debug(
           { version: next, attempt },
           "ruleset version taken by another change; retrying on top of it",
+        );
+        // Jittered, growing pause: writers that keep colliding spread out instead of starving one another.
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt)),
         );
         continue;
       }
