@@ -217,6 +217,26 @@ describe("fleet registry - two servers on one NATS", () => {
     newer.cancel();
   });
 
+  test("a silent agent whose stream stays open is kept alive by its server and shown stale, not offline", async () => {
+    const silent = await connect(a, { agentId: "fleetreg-silent" });
+    // Stale needs a record refreshed within 1.5 intervals and a last message older than 3.
+    await waitFor(
+      async () => (await agent(b, "fleetreg-silent"))?.status === "stale",
+      15_000,
+      "B to see the silent agent stale",
+    );
+    expect(await agent(b, "fleetreg-silent")).toMatchObject({ online: true, serverId: "fleet-a" });
+    const stats = (await api(b, "/api/v1/fleet/stats")).body as { byStatus: Record<string, number> };
+    expect(stats.byStatus.stale).toBeGreaterThanOrEqual(1);
+    silent.heartbeat({});
+    await waitFor(
+      async () => (await agent(b, "fleetreg-silent"))?.status === "online",
+      10_000,
+      "a heartbeat to make it online again",
+    );
+    silent.cancel();
+  });
+
   test("the API filters and pages the fleet; bad queries are 400 naming the field; an unknown agent is 404", async () => {
     const agents = [
       await connect(a, {

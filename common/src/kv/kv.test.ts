@@ -50,3 +50,40 @@ describe("kv - nats, two connections", () => {
     }
   });
 });
+
+describe("kv - nats, server restart", () => {
+  it("a watch resumes after nats-server is killed and restarted on its store; writes made after are delivered", async () => {
+    const restartable = await startNatsServer();
+    const bus = await connectNatsBus({
+      servers: [restartable.url],
+      name: "kv-restart",
+      logger: silentLogger(),
+    });
+    try {
+      const kv = await bus.openKv({ name: "restart", history: 1, ttlMs: 0, maxValueBytes: 256 });
+      const seen: string[] = [];
+      const watch = await kv.watch({ initialValues: true }, (e) =>
+        seen.push(new TextDecoder().decode(e.value)),
+      );
+      await kv.put("k", new TextEncoder().encode("before"));
+      await waitFor("the first value", () => seen.includes("before"));
+      await restartable.kill9();
+      await restartable.restart();
+      await waitFor("the bus to reconnect", () => bus.isHealthy(), 20_000);
+      // The first write after a restart can race the reconnect: retry until stored.
+      await waitFor(
+        "a write after the restart",
+        () => {
+          void kv.put("k", new TextEncoder().encode("after")).catch(() => undefined);
+          return seen.includes("after");
+        },
+        30_000,
+      );
+      expect(seen[0]).toBe("before");
+      watch.stop();
+    } finally {
+      await bus.close();
+      await restartable.stop();
+    }
+  });
+});
