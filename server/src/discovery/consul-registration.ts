@@ -97,6 +97,7 @@ export class ConsulRegistration {
 
   /** Deregisters (if registered) and stops retrying and updating. Never throws. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.ttlTimer);
