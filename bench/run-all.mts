@@ -104,6 +104,15 @@ const BENCHES: BenchSpec[] = [
       { label: "nats", line: "e2e replay→alert (nats)", keys: ["events/s", "alerts"] },
     ],
   },
+  {
+    file: "fleet-registry.mts",
+    args: ["2000"],
+    headlines: [
+      { label: "connects", line: "fleet connect storm", keys: ["records/s"] },
+      { label: "heartbeats", line: "fleet heartbeat round", keys: ["writes/s"] },
+      { label: "query", line: "fleet query (filter+page)", keys: ["us_per_record"] },
+    ],
+  },
 ];
 
 const NODE_FLAGS = ["--disable-warning=MODULE_TYPELESS_PACKAGE_JSON", "--expose-gc"];
