@@ -131,7 +131,11 @@ export class NatsBus implements Bus {
 
   async openKv(spec: KvBucketSpec): Promise<KvBucket> {
     this.assertOpen();
-    return openNatsKv(this.js, spec, { replicas: this.options.replicas ?? 1, logger: this.logger });
+    return openNatsKv(this.js, spec, {
+      replicas: this.options.replicas ?? 1,
+      logger: this.logger,
+      isOpen: () => !this.closing && !this.nc.isClosed(),
+    });
   }
 
   subscribe(subject: string, handler: (subject: string, data: Uint8Array) => void): Subscription {

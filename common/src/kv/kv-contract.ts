@@ -232,6 +232,17 @@ export function runKvContract(name: string, factory: KvBusFactory): void {
       await expect(kv.keys("a.>.b")).rejects.toThrow(/invalid key pattern/);
     });
 
+    it("closed bus - bucket operations reject with VIGIL_ERR_BUS_UNAVAILABLE naming the bucket", async () => {
+      const kv = await open();
+      await kv.put("k", encoder.encode("v"));
+      await bus.close();
+      for (const operation of [() => kv.get("k"), () => kv.put("k", encoder.encode("w")), () => kv.keys()]) {
+        const error = await errorOf(operation());
+        expect(isVigilError(error, "VIGIL_ERR_BUS_UNAVAILABLE")).toBe(true);
+        expect((error as Error).message).toContain(bucketName);
+      }
+    });
+
     it("openKv - idempotent: a second open shares the data; a re-declared history applies", async () => {
       const first = await open({ history: 2 });
       await first.put("shared", encoder.encode("1"));

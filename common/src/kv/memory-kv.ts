@@ -1,4 +1,5 @@
 import { subjectMatches } from "../bus/subject-match";
+import { ErrorCodes, VigilError } from "../errors";
 import type { Logger } from "../observability/logger";
 import { keyExists, revisionMismatch, valueTooLarge } from "./kv-errors";
 import { validateBucketSpec, validateKey, validateKeyPattern } from "./kv-names";
@@ -12,6 +13,8 @@ import type { KvBucket, KvBucketSpec, KvEntry, KvWatch, KvWatchOptions } from ".
 
 interface Watcher {
   pattern: string;
+  /** With initial values: keys delivered as present (a tombstone of any other key is not news). */
+  present: Set<string> | undefined;
   onEntry: (entry: KvEntry) => void;
   queue: KvEntry[];
   scheduled: boolean;
@@ -23,6 +26,7 @@ export class MemoryKv implements KvBucket {
   private readonly watchers = new Set<Watcher>();
   private lastRevision = 0;
   private spec: KvBucketSpec;
+  private closed = false;
 
   constructor(
     spec: KvBucketSpec,
@@ -46,17 +50,20 @@ export class MemoryKv implements KvBucket {
   }
 
   async get(key: string): Promise<KvEntry | undefined> {
+    this.assertOpen();
     validateKey(this.name, key);
     const latest = this.latest(key);
     return latest?.operation === "put" ? copy(latest) : undefined;
   }
 
   async put(key: string, value: Uint8Array): Promise<number> {
+    this.assertOpen();
     validateKey(this.name, key);
     return this.write(key, value, "put");
   }
 
   async create(key: string, value: Uint8Array): Promise<number> {
+    this.assertOpen();
     validateKey(this.name, key);
     this.checkSize(key, value);
     if (this.latest(key)?.operation === "put") throw keyExists(this.name, key);
@@ -64,6 +71,7 @@ export class MemoryKv implements KvBucket {
   }
 
   async update(key: string, value: Uint8Array, expectedRevision: number): Promise<number> {
+    this.assertOpen();
     validateKey(this.name, key);
     this.checkSize(key, value);
     if (this.latest(key)?.revision !== expectedRevision) {
@@ -73,6 +81,7 @@ export class MemoryKv implements KvBucket {
   }
 
   async delete(key: string, expectedRevision?: number): Promise<void> {
+    this.assertOpen();
     validateKey(this.name, key);
     if (expectedRevision !== undefined && this.latest(key)?.revision !== expectedRevision) {
       throw revisionMismatch(this.name, key, expectedRevision);
@@ -81,6 +90,7 @@ export class MemoryKv implements KvBucket {
   }
 
   async keys(pattern = ">"): Promise<string[]> {
+    this.assertOpen();
     validateKeyPattern(this.name, pattern);
     const live: string[] = [];
     for (const key of [...this.revisions.keys()]) {
@@ -90,15 +100,24 @@ export class MemoryKv implements KvBucket {
   }
 
   async history(key: string): Promise<KvEntry[]> {
+    this.assertOpen();
     validateKey(this.name, key);
     this.expire(key);
     return (this.revisions.get(key) ?? []).map(copy);
   }
 
   async watch(options: KvWatchOptions, onEntry: (entry: KvEntry) => void): Promise<KvWatch> {
+    this.assertOpen();
     const pattern = options.key ?? ">";
     validateKeyPattern(this.name, pattern);
-    const watcher: Watcher = { pattern, onEntry, queue: [], scheduled: false, stopped: false };
+    const watcher: Watcher = {
+      pattern,
+      present: options.initialValues ? new Set() : undefined,
+      onEntry,
+      queue: [],
+      scheduled: false,
+      stopped: false,
+    };
     if (options.initialValues) {
       const current: KvEntry[] = [];
       for (const key of [...this.revisions.keys()]) {
@@ -119,8 +138,18 @@ export class MemoryKv implements KvBucket {
 
   /** Ends every watch (the bus closed). */
   close(): void {
+    this.closed = true;
     for (const watcher of this.watchers) watcher.stopped = true;
     this.watchers.clear();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new VigilError(
+        ErrorCodes.BUS_UNAVAILABLE,
+        `kv bucket "${this.name}": the in-process bus is closed`,
+      );
+    }
   }
 
   private write(key: string, value: Uint8Array, operation: KvEntry["operation"]): number {
@@ -173,6 +202,10 @@ export class MemoryKv implements KvBucket {
       const batch = watcher.queue.splice(0);
       for (const next of batch) {
         if (watcher.stopped) return;
+        if (watcher.present) {
+          if (next.operation === "put") watcher.present.add(next.key);
+          else if (!watcher.present.delete(next.key)) continue;
+        }
         try {
           watcher.onEntry(copy(next));
         } catch (error) {

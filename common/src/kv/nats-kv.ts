@@ -24,6 +24,8 @@ const HEADER_ALLOWANCE_BYTES = 1024;
 export interface NatsKvOptions {
   replicas: number;
   logger: Logger;
+  /** False once the bus is closed: operations then fail with VIGIL_ERR_BUS_UNAVAILABLE. */
+  isOpen: () => boolean;
 }
 
 /** Creates the bucket, or binds to it and applies `spec` when it exists already. */
@@ -60,7 +62,7 @@ export async function openNatsKv(
       });
       options.logger.info({ bucket: spec.name }, "kv bucket limits updated");
     }
-    return new NatsKv(kv, spec, options.logger);
+    return new NatsKv(kv, spec, options);
   } catch (error) {
     throw new VigilError(ErrorCodes.BUS_STREAM, `kv bucket "${spec.name}": ${errorMessage(error)}`, {
       cause: error,
@@ -71,15 +73,19 @@ export async function openNatsKv(
 class NatsKv implements KvBucket {
   readonly name: string;
 
+  private readonly logger: Logger;
+
   constructor(
     private readonly kv: KV,
     private readonly spec: KvBucketSpec,
-    private readonly logger: Logger,
+    private readonly options: NatsKvOptions,
   ) {
     this.name = spec.name;
+    this.logger = options.logger;
   }
 
   async get(key: string): Promise<KvEntry | undefined> {
+    this.assertOpen();
     validateKey(this.name, key);
     const entry = await this.kv.get(key);
     return entry && entry.operation === "PUT" ? toEntry(entry) : undefined;
@@ -112,6 +118,7 @@ class NatsKv implements KvBucket {
   }
 
   async delete(key: string, expectedRevision?: number): Promise<void> {
+    this.assertOpen();
     validateKey(this.name, key);
     await this.mapErrors(
       key,
@@ -121,6 +128,7 @@ class NatsKv implements KvBucket {
   }
 
   async keys(pattern = ">"): Promise<string[]> {
+    this.assertOpen();
     validateKeyPattern(this.name, pattern);
     const found = new Set<string>();
     for await (const key of await this.kv.keys(pattern)) found.add(key);
@@ -128,6 +136,7 @@ class NatsKv implements KvBucket {
   }
 
   async history(key: string): Promise<KvEntry[]> {
+    this.assertOpen();
     validateKey(this.name, key);
     const entries: KvEntry[] = [];
     for await (const entry of await this.kv.history({ key })) entries.push(toEntry(entry));
@@ -135,6 +144,7 @@ class NatsKv implements KvBucket {
   }
 
   async watch(options: KvWatchOptions, onEntry: (entry: KvEntry) => void): Promise<KvWatch> {
+    this.assertOpen();
     const pattern = options.key ?? ">";
     validateKeyPattern(this.name, pattern);
     const iterator = await this.kv.watch({
@@ -163,7 +173,14 @@ class NatsKv implements KvBucket {
     return { stop: () => iterator.stop() };
   }
 
+  private assertOpen(): void {
+    if (!this.options.isOpen()) {
+      throw new VigilError(ErrorCodes.BUS_UNAVAILABLE, `kv bucket "${this.name}": the NATS bus is closed`);
+    }
+  }
+
   private checkWrite(key: string, value: Uint8Array): void {
+    this.assertOpen();
     validateKey(this.name, key);
     if (value.byteLength > this.spec.maxValueBytes) {
       throw valueTooLarge(this.name, key, value.byteLength, this.spec.maxValueBytes);
