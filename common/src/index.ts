@@ -3,8 +3,6 @@
 
 export type { AlertCursor } from "./alerts/alert-cursor";
 export { decodeAlertCursor, encodeAlertCursor } from "./alerts/alert-cursor";
-export type { ElasticsearchAlertReaderConfig } from "./alerts/elasticsearch-alert-reader";
-export { ALERT_TOTAL_COUNT_BOUND, ElasticsearchAlertReader } from "./alerts/elasticsearch-alert-reader";
 export type { AlertStoreStats, SqliteAlertStoreOptions } from "./alerts/sqlite-alert-store";
 export { SqliteAlertStore } from "./alerts/sqlite-alert-store";
 export type {

@@ -2,6 +2,8 @@
 
 export type { AlertingRule } from "./alerts/build-alert";
 export { alertId, buildAlert } from "./alerts/build-alert";
+export type { ElasticsearchAlertReaderConfig } from "./alerts/elasticsearch-alert-reader";
+export { ALERT_TOTAL_COUNT_BOUND, ElasticsearchAlertReader } from "./alerts/elasticsearch-alert-reader";
 export type { HubConfig } from "./config";
 export { DEFAULT_RULES_DIR, hubConfigSchema, loadHubConfig } from "./config";
 export type { HubConsumerSettings, HubServiceOptions, RuleEvaluator } from "./hub-service";

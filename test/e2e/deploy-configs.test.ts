@@ -158,7 +158,8 @@ describe("deploy - NATS and systemd", () => {
     const text = readFileSync(join(DEPLOY, "systemd", `${unit}.service`), "utf8");
     expect(text).toMatch(
       new RegExp(
-        `^ExecStart=\\S+ /opt/vigil/cli/dist/main\\.js ${command} --config /etc/vigil/${command}\\.yaml$`,
+        // node, then (the agent) V8 heap flags, then the CLI.
+        `^ExecStart=\\S+( --[a-z-]+=\\d+)* /opt/vigil/cli/dist/main\\.js ${command} --config /etc/vigil/${command}\\.yaml$`,
         "m",
       ),
     );

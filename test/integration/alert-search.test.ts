@@ -9,14 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@elastic/elasticsearch";
-import {
-  type Bus,
-  createMemoryBus,
-  ElasticsearchAlertReader,
-  SqliteAlertStore,
-  silentLogger,
-} from "@vigil/common";
-import { ElasticsearchSink } from "@vigil/hub";
+import { type Bus, createMemoryBus, SqliteAlertStore, silentLogger } from "@vigil/common";
+import { ElasticsearchAlertReader, ElasticsearchSink } from "@vigil/hub";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { type AlertReaderTarget, defineAlertReaderCases, searchFixture } from "../doubles/alert-reader-cases";
 import { ElasticsearchDouble } from "../doubles/elasticsearch-double";

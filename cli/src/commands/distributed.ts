@@ -1,12 +1,5 @@
-import {
-  connectNatsBus,
-  createLogger,
-  ElasticsearchAlertReader,
-  ErrorCodes,
-  SqliteAlertStore,
-  VigilError,
-} from "@vigil/common";
-import { loadHubConfig, startHub } from "@vigil/hub";
+import { connectNatsBus, createLogger, ErrorCodes, SqliteAlertStore, VigilError } from "@vigil/common";
+import { ElasticsearchAlertReader, loadHubConfig, startHub } from "@vigil/hub";
 import { loadServerConfig, startVigilServer } from "@vigil/server";
 import type { Stopper } from "./stopper";
 

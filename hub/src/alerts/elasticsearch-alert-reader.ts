@@ -1,21 +1,25 @@
 // Reads alerts back from the Elasticsearch data stream the hubs write
 // (vigil-alerts), for the server's GET /api/v1/alerts in distributed mode.
+// Beside the hub's Elasticsearch sink, not in common: the agent, which
+// shares common, must not load the Elasticsearch client.
 // Same AlertSearch semantics as the SQLite store: filters in a bool filter
 // (no scoring), newest first by @timestamp then event.id (the alert id), and
 // keyset paging with search_after.
 
 import { readFileSync } from "node:fs";
 import { Client, type ClientOptions, errors } from "@elastic/elasticsearch";
-import { ErrorCodes, VigilError } from "../errors";
-import { decodeAlertCursor, encodeAlertCursor } from "./alert-cursor";
 import {
   type AlertPage,
   type AlertReader,
   type AlertSearch,
+  decodeAlertCursor,
   type EcsDocument,
+  ErrorCodes,
+  encodeAlertCursor,
   MAX_ALERT_PAGE_SIZE,
   SEVERITY_BY_LEVEL,
-} from "./types";
+  VigilError,
+} from "@vigil/common";
 
 export interface ElasticsearchAlertReaderConfig {
   /** Node URLs, e.g. ["https://es-1:9200"]. */
