@@ -24,8 +24,8 @@ const buses: Bus[] = [];
 const servers: VigilServer[] = [];
 const clients: AgentServiceClient[] = [];
 
-async function startServer(serverId: string): Promise<VigilServer> {
-  const bus = await connectNatsBus({ servers: [nats.url], name: serverId, logger });
+async function startServer(serverId: string, url = nats.url): Promise<VigilServer> {
+  const bus = await connectNatsBus({ servers: [url], name: serverId, logger });
   buses.push(bus);
   const server = await startVigilServer({
     config: serverConfigSchema.parse({
@@ -320,5 +320,46 @@ describe("fleet registry - a server that stops writing", () => {
     const view = await agent(survivor, "fleetreg-orphan");
     // Offline by age: the record still says online and names the dead server.
     expect(view).toMatchObject({ serverId: "fleet-doomed", online: false });
+  });
+});
+
+describe("fleet registry - NATS killed and restarted", () => {
+  test("records are written again once NATS is back: the other server sees the agent online, refreshed after the restart", async () => {
+    const own = await startNatsServer();
+    try {
+      const writer = await startServer("fleet-outage-a", own.url);
+      const reader = await startServer("fleet-outage-b", own.url);
+      const raw = await connect(writer, { agentId: "fleetreg-outage" });
+      await waitFor(
+        async () => (await agent(reader, "fleetreg-outage"))?.status === "online",
+        10_000,
+        "online",
+      );
+      await own.kill9();
+      await own.restart();
+      const restartedMs = Date.now();
+      await waitFor(
+        async () => {
+          const view = await agent(reader, "fleetreg-outage");
+          return (
+            view?.status === "online" &&
+            (view as unknown as { refreshedMs: number }).refreshedMs > restartedMs
+          );
+        },
+        30_000,
+        "the record rewritten after the restart",
+      );
+      raw.heartbeat({ eventsPerSecond: { exec: 3 } });
+      await waitFor(
+        async () => (await agent(reader, "fleetreg-outage"))?.counters?.eventsPerSecond.exec === 3,
+        10_000,
+        "a heartbeat after the restart to reach the reader",
+      );
+      raw.cancel();
+    } finally {
+      for (const server of servers.splice(-2)) await server.close(0).catch(() => undefined);
+      for (const bus of buses.splice(-2)) await bus.close().catch(() => undefined);
+      await own.stop();
+    }
   });
 });

@@ -44,6 +44,7 @@ interface Written {
 const MAX_CAS_ATTEMPTS = 5;
 /** Parallel reads when loading the bucket at start. */
 const LOAD_CONCURRENCY = 64;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 /** Ticks per heartbeat interval: how soon a heartbeat reaches the bucket. */
 const TICKS_PER_INTERVAL = 5;
 /**
@@ -61,6 +62,9 @@ export class FleetRegistry {
   private readonly unsubscribe: () => void;
   private watching = false;
   private closed = false;
+  /** Failed writes since the last logged one (a bus outage fails every agent's write). */
+  private failedWrites = 0;
+  private lastFailureLogMs = 0;
 
   private constructor(
     private readonly kv: KvBucket,
@@ -156,6 +160,8 @@ export class FleetRegistry {
 
   /** Heartbeats (new counters) and refreshes of silent agents' records. */
   private tick(): void {
+    // Without the bus every write would fail; records are rewritten once it is back (they are due by then).
+    if (!this.options.bus.isHealthy()) return;
     const now = Date.now();
     for (const local of this.options.local.list()) {
       if (!local.online) continue;
@@ -184,13 +190,24 @@ export class FleetRegistry {
     const previous = this.chains.get(agentId) ?? Promise.resolve();
     const next = previous
       .then(() => this.write(agentId, local.sessionId, offline))
-      .catch((error: unknown) =>
-        this.options.logger.warn({ err: error, agentId }, "fleet registry: record not written"),
-      )
+      .catch((error: unknown) => this.onWriteFailed(agentId, error))
       .finally(() => {
         if (this.chains.get(agentId) === next) this.chains.delete(agentId);
       });
     this.chains.set(agentId, next);
+  }
+
+  /** Logs the first failure, then at most one summary per FAILURE_LOG_INTERVAL_MS. */
+  private onWriteFailed(agentId: string, error: unknown): void {
+    this.failedWrites++;
+    const now = Date.now();
+    if (now - this.lastFailureLogMs < FAILURE_LOG_INTERVAL_MS) return;
+    this.options.logger.warn(
+      { err: error, agentId, failedWrites: this.failedWrites },
+      "fleet registry: records not written (readers age them to offline)",
+    );
+    this.failedWrites = 0;
+    this.lastFailureLogMs = now;
   }
 
   private async write(agentId: string, sessionId: string, offline: boolean): Promise<void> {
