@@ -163,6 +163,10 @@ export class FleetRegistry {
     // Without the bus every write would fail; records are rewritten once it is back (they are due by then).
     if (!this.options.bus.isHealthy()) return;
     const now = Date.now();
+    // The bucket's TTL drops an entry without telling watchers: drop it here too.
+    for (const [agentId, { record }] of this.view) {
+      if (now - record.refreshedMs > AGENTS_BUCKET.ttlMs) this.view.delete(agentId);
+    }
     for (const local of this.options.local.list()) {
       if (!local.online) continue;
       const last = this.written.get(local.agentId);
