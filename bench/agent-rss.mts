@@ -85,9 +85,15 @@ function cpuSeconds(pid: number): number {
 
 /** The node flags the shipped systemd unit starts the agent with (its ExecStart, before the script). */
 function unitNodeFlags(): string {
-  const unit = readFileSync(join(import.meta.dirname, "..", "deploy", "systemd", "vigil-agent.service"), "utf8");
+  const unit = readFileSync(
+    join(import.meta.dirname, "..", "deploy", "systemd", "vigil-agent.service"),
+    "utf8",
+  );
   const execStart = /^ExecStart=\S+\s+(.*?)\s*\S+\/cli\/dist\/main\.js agent/m.exec(unit);
-  if (!execStart) throw new Error("deploy/systemd/vigil-agent.service: no ExecStart=<node> [flags] .../cli/dist/main.js agent");
+  if (!execStart)
+    throw new Error(
+      "deploy/systemd/vigil-agent.service: no ExecStart=<node> [flags] .../cli/dist/main.js agent",
+    );
   return execStart[1];
 }
 
