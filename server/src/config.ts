@@ -66,6 +66,8 @@ export const serverConfigSchema = z
         agentEventsBurst: z.coerce.number().int().min(1).default(100_000),
         /** Drain: agents reconnect elsewhere after a random delay below this. */
         drainReconnectWithinMs: z.coerce.number().int().min(0).max(600_000).default(5_000),
+        /** Drain on shutdown (SIGTERM): how long agents get to finish their in-flight batches and leave. */
+        drainGraceMs: z.coerce.number().int().min(0).max(600_000).default(10_000),
       })
       .strict()
       .prefault({}),

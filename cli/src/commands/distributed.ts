@@ -22,7 +22,8 @@ export async function runServer(configFile: string | undefined): Promise<Stopper
       : undefined;
   const server = await startVigilServer({ config, bus, logger, alertReader });
   return async () => {
-    await server.close();
+    // SIGTERM: a graceful drain (agents told to move, in-flight batches acked) within grpc.drainGraceMs.
+    await server.close(config.grpc.drainGraceMs);
     await bus.close();
     await alertReader?.close();
   };
