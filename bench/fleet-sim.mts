@@ -252,6 +252,7 @@ async function oneServer(nats: NatsServerHandle): Promise<void> {
   const started = process.hrtime.bigint();
   await sleep(SECONDS * 1000);
   const end = await agents.report(true);
+  const busy = process.memoryUsage();
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
   agents.send({ type: "generate", on: false });
@@ -268,7 +269,9 @@ async function oneServer(nats: NatsServerHandle): Promise<void> {
     server_cpu_pct: Math.round((100 * serverCpuS) / wallS),
     ack_p50_ms: percentile(end.latencyMs, 50),
     ack_p99_ms: percentile(end.latencyMs, 99),
-    server_rss_MB: Math.round(process.memoryUsage().rss / 1024 / 1024),
+    server_rss_MB: Math.round(busy.rss / 1024 / 1024),
+    server_heap_MB: Math.round(busy.heapUsed / 1024 / 1024),
+    server_external_MB: Math.round(busy.external / 1024 / 1024),
     not_stored: drained.notStored,
     unacked_after: drained.unackedBatches,
     reconnects: drained.reconnects,

@@ -16,8 +16,12 @@ export const DEFAULT_API_PORT = 8080;
 /** One batch may not exceed this on the wire (agents are told in Welcome). */
 export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_EVENTS = 5000;
-/** Server-wide bound on agent bytes read and not yet acked (beyond it, streams stop being read). */
-export const DEFAULT_MAX_IN_FLIGHT_BYTES = 256 * 1024 * 1024;
+/**
+ * Server-wide bound on agent bytes (as received) read and not yet acked; beyond it,
+ * streams stop being read. Decoded and normalized, a batch takes several times
+ * its wire size, so this bounds the ingest path to a few hundred MB.
+ */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 /** Longest lifetime an enrollment token may be given (one year). */
 export const MAX_TOKEN_TTL_SECONDS = 366 * 24 * 3600;
 /** REST API requests per token (or client address) per rate-limit window. */

@@ -18,7 +18,7 @@ import { type AgentRegistry, boundedCounters } from "../registry/agent-registry"
 import type { ServerMetrics } from "../server-metrics";
 import type { IngressBudget } from "./ingress-budget";
 import { TokenBucket } from "./token-bucket";
-import type { WireMessage } from "./wire-message";
+import { decodeAgentMessage, isBatchMessage, type WireMessage } from "./wire-message";
 
 export interface SessionSettings {
   serverId: string;
@@ -92,6 +92,7 @@ export class AgentSession {
       deps.settings.helloTimeoutMs,
     );
     this.bucket = new TokenBucket(deps.settings.agentEventsPerSecond, deps.settings.agentEventsBurst);
+    limitReadAhead(call);
     call.on("data", (wire: WireMessage) => this.onData(wire));
     call.on("end", () => {
       this.close("agent closed the stream");
@@ -104,22 +105,25 @@ export class AgentSession {
 
   private onData(wire: WireMessage): void {
     const { budget, metrics } = this.deps;
-    const isBatch = wire.ok && wire.message.body?.$case === "batch";
+    const isBatch = isBatchMessage(wire);
+    const bytes = wire.byteLength;
     this.pendingMessages++;
-    budget.hold(wire.bytes);
+    budget.hold(bytes);
     if (isBatch) metrics.acksPending.inc();
     this.updateFlow();
     this.chain = this.chain
-      .then(() =>
-        wire.ok
-          ? this.handle(wire.message)
-          : this.fail(GrpcStatus.INVALID_ARGUMENT, wire.error, "malformed-message"),
-      )
+      .then(() => {
+        if (this.closed) return;
+        const decoded = decodeAgentMessage(wire);
+        return decoded.ok
+          ? this.handle(decoded.message)
+          : this.fail(GrpcStatus.INVALID_ARGUMENT, decoded.error, "malformed-message");
+      })
       .catch((error: unknown) => this.onHandlerError(error))
       .finally(() => {
         this.pendingMessages--;
         if (isBatch) metrics.acksPending.dec();
-        budget.release(wire.bytes);
+        budget.release(bytes);
         this.updateFlow();
       });
   }
@@ -411,4 +415,16 @@ export class AgentSession {
       this.logger.info({ agentId: this.identity.agentId, why }, "agent disconnected");
     }
   }
+}
+
+/**
+ * grpc-js reads and decodes messages ahead of the handler until the call's
+ * readable buffer holds its highWaterMark: 16 in object mode, and grpc-js has
+ * no option for it. Those decoded batches sit outside every bound (a paused
+ * stream still fills up to 16; 10,000 paused agents held GBs in
+ * bench/fleet-sim.mts), so the read-ahead is cut to one message.
+ */
+function limitReadAhead(call: Stream): void {
+  const state = (call as unknown as { _readableState?: { highWaterMark: number } })._readableState;
+  if (state && typeof state.highWaterMark === "number") state.highWaterMark = 1;
 }
