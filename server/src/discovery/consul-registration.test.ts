@@ -71,29 +71,7 @@ describe("consul-registration", () => {
     }
   });
 
-  test("consul-registration - TTL: passing while healthy, critical with the reason when the bus is unreachable, passing again", async () => {
-    const consul = await ConsulDouble.start();
-    let health: ServingHealth = { healthy: true, output: "bus connected; 3 agents" };
-    const subject = registration({ address: consul.url, checkTtlMs: 600 }, { health: () => health });
-    try {
-      await subject.start();
-      const check = () => consul.checksOf("vigil-server-srv-1")[0];
-      expect(check()).toMatchObject({ type: "ttl", status: "passing", output: "bus connected; 3 agents" });
-      // Kept passing across several TTLs (an expiry would show "TTL expired").
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      expect(check()).toMatchObject({ status: "passing", output: "bus connected; 3 agents" });
-
-      health = { healthy: false, output: "event bus (NATS) unreachable" };
-      await waitFor(() => check()?.status === "critical", 3000, "the check critical");
-      expect(check().output).toBe("event bus (NATS) unreachable");
-      health = { healthy: true, output: "bus connected; 0 agents" };
-      await waitFor(() => check()?.status === "passing", 3000, "the check passing again");
-    } finally {
-      await subject.stop();
-      await consul.stop();
-    }
-  });
-
+  // Passing / critical with the reason / deregistered: consul-registration-cases (double and real Consul).
   test("consul-registration - TTL: a server that stops reporting expires to critical; Consul forgetting it re-registers", async () => {
     const consul = await ConsulDouble.start();
     const subject = registration({ address: consul.url, checkTtlMs: 600 });
