@@ -6,7 +6,10 @@
  */
 export class IngressBudget {
   private held = 0;
-  private waiters = new Set<() => void>();
+  /** Paused sessions, oldest first. */
+  private readonly waiters = new Set<() => void>();
+  /** Running average message size: how many waiters the room released can take. */
+  private averageBytes = 0;
 
   constructor(
     readonly maxBytes: number,
@@ -22,6 +25,8 @@ export class IngressBudget {
   }
 
   hold(bytes: number): void {
+    this.averageBytes =
+      this.averageBytes === 0 ? bytes : this.averageBytes + (bytes - this.averageBytes) / 64;
     this.held += bytes;
     this.onChange(this.held);
   }
@@ -29,14 +34,23 @@ export class IngressBudget {
   release(bytes: number): void {
     this.held -= bytes;
     this.onChange(this.held);
-    if (this.held < this.maxBytes && this.waiters.size > 0) {
-      const waiters = this.waiters;
-      this.waiters = new Set();
-      for (const waiter of waiters) waiter();
+    if (this.held >= this.maxBytes || this.waiters.size === 0) return;
+    // Wake the longest-paused sessions, as many as the room can take, not all of
+    // them: thousands woken per release would each read one message and pause
+    // again. Below half the bound every one is woken: a woken session may have
+    // nothing to send, and the last release must not leave anyone paused.
+    let wake =
+      this.held < this.maxBytes / 2
+        ? this.waiters.size
+        : Math.max(1, Math.floor((this.maxBytes - this.held) / Math.max(1, this.averageBytes)));
+    for (const waiter of this.waiters) {
+      if (wake-- <= 0) break;
+      this.waiters.delete(waiter);
+      waiter();
     }
   }
 
-  /** `waiter` runs once, the next time the held bytes fall under the bound. */
+  /** `waiter` runs once, when the held bytes are under the bound and its turn comes. */
   whenRoom(waiter: () => void): void {
     this.waiters.add(waiter);
   }

@@ -1,5 +1,6 @@
 import { type Bus, batchMessageId, eventsSubject } from "@vigil/common";
 import { BusEventBatch, type CanonicalEvent } from "@vigil/proto";
+import { PublishSlots } from "./publish-slots";
 
 export interface PublishedBatch {
   /** Every part was already on the bus (a resent batch). */
@@ -13,6 +14,8 @@ export interface PublishedBatch {
 
 /** Room left in a bus message for headers and protocol framing. */
 const MESSAGE_OVERHEAD_BYTES = 4096;
+/** Publishes awaiting their bus ack at once, server-wide (JetStream acks in ~1 ms: plenty). */
+export const DEFAULT_CONCURRENT_PUBLISHES = 256;
 
 /**
  * Publishes one agent batch as one bus message, or as several when it exceeds
@@ -21,10 +24,15 @@ const MESSAGE_OVERHEAD_BYTES = 4096;
  * bus either way; the split is deterministic for the same events.
  */
 export class EventPublisher {
+  private readonly slots: PublishSlots;
+
   constructor(
     private readonly bus: Bus,
     private readonly serverId: string,
-  ) {}
+    concurrentPublishes = DEFAULT_CONCURRENT_PUBLISHES,
+  ) {
+    this.slots = new PublishSlots(concurrentPublishes);
+  }
 
   async publish(
     agentId: string,
@@ -39,16 +47,15 @@ export class EventPublisher {
     const subject = eventsSubject(agentId);
     const batchId = batchMessageId(agentId, sequence);
     if (whole.byteLength <= limit) {
-      const ack = await this.bus.publish(subject, whole, { msgId: batchId });
+      const ack = await this.slots.run(() => this.bus.publish(subject, whole, { msgId: batchId }));
       return { duplicate: ack.duplicate, bytes: whole.byteLength, parts: 1, oversizedEvents: 0 };
     }
     const { parts, oversizedEvents } = splitToFit(events, encode, limit);
     let duplicates = 0;
     let bytes = 0;
     for (let index = 0; index < parts.length; index++) {
-      const ack = await this.bus.publish(subject, parts[index], {
-        msgId: `${batchId}:${index + 1}/${parts.length}`,
-      });
+      const msgId = `${batchId}:${index + 1}/${parts.length}`;
+      const ack = await this.slots.run(() => this.bus.publish(subject, parts[index], { msgId }));
       if (ack.duplicate) duplicates++;
       bytes += parts[index].byteLength;
     }
