@@ -1,4 +1,4 @@
-// A small client for the Vigil REST API used by `vigil config` and `vigil tasks`.
+// A small client for the Vigil REST API used by `vigil config`, `vigil tasks` and `vigil tokens`.
 // For an HTTPS API signed by a private CA, point NODE_EXTRA_CA_CERTS at the CA file.
 
 export interface ApiOptions {

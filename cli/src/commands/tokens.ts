@@ -1,11 +1,8 @@
 // `vigil tokens create|list|revoke`: API tokens through the REST API (admin role).
 // For an HTTPS API signed by a private CA, point NODE_EXTRA_CA_CERTS at the CA file.
+import { type ApiOptions, apiRequest as request } from "./api-client";
 
-export interface TokensApiOptions {
-  api: string;
-  token?: string;
-  json: boolean;
-}
+export type TokensApiOptions = ApiOptions;
 
 export interface CreateTokenOptions extends TokensApiOptions {
   name: string;
@@ -22,27 +19,6 @@ interface TokenInfo {
   expiresAt?: string;
   lastUsedAt?: string;
   revokedAt?: string;
-}
-
-async function request<T>(
-  options: TokensApiOptions,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const response = await fetch(new URL(path, options.api), {
-    method,
-    headers: {
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  }).catch((error: Error) => {
-    throw new Error(`cannot reach the Vigil API at ${options.api} (${error.message})`);
-  });
-  const answer = (await response.json().catch(() => ({}))) as T & { message?: string };
-  if (!response.ok) throw new Error(`API ${response.status}: ${answer.message ?? response.statusText}`);
-  return answer;
 }
 
 function line(token: TokenInfo): string {
