@@ -6,8 +6,7 @@
 // (no scoring), newest first by @timestamp then event.id (the alert id), and
 // keyset paging with search_after.
 
-import { readFileSync } from "node:fs";
-import { Client, type ClientOptions, errors } from "@elastic/elasticsearch";
+import { Client, errors } from "@elastic/elasticsearch";
 import {
   type AlertPage,
   type AlertReader,
@@ -20,14 +19,9 @@ import {
   SEVERITY_BY_LEVEL,
   VigilError,
 } from "@vigil/common";
+import { type ElasticsearchConnection, elasticsearchConnectionOptions } from "../sinks/elasticsearch-config";
 
-export interface ElasticsearchAlertReaderConfig {
-  /** Node URLs, e.g. ["https://es-1:9200"]. */
-  nodes: string[];
-  auth?: { apiKey: string } | { username: string; password: string };
-  /** PEM file of the CA that signed the cluster's certificate. */
-  caFile?: string;
-  requestTimeoutMs: number;
+export interface ElasticsearchAlertReaderConfig extends ElasticsearchConnection {
   /** Data stream (or pattern) searched. */
   dataStream: string;
 }
@@ -42,24 +36,11 @@ export class ElasticsearchAlertReader implements AlertReader {
   private readonly client: Client;
 
   constructor(private readonly config: ElasticsearchAlertReaderConfig) {
-    const options: ClientOptions = {
-      nodes: config.nodes,
-      requestTimeout: config.requestTimeoutMs,
-      maxRetries: 1,
+    const options = elasticsearchConnectionOptions(config, {
       name: "vigil-server-alerts",
-    };
-    if (config.auth) options.auth = { ...config.auth };
-    if (config.caFile) {
-      try {
-        options.tls = { ca: readFileSync(config.caFile) };
-      } catch (error) {
-        throw new VigilError(
-          ErrorCodes.CONFIG_FILE,
-          `alerts.elasticsearch.caFile: cannot read ${config.caFile}: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-    }
+      maxRetries: 1,
+      configKey: "alerts.elasticsearch",
+    });
     this.client = new Client(options);
   }
 

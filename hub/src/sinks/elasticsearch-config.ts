@@ -65,28 +65,51 @@ export function elasticsearchSinkConfig(
   return config;
 }
 
-/** Options for @elastic/elasticsearch's Client. Retries are the sink's, not the client's. */
-export function elasticsearchClientOptions(config: ElasticsearchSinkConfig): ClientOptions {
+/** How to reach a cluster: what the hub's sink and the server's alert reader share. */
+export interface ElasticsearchConnection {
+  nodes: string[];
+  auth?: { apiKey: string } | { username: string; password: string };
+  /** PEM file of the CA that signed the cluster's certificate. */
+  caFile?: string;
+  requestTimeoutMs: number;
+}
+
+/**
+ * Options for @elastic/elasticsearch's Client. `configKey` names the config
+ * section in errors ("elasticsearch", "alerts.elasticsearch").
+ */
+export function elasticsearchConnectionOptions(
+  connection: ElasticsearchConnection,
+  client: { name: string; maxRetries: number; configKey: string },
+): ClientOptions {
   const options: ClientOptions = {
-    nodes: config.nodes,
-    requestTimeout: config.requestTimeoutMs,
-    // The sink retries with its own bounded backoff, so one place decides and logs.
-    maxRetries: 0,
-    name: "vigil-hub",
+    nodes: connection.nodes,
+    requestTimeout: connection.requestTimeoutMs,
+    maxRetries: client.maxRetries,
+    name: client.name,
   };
-  if (config.auth) options.auth = { ...config.auth };
-  if (config.caFile) {
+  if (connection.auth) options.auth = { ...connection.auth };
+  if (connection.caFile) {
     try {
-      options.tls = { ca: readFileSync(config.caFile) };
+      options.tls = { ca: readFileSync(connection.caFile) };
     } catch (error) {
       throw new VigilError(
         ErrorCodes.CONFIG_FILE,
-        `elasticsearch.caFile: cannot read ${config.caFile}: ${(error as Error).message}`,
+        `${client.configKey}.caFile: cannot read ${connection.caFile}: ${(error as Error).message}`,
         { cause: error },
       );
     }
   }
   return options;
+}
+
+/** The sink's client: retries are the sink's own (bounded backoff, one place decides and logs), not the client's. */
+export function elasticsearchClientOptions(config: ElasticsearchSinkConfig): ClientOptions {
+  return elasticsearchConnectionOptions(config, {
+    name: "vigil-hub",
+    maxRetries: 0,
+    configKey: "elasticsearch",
+  });
 }
 
 /** Node URLs safe to log. */
