@@ -113,6 +113,29 @@ const BENCHES: BenchSpec[] = [
       { label: "query", line: "fleet query (filter+page)", keys: ["us_per_record"] },
     ],
   },
+  {
+    file: "rules-propagation.mts",
+    args: ["50"],
+    headlines: [
+      { label: "change→hub", line: "rules change→hub installed", keys: ["p50_ms", "p99_ms"] },
+      { label: "concurrent", line: "rules concurrent changes", keys: ["changes/s"] },
+    ],
+  },
+  {
+    // 2,000 agents here to keep `npm run bench` short; the README's figures are
+    // from `node --expose-gc bench/fleet-sim.mts 10000 10 2000` and `1000 50 2000`.
+    file: "fleet-sim.mts",
+    args: ["2000", "10", "1000"],
+    headlines: [
+      { label: "streams", line: "fleet-sim streams", keys: ["streams_reached", "rss_KB_per_stream"] },
+      {
+        label: "ingest",
+        line: "fleet-sim ingest (1 server)",
+        keys: ["events/server_cpu_s", "ack_p50_ms", "ack_p99_ms"],
+      },
+      { label: "failover", line: "fleet-sim 2 servers/Consul", keys: ["failover_seconds", "events_lost"] },
+    ],
+  },
 ];
 
 const NODE_FLAGS = ["--disable-warning=MODULE_TYPELESS_PACKAGE_JSON", "--expose-gc"];
