@@ -110,6 +110,9 @@ describe("agent ↔ server - gRPC stream with acks", () => {
     agent.flush();
     expect(await agent.link.whenDrained(5000)).toBe(true);
     await waitFor(() => seen.pids.length === 95, 5000, "95 events on the bus");
+    // Each pid's first event may wait (context.hashWaitMs) for its executable's
+    // hash and leave in a later batch than flush() sent: wait for its ack too.
+    await waitFor(() => agent.counters().pendingBatches === 0, 5000, "the last batch acked");
     expect(new Set(seen.pids).size).toBe(95);
     expect(agent.counters()).toMatchObject({
       eventsCollected: 95,
