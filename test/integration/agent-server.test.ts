@@ -92,6 +92,16 @@ const host = {
 };
 
 describe("agent ↔ server - gRPC stream with acks", () => {
+  // Stopped after each test even when an assertion failed, so a failure does
+  // not leave a stream open that keeps jest from exiting.
+  let running: { agent?: VigilAgent; server?: VigilServer; bus?: MemoryBus } = {};
+  afterEach(async () => {
+    await running.agent?.stop(0);
+    await running.server?.close(0);
+    await running.bus?.close();
+    running = {};
+  });
+
   test("events flow to the bus and every batch is acked", async () => {
     const bus = createMemoryBus();
     const port = await freePort();
@@ -105,6 +115,7 @@ describe("agent ↔ server - gRPC stream with acks", () => {
       collectors: [collector],
       logger,
     });
+    running = { agent, server, bus };
     await agent.start();
     collector.emit(95, 10_000);
     agent.flush();
@@ -125,6 +136,7 @@ describe("agent ↔ server - gRPC stream with acks", () => {
       hostname: "it-host",
       eventsReceived: 95,
     });
+    running = {};
     await agent.stop(1000);
     await server.close();
     await bus.close();
@@ -142,6 +154,7 @@ describe("agent ↔ server - gRPC stream with acks", () => {
       collectors: [collector],
       logger,
     });
+    running = { agent, bus };
     await agent.start();
     collector.emit(40, 20_000); // no server yet
     agent.flush();
@@ -149,12 +162,14 @@ describe("agent ↔ server - gRPC stream with acks", () => {
     expect(agent.link.pendingBatches()).toBeGreaterThan(0);
 
     let server = await startServer(bus, port);
+    running.server = server;
     expect(await agent.link.whenDrained(10_000)).toBe(true);
     await server.close(0); // server goes away
     collector.emit(40, 30_000);
     agent.flush();
     await new Promise((resolve) => setTimeout(resolve, 300));
     server = await startServer(bus, port); // and comes back on the same port
+    running.server = server;
     expect(await agent.link.whenDrained(10_000)).toBe(true);
     await waitFor(() => seen.pids.length >= 80, 5000, "80 events on the bus");
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -164,6 +179,7 @@ describe("agent ↔ server - gRPC stream with acks", () => {
       ...Array.from({ length: 40 }, (_, i) => 30_000 + i),
     ]);
     expect(agent.link.counters.connects).toBeGreaterThanOrEqual(2);
+    running = {};
     await agent.stop(1000);
     await server.close();
     await bus.close();
