@@ -165,6 +165,25 @@ export function runKvContract(name: string, factory: KvBusFactory): void {
       expect(seen).toHaveLength(5);
     });
 
+    it("watch - with initialValues, every current value is delivered, in revision order, before watch() resolves", async () => {
+      const kv = await open();
+      await kv.put("v.b", encoder.encode("b1"));
+      await kv.put("v.a", encoder.encode("a1"));
+      await kv.put("v.c", encoder.encode("c1"));
+      await kv.delete("v.c");
+      const seen: string[] = [];
+      const watch = await kv.watch({ key: "v.*", initialValues: true }, (e) =>
+        seen.push(`${e.key}=${decoder.decode(e.value)}`),
+      );
+      expect(seen).toEqual(["v.b=b1", "v.a=a1"]);
+      await kv.put("v.a", encoder.encode("a2"));
+      await waitFor("the live change", () => seen.length >= 3);
+      await sleep(200);
+      // Each value once: the watch's own initial values do not deliver them again.
+      expect(seen).toEqual(["v.b=b1", "v.a=a1", "v.a=a2"]);
+      watch.stop();
+    });
+
     it("watch - without initialValues only changes made after it started are delivered", async () => {
       const kv = await open();
       await kv.put("old", encoder.encode("before"));

@@ -125,7 +125,8 @@ export class MemoryKv implements KvBucket {
         if (latest?.operation === "put" && subjectMatches(pattern, key)) current.push(latest);
       }
       current.sort((a, b) => a.revision - b.revision);
-      for (const entry of current) this.enqueue(watcher, entry);
+      // Delivered now, before watch() resolves (the contract); later changes are queued.
+      for (const entry of current) this.deliver(watcher, entry);
     }
     this.watchers.add(watcher);
     return {
@@ -202,17 +203,21 @@ export class MemoryKv implements KvBucket {
       const batch = watcher.queue.splice(0);
       for (const next of batch) {
         if (watcher.stopped) return;
-        if (watcher.present) {
-          if (next.operation === "put") watcher.present.add(next.key);
-          else if (!watcher.present.delete(next.key)) continue;
-        }
-        try {
-          watcher.onEntry(copy(next));
-        } catch (error) {
-          this.logger.warn({ err: error, bucket: this.name, key: next.key }, "kv watcher threw");
-        }
+        this.deliver(watcher, next);
       }
     });
+  }
+
+  private deliver(watcher: Watcher, entry: KvEntry): void {
+    if (watcher.present) {
+      if (entry.operation === "put") watcher.present.add(entry.key);
+      else if (!watcher.present.delete(entry.key)) return;
+    }
+    try {
+      watcher.onEntry(copy(entry));
+    } catch (error) {
+      this.logger.warn({ err: error, bucket: this.name, key: entry.key }, "kv watcher threw");
+    }
   }
 }
 

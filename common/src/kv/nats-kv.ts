@@ -20,6 +20,8 @@ const MESSAGE_TOO_LARGE = 10054;
  * the stream allows this much more and the value itself is checked here.
  */
 const HEADER_ALLOWANCE_BYTES = 1024;
+/** Keys read at once when a watch delivers its initial values. */
+const INITIAL_READ_CONCURRENCY = 64;
 
 export interface NatsKvOptions {
   replicas: number;
@@ -147,24 +149,47 @@ class NatsKv implements KvBucket {
     this.assertOpen();
     const pattern = options.key ?? ">";
     validateKeyPattern(this.name, pattern);
+    const deliver = (entry: KvEntry) => {
+      try {
+        onEntry(entry);
+      } catch (error) {
+        this.logger.warn({ err: error, bucket: this.name, key: entry.key }, "kv watcher threw");
+      }
+    };
+    // Revision last delivered per key present. With initial values, the current
+    // values are read and delivered before this resolves (a NATS watch hands
+    // its initial values over later, and does not say when it is done); the
+    // watch then also starts from the last values, so a change made between
+    // the read and its start is not missed, and what was delivered already is
+    // dropped. A tombstone of a key never delivered is not news either.
+    const delivered = new Map<string, number>();
+    if (options.initialValues) {
+      const keys = await this.keys(pattern);
+      const current: KvEntry[] = [];
+      for (let i = 0; i < keys.length; i += INITIAL_READ_CONCURRENCY) {
+        const entries = await Promise.all(
+          keys.slice(i, i + INITIAL_READ_CONCURRENCY).map((key) => this.get(key)),
+        );
+        for (const entry of entries) if (entry) current.push(entry);
+      }
+      current.sort((a, b) => a.revision - b.revision);
+      for (const entry of current) {
+        delivered.set(entry.key, entry.revision);
+        deliver(entry);
+      }
+    }
     const iterator = await this.kv.watch({
       key: pattern,
       include: options.initialValues ? "" : "updates",
     });
-    // The current state of a deleted key is "absent": with initial values, a
-    // tombstone of a key this watch never delivered is dropped (nats.js marks
-    // the last initial entry as an update, so isUpdate cannot tell).
-    const present = new Set<string>();
     void (async () => {
       try {
         for await (const entry of iterator) {
-          if (entry.operation === "PUT") present.add(entry.key);
-          else if (!present.delete(entry.key) && options.initialValues) continue;
-          try {
-            onEntry(toEntry(entry));
-          } catch (error) {
-            this.logger.warn({ err: error, bucket: this.name, key: entry.key }, "kv watcher threw");
-          }
+          const known = delivered.get(entry.key);
+          if (known !== undefined && known >= entry.revision) continue;
+          if (entry.operation === "PUT") delivered.set(entry.key, entry.revision);
+          else if (!delivered.delete(entry.key) && options.initialValues) continue;
+          deliver(toEntry(entry));
         }
       } catch (error) {
         this.logger.warn({ err: error, bucket: this.name, pattern }, "kv watch ended with an error");

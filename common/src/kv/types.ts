@@ -28,7 +28,11 @@ export interface KvEntry {
 export interface KvWatchOptions {
   /** Key or NATS-style pattern ("agents.*", "rules.>"); default every key. */
   key?: string;
-  /** Deliver the current value of every matching key first, then live changes. */
+  /**
+   * Deliver the current value of every matching key first — all of them before
+   * watch() resolves, so a caller holds the whole view when it starts serving —
+   * then live changes.
+   */
   initialValues: boolean;
 }
 

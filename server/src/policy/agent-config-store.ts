@@ -71,12 +71,8 @@ export class AgentConfigStore {
     const kv = await bus.openKv({ ...AGENT_CONFIG_BUCKET });
     const store = new AgentConfigStore(kv, logger);
     await store.seed(seed);
+    // Resolves with every document applied: the view is complete before the first agent.
     store.watch = await kv.watch({ key: ">", initialValues: true }, (entry) => store.apply(entry));
-    // The watch delivers asynchronously; read the bucket now so the view is complete before the first agent.
-    for (const key of await kv.keys()) {
-      const entry = await kv.get(key);
-      if (entry) store.apply(entry);
-    }
     return store;
   }
 

@@ -42,8 +42,6 @@ interface Written {
 
 /** Compare-and-set rounds before a write gives up (another writer keeps winning). */
 const MAX_CAS_ATTEMPTS = 5;
-/** Parallel reads when loading the bucket at start. */
-const LOAD_CONCURRENCY = 64;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 /** Ticks per heartbeat interval: how soon a heartbeat reaches the bucket. */
 const TICKS_PER_INTERVAL = 5;
@@ -84,13 +82,6 @@ export class FleetRegistry {
     const kv = await options.bus.openKv(AGENTS_BUCKET);
     const holder: { current?: KvWatch } = {};
     const registry = new FleetRegistry(kv, holder, options);
-    const keys = await kv.keys(`${AGENT_KEY_PREFIX}*`);
-    for (let i = 0; i < keys.length; i += LOAD_CONCURRENCY) {
-      const entries = await Promise.all(keys.slice(i, i + LOAD_CONCURRENCY).map((key) => kv.get(key)));
-      for (const entry of entries) {
-        if (entry) registry.onEntry(entry.key, entry.value, entry.revision, entry.operation);
-      }
-    }
     holder.current = await kv.watch({ key: `${AGENT_KEY_PREFIX}*`, initialValues: true }, (entry) =>
       registry.onEntry(entry.key, entry.value, entry.revision, entry.operation),
     );

@@ -94,11 +94,8 @@ export class FleetTasks implements AgentControl {
       maxValueBytes,
     });
     const tasks = new FleetTasks(kv, options, maxValueBytes);
+    // Resolves with every live task known, before the first agent connects.
     tasks.watch = await kv.watch({ key: "task.*", initialValues: true }, (entry) => tasks.onTaskEntry(entry));
-    for (const key of await kv.keys("task.*")) {
-      const entry = await kv.get(key);
-      if (entry) tasks.onTaskEntry(entry);
-    }
     return tasks;
   }
 

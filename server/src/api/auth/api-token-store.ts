@@ -76,10 +76,6 @@ export class ApiTokenStore {
   /** Loads every token, then follows changes made by any instance. */
   static async open(bucket: KvBucket): Promise<ApiTokenStore> {
     const store = new ApiTokenStore(bucket);
-    for (const key of await bucket.keys()) {
-      const entry = await bucket.get(key);
-      if (entry) store.apply(entry);
-    }
     store.watch = await bucket.watch({ initialValues: true }, (entry) => store.apply(entry));
     return store;
   }
