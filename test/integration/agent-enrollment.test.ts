@@ -16,6 +16,7 @@ import { createMemoryBus, ErrorCodes, silentLogger } from "@vigil/common";
 import { AgentServiceClient, EnrollmentServiceClient, type EnrollResponse } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { EXEC_CAT_SHADOW } from "../fixtures/sample-events";
+import { apiCall } from "../harness/servers-on-nats";
 import { createTestPki, type TestPki } from "../harness/test-certs";
 import { waitFor } from "../harness/wait-for";
 
@@ -77,13 +78,8 @@ async function startServer(options: { mtls?: boolean } = {}): Promise<VigilServe
   return server;
 }
 
-async function api(server: VigilServer, method: string, path: string, body?: unknown) {
-  const response = await fetch(`http://127.0.0.1:${server.apiPort}${path}`, {
-    method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+function api(server: VigilServer, method: string, path: string, body?: unknown) {
+  return apiCall(server, method, path, { body });
 }
 
 async function newToken(server: VigilServer, body: Record<string, unknown>): Promise<string> {

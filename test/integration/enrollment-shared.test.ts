@@ -9,10 +9,11 @@ import {
   readCredential,
   VigilAgent,
 } from "@vigil/agent";
-import { type Bus, connectNatsBus, silentLogger } from "@vigil/common";
+import { silentLogger } from "@vigil/common";
 import { AgentServiceClient, EnrollmentServiceClient, type EnrollResponse } from "@vigil/proto";
-import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
+import type { VigilServer } from "@vigil/server";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { apiCall, ServersOnNats } from "../harness/servers-on-nats";
 import { waitFor } from "../harness/wait-for";
 
 // Enrolment shared by every server: two server instances on one real NATS
@@ -35,36 +36,21 @@ const host = {
 
 let nats: NatsServerHandle;
 let work: string;
-const buses: Bus[] = [];
-const servers: VigilServer[] = [];
+const fleet = new ServersOnNats(() => nats.url, logger);
 const agents: VigilAgent[] = [];
 let serverA: VigilServer;
 let serverB: VigilServer;
 
-async function startServer(serverId: string): Promise<VigilServer> {
-  const bus = await connectNatsBus({ servers: [nats.url], name: serverId, logger });
-  buses.push(bus);
-  const server = await startVigilServer({
-    config: serverConfigSchema.parse({
-      serverId,
-      grpc: { port: 0, helloTimeoutMs: 2000 },
-      api: { port: 0 },
-      enrollment: { enabled: true, rateLimit: { burst: 30, perSecond: 0.5 } },
-    }),
-    bus,
-    logger,
+function startServer(serverId: string): Promise<VigilServer> {
+  return fleet.start(serverId, {
+    grpc: { port: 0, helloTimeoutMs: 2000 },
+    api: { port: 0 },
+    enrollment: { enabled: true, rateLimit: { burst: 30, perSecond: 0.5 } },
   });
-  servers.push(server);
-  return server;
 }
 
-async function api(server: VigilServer, method: string, path: string, body?: unknown) {
-  const response = await fetch(`http://127.0.0.1:${server.apiPort}${path}`, {
-    method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+function api(server: VigilServer, method: string, path: string, body?: unknown) {
+  return apiCall(server, method, path, { body });
 }
 
 async function newToken(server: VigilServer, kind: "one-time" | "fleet"): Promise<string> {
@@ -133,8 +119,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const agent of agents) await agent.stop(0);
-  for (const server of servers) await server.close(0);
-  for (const bus of buses) await bus.close();
+  await fleet.close();
   await nats?.stop();
   rmSync(work, { recursive: true, force: true });
 });

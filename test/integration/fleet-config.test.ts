@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentConfigSchema, type RunningAgent, startAgent } from "@vigil/agent";
-import { type Bus, connectNatsBus, silentLogger } from "@vigil/common";
-import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
+import { silentLogger } from "@vigil/common";
+import type { VigilServer } from "@vigil/server";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { apiCall, ServersOnNats } from "../harness/servers-on-nats";
 import { waitFor } from "../harness/wait-for";
 
 // Agent config by group and label across a fleet of servers: two server
@@ -21,27 +22,17 @@ jest.setTimeout(60_000);
 
 let nats: NatsServerHandle;
 let work: string;
-const buses: Bus[] = [];
-const servers: VigilServer[] = [];
+const fleet = new ServersOnNats(() => nats.url, logger);
 const agents: RunningAgent[] = [];
 let serverA: VigilServer;
 let serverB: VigilServer;
 
-async function startServer(serverId: string): Promise<VigilServer> {
-  const bus = await connectNatsBus({ servers: [nats.url], name: serverId, logger });
-  buses.push(bus);
-  const server = await startVigilServer({
-    config: serverConfigSchema.parse({
-      serverId,
-      grpc: { port: 0, agentToken: TOKEN, heartbeatIntervalMs: 1000 },
-      api: { port: 0, token: API_TOKEN },
-      agentPolicy: { batch: { maxEvents: 500 } },
-    }),
-    bus,
-    logger,
+function startServer(serverId: string): Promise<VigilServer> {
+  return fleet.start(serverId, {
+    grpc: { port: 0, agentToken: TOKEN, heartbeatIntervalMs: 1000 },
+    api: { port: 0, token: API_TOKEN },
+    agentPolicy: { batch: { maxEvents: 500 } },
   });
-  servers.push(server);
-  return server;
 }
 
 async function agentOn(
@@ -63,17 +54,8 @@ async function agentOn(
   return running;
 }
 
-async function api(server: VigilServer, method: string, path: string, body?: unknown) {
-  const response = await fetch(`http://127.0.0.1:${server.apiPort}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${API_TOKEN}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+function api(server: VigilServer, method: string, path: string, body?: unknown) {
+  return apiCall(server, method, path, { body, token: API_TOKEN });
 }
 
 interface Effective {
@@ -108,8 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const agent of agents) await agent.stop(500);
-  for (const server of servers) await server.close(0);
-  for (const bus of buses) await bus.close();
+  await fleet.close();
   await nats?.stop();
   rmSync(work, { recursive: true, force: true });
 });

@@ -4,6 +4,7 @@ import { type AgentCounters, AgentServiceClient, type Hello, type ServerMessage 
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { SAMPLE_HELLO } from "../fixtures/sample-events";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { type ApiAnswer, apiCall } from "../harness/servers-on-nats";
 import { waitFor } from "../harness/wait-for";
 
 // The fleet registry across server instances sharing one real NATS: agents
@@ -98,14 +99,8 @@ const COUNTERS: AgentCounters = {
   tasks: {},
 };
 
-async function api(
-  server: VigilServer,
-  path: string,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`http://127.0.0.1:${server.apiPort}${path}`, {
-    headers: { authorization: `Bearer ${API_TOKEN}` },
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+function api(server: VigilServer, path: string): Promise<ApiAnswer> {
+  return apiCall(server, "GET", path, { token: API_TOKEN });
 }
 
 interface AgentView {

@@ -13,6 +13,7 @@ import { hubConfigSchema, type RunningHub, startHub } from "@vigil/hub";
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { type ApiAnswer, apiCall } from "../harness/servers-on-nats";
 import { waitFor } from "../harness/wait-for";
 
 // Rules through the API, end to end on real NATS: two servers share one
@@ -95,16 +96,8 @@ describe("rules API - real NATS, two servers, a live hub", () => {
     path: string,
     body?: unknown,
     token = ADMIN,
-  ): Promise<{ status: number; body: Record<string, unknown> }> {
-    const response = await fetch(`http://127.0.0.1:${server.apiPort}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  ): Promise<ApiAnswer> {
+    return apiCall(server, method, path, { body, token });
   }
 
   async function currentVersion(server: VigilServer): Promise<number> {
