@@ -1,4 +1,5 @@
 import type { EcsDocument } from "@vigil/common";
+import { apiRequest } from "./api-client";
 
 export interface AlertsCommandOptions {
   api: string;
@@ -33,24 +34,12 @@ export async function showAlerts(options: AlertsCommandOptions): Promise<void> {
 }
 
 async function fetchAlerts(options: AlertsCommandOptions, since: string | undefined): Promise<EcsDocument[]> {
-  const url = new URL("/api/v1/alerts", options.api);
-  url.searchParams.set("limit", String(options.limit));
-  if (options.level) url.searchParams.set("level", options.level);
-  if (options.rule) url.searchParams.set("rule", options.rule);
-  if (options.host) url.searchParams.set("host", options.host);
-  if (since) url.searchParams.set("since", since);
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
-    });
-  } catch (error) {
-    throw new Error(
-      `cannot reach the Vigil API at ${options.api} (${(error as Error).message}); is \`npm start\` running?`,
-    );
-  }
-  const body = (await response.json()) as { alerts?: EcsDocument[]; message?: string };
-  if (!response.ok) throw new Error(`API ${response.status}: ${body.message ?? JSON.stringify(body)}`);
+  const query = new URLSearchParams({ limit: String(options.limit) });
+  if (options.level) query.set("level", options.level);
+  if (options.rule) query.set("rule", options.rule);
+  if (options.host) query.set("host", options.host);
+  if (since) query.set("since", since);
+  const body = await apiRequest<{ alerts?: EcsDocument[] }>(options, "GET", `/api/v1/alerts?${query}`);
   return body.alerts ?? [];
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { ApiError, apiRequest } from "./api-client";
 
 // `vigil rules ...`: rules and ruleset versions through the REST API.
 
@@ -49,41 +50,21 @@ async function call<T>(
   body?: unknown,
   file?: string,
 ): Promise<T> {
-  let response: Response;
   try {
-    response = await fetch(new URL(path, options.api), {
-      method,
-      headers: {
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    return await apiRequest<T>(options, method, path, body);
   } catch (error) {
-    throw new Error(
-      `cannot reach the Vigil API at ${options.api} (${(error as Error).message}); is \`npm start\` running?`,
-    );
-  }
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text === "" ? {} : JSON.parse(text);
-  } catch {
-    parsed = { message: text };
-  }
-  if (!response.ok) {
-    const refusal = parsed as { message?: string; problems?: RuleProblem[] };
-    if (refusal.problems && refusal.problems.length > 0) {
+    const problems =
+      error instanceof ApiError ? (error.answer.problems as RuleProblem[] | undefined) : undefined;
+    if (error instanceof ApiError && problems && problems.length > 0) {
       const where = file ?? "rule";
-      const lines = refusal.problems.map(
+      const lines = problems.map(
         (problem) =>
           `  ${where}${problem.line === undefined ? "" : `:${problem.line}:${problem.column ?? 1}`}: ${problem.message}`,
       );
-      throw new Error(`API ${response.status}: rule refused\n${lines.join("\n")}`);
+      throw new Error(`API ${error.status}: rule refused\n${lines.join("\n")}`);
     }
-    throw new Error(`API ${response.status}: ${refusal.message ?? text}`);
+    throw error;
   }
-  return parsed as T;
 }
 
 function readRuleFile(file: string): string {
