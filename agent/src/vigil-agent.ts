@@ -393,15 +393,10 @@ export class VigilAgent {
     const { host, config } = this.options;
     return {
       agentId: this.options.agentId,
-      hostname: host.hostname,
-      osName: host.osName,
-      osVersion: host.osVersion,
-      kernelRelease: host.kernelRelease,
-      architecture: host.architecture,
+      ...host,
       agentVersion: AGENT_VERSION,
       collectors: this.options.collectors.map((collector) => collector.name),
       capabilities: ["batch-ack", "heartbeat", "config-update", "tasks"],
-      ipAddresses: host.ipAddresses,
       labels: config.labels,
       groups: config.groups,
       // Read per Hello: the driver may be loaded or upgraded while the agent runs.
