@@ -14,7 +14,7 @@ import {
 } from "@vigil/common";
 import { BusEventBatch, type CanonicalEvent, Event } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
-import { EXEC_CAT_SHADOW } from "../fixtures/sample-events";
+import { EXEC_CAT_SHADOW, execCatShadowAs, writeExecReplayFile } from "../fixtures/sample-events";
 import { freeLoopbackPort } from "../harness/nats-server";
 import { waitFor } from "../harness/wait-for";
 
@@ -317,14 +317,11 @@ describe("agent health - heartbeats, watchdog, live settings, tasks over real gR
     for (let i = 0; i < 60_000; i++) {
       const event: Event =
         i % 100 === 0
-          ? {
-              ...EXEC_CAT_SHADOW,
-              process: { ...(EXEC_CAT_SHADOW.process as NonNullable<Event["process"]>), pid: 500_000 + i },
-            }
+          ? execCatShadowAs(500_000 + i)
           : {
               timestampUs: 1,
               collector: "replay",
-              process: { ...(EXEC_CAT_SHADOW.process as NonNullable<Event["process"]>), pid: 500_000 + i },
+              process: execCatShadowAs(500_000 + i).process,
               payload: { $case: "fork", value: { childPid: i + 1 } },
             };
       lines.push(JSON.stringify(Event.toJSON(event)));
@@ -367,13 +364,7 @@ describe("agent health - heartbeats, watchdog, live settings, tasks over real gR
 describe("agent health - SIGTERM shutdown of a real agent process", () => {
   test("flushes, drains to the server and exits 0: every replayed event arrives exactly once", async () => {
     const count = 800;
-    const lines: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const proc = { ...(EXEC_CAT_SHADOW.process as NonNullable<Event["process"]>), pid: 700_000 + i };
-      lines.push(JSON.stringify(Event.toJSON({ ...EXEC_CAT_SHADOW, process: proc })));
-    }
-    const file = join(work, "sigterm.jsonl");
-    writeFileSync(file, `${lines.join("\n")}\n`);
+    const file = writeExecReplayFile(join(work, "sigterm.jsonl"), 700_000, count);
     const stateDir = mkdtempSync(join(work, "sigterm-state-"));
     const env: NodeJS.ProcessEnv = {};
     for (const [name, value] of Object.entries(process.env))

@@ -2,13 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, Metadata, makeGenericClientConstructor, type ServiceError } from "@grpc/grpc-js";
-import {
-  type AgentConfig,
-  agentConfigSchema,
-  type Collector,
-  type EventSink,
-  VigilAgent,
-} from "@vigil/agent";
+import { type AgentConfig, agentConfigSchema, VigilAgent } from "@vigil/agent";
 import {
   type BusMessage,
   createMemoryBus,
@@ -17,9 +11,10 @@ import {
   type MemoryBus,
   silentLogger,
 } from "@vigil/common";
-import { AgentServiceClient, BusEventBatch, type Event, type ServerMessage } from "@vigil/proto";
+import { AgentServiceClient, BusEventBatch, type ServerMessage } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { EXEC_CAT_SHADOW, SAMPLE_HELLO } from "../fixtures/sample-events";
+import { ManualCollector } from "../harness/manual-collector";
 import { freeLoopbackPort as freePort } from "../harness/nats-server";
 import { waitFor } from "../harness/wait-for";
 
@@ -27,24 +22,6 @@ const TOKEN = "integration-test-token-0123456789";
 const logger = silentLogger();
 
 /** A collector the test drives by hand. */
-class ManualCollector implements Collector {
-  readonly name = "manual";
-  private sink: EventSink | undefined;
-  async start(sink: EventSink): Promise<void> {
-    this.sink = sink;
-  }
-  async stop(): Promise<void> {}
-  stats(): Record<string, number> {
-    return {};
-  }
-  emit(count: number, firstPid: number): void {
-    for (let i = 0; i < count; i++) {
-      const process = { ...(EXEC_CAT_SHADOW.process as NonNullable<Event["process"]>), pid: firstPid + i };
-      this.sink?.({ ...EXEC_CAT_SHADOW, process });
-    }
-  }
-}
-
 async function startServer(bus: MemoryBus, grpcPort: number): Promise<VigilServer> {
   const config = serverConfigSchema.parse({
     serverId: "it-server",

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import {
@@ -11,9 +11,9 @@ import {
   type MemoryBus,
   silentLogger,
 } from "@vigil/common";
-import { BusEventBatch, Event } from "@vigil/proto";
+import { BusEventBatch } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
-import { EXEC_CAT_SHADOW } from "../fixtures/sample-events";
+import { writeExecReplayFile } from "../fixtures/sample-events";
 import { freeLoopbackPort } from "../harness/nats-server";
 import { waitFor } from "../harness/wait-for";
 
@@ -45,14 +45,7 @@ afterAll(() => {
 
 /** A replay file of exec events with pids first..first+count-1. */
 function replayFile(name: string, first: number, count: number): string {
-  const lines: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const process = { ...(EXEC_CAT_SHADOW.process as NonNullable<Event["process"]>), pid: first + i };
-    lines.push(JSON.stringify(Event.toJSON({ ...EXEC_CAT_SHADOW, process })));
-  }
-  const file = join(work, name);
-  writeFileSync(file, `${lines.join("\n")}\n`);
-  return file;
+  return writeExecReplayFile(join(work, name), first, count);
 }
 
 /** A bus whose publishes take `delayMs`: a slow server tier. */

@@ -8,14 +8,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type AgentConfig,
-  agentConfigSchema,
-  type Collector,
-  type EventSink,
-  rendezvousOrder,
-  VigilAgent,
-} from "@vigil/agent";
+import { type AgentConfig, agentConfigSchema, rendezvousOrder, VigilAgent } from "@vigil/agent";
 import {
   type BusMessage,
   createMemoryBus,
@@ -24,10 +17,10 @@ import {
   type MemoryBus,
   silentLogger,
 } from "@vigil/common";
-import { BusEventBatch, type Event } from "@vigil/proto";
+import { BusEventBatch } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { ConsulDouble } from "../doubles/consul-double";
-import { EXEC_CAT_SHADOW } from "../fixtures/sample-events";
+import { ManualCollector } from "../harness/manual-collector";
 import { freeLoopbackPort } from "../harness/nats-server";
 import { waitFor } from "../harness/wait-for";
 
@@ -35,24 +28,6 @@ const TOKEN = "integration-test-token-0123456789";
 const CONSUL_TOKEN = "consul-acl-secret-0000-1111-2222";
 const AGENTS = 30;
 const logger = silentLogger();
-
-class ManualCollector implements Collector {
-  readonly name = "manual";
-  private sink: EventSink | undefined;
-  async start(sink: EventSink): Promise<void> {
-    this.sink = sink;
-  }
-  async stop(): Promise<void> {}
-  stats(): Record<string, number> {
-    return {};
-  }
-  emit(count: number, firstPid: number): void {
-    for (let i = 0; i < count; i++) {
-      const process = { ...(EXEC_CAT_SHADOW.process as NonNullable<Event["process"]>), pid: firstPid + i };
-      this.sink?.({ ...EXEC_CAT_SHADOW, process });
-    }
-  }
-}
 
 const host = {
   hostname: "it-host",

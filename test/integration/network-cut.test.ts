@@ -11,7 +11,7 @@ import {
 } from "@vigil/common";
 import { BusEventBatch, type CanonicalEvent, Event } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
-import { EXEC_CAT_SHADOW } from "../fixtures/sample-events";
+import { execCatShadowAs } from "../fixtures/sample-events";
 import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy";
 import { killAllVigil, spawnVigil, type VigilProcess } from "../harness/vigil-process";
 import { waitFor } from "../harness/wait-for";
@@ -72,10 +72,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const execLine = (pid: number) => {
-  const process = { ...(EXEC_CAT_SHADOW.process as NonNullable<Event["process"]>), pid };
-  return JSON.stringify(Event.toJSON({ ...EXEC_CAT_SHADOW, process }));
-};
+const execLine = (pid: number) => JSON.stringify(Event.toJSON(execCatShadowAs(pid)));
 const forkLine = (pid: number) =>
   JSON.stringify({
     timestampUs: 1_763_900_000_000_000 + pid,

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectNatsBus, EVENTS_STREAM, silentLogger } from "@vigil/common";
-import { BusEventBatch, Event } from "@vigil/proto";
+import { BusEventBatch } from "@vigil/proto";
 import { ConsulDouble } from "../doubles/consul-double";
-import { EXEC_CAT_SHADOW } from "../fixtures/sample-events";
+import { writeExecReplayFile } from "../fixtures/sample-events";
 import { freeLoopbackPort, type NatsServerHandle, startNatsServer } from "../harness/nats-server";
 import { httpOk, killAllVigil, spawnVigil, type VigilProcess } from "../harness/vigil-process";
 import { waitFor } from "../harness/wait-for";
@@ -66,13 +66,7 @@ function startServer(ports: ServerPorts): VigilProcess {
 }
 
 function startAgent(agentId: string, firstPid: number): VigilProcess {
-  const lines: string[] = [];
-  for (let i = 0; i < EVENTS; i++) {
-    const process = { ...(EXEC_CAT_SHADOW.process as NonNullable<Event["process"]>), pid: firstPid + i };
-    lines.push(JSON.stringify(Event.toJSON({ ...EXEC_CAT_SHADOW, process })));
-  }
-  const file = join(work, `${agentId}.jsonl`);
-  writeFileSync(file, `${lines.join("\n")}\n`);
+  const file = writeExecReplayFile(join(work, `${agentId}.jsonl`), firstPid, EVENTS);
   return spawnVigil(agentId, ["agent"], {
     VIGIL_AGENT_AGENT_ID: agentId,
     VIGIL_AGENT_TOKEN: TOKEN,
