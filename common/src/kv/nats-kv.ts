@@ -159,11 +159,14 @@ class NatsKv implements KvBucket {
     // Revision last delivered per key present. With initial values, the current
     // values are read and delivered before this resolves (a NATS watch hands
     // its initial values over later, and does not say when it is done); the
-    // watch then also starts from the last values, so a change made between
-    // the read and its start is not missed, and what was delivered already is
-    // dropped. A tombstone of a key never delivered is not news either.
+    // watch then starts just after the stream's last revision as it was before
+    // the read, so a change made during the read is not missed, and what the
+    // read delivered already is dropped. A tombstone of a key never delivered
+    // is not news either.
     const delivered = new Map<string, number>();
+    let resumeFromRevision: number | undefined;
     if (options.initialValues) {
+      resumeFromRevision = (await this.kv.status()).streamInfo.state.last_seq + 1;
       const keys = await this.keys(pattern);
       const current: KvEntry[] = [];
       for (let i = 0; i < keys.length; i += INITIAL_READ_CONCURRENCY) {
@@ -178,10 +181,11 @@ class NatsKv implements KvBucket {
         deliver(entry);
       }
     }
-    const iterator = await this.kv.watch({
-      key: pattern,
-      include: options.initialValues ? "" : "updates",
-    });
+    const iterator = await this.kv.watch(
+      resumeFromRevision === undefined
+        ? { key: pattern, include: "updates" }
+        : { key: pattern, resumeFromRevision },
+    );
     void (async () => {
       try {
         for await (const entry of iterator) {
