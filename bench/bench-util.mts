@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { processEntityId } from "@vigil/common";
 import { BusEventBatch, type CanonicalEvent, Event, Hello } from "@vigil/proto";
 import { type AgentIdentity, identityFromHello, normalizeEvent } from "@vigil/server";
 
@@ -264,9 +265,22 @@ export function benchIdentity(agentId = "bench-agent"): AgentIdentity {
   );
 }
 
-/** Agent events as the replay collector builds them. */
-export function toEvents(lines: Record<string, unknown>[]): Event[] {
-  return lines.map((line) => Event.fromJSON(line));
+/**
+ * Agent events as a production agent sends them: the replay lines, plus the
+ * process entity ids its enricher sets on every event (process, parent,
+ * grandparent), so the server's fallback that computes them for older agents
+ * is not what gets measured.
+ */
+export function toEvents(lines: Record<string, unknown>[], agentId = benchIdentity().agentId): Event[] {
+  return lines.map((line) => {
+    const event = Event.fromJSON(line);
+    for (const process of [event.process, event.process?.parent, event.process?.grandparent]) {
+      if (process && process.entityId === "") {
+        process.entityId = processEntityId(agentId, process.pid, process.startTimeUs);
+      }
+    }
+    return event;
+  });
 }
 
 /** Events normalised by the server's normalizeEvent into bus batches of batchSize (sequence 1, 2, ...). */
@@ -286,6 +300,8 @@ export function toBusBatches(identity: AgentIdentity, events: Event[], batchSize
       serverId: "bench-server",
       receivedUs,
       events: canonical,
+      host: identity.host,
+      agent: identity.agent,
     });
   }
   return batches;

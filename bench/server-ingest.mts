@@ -70,6 +70,8 @@ function cpuPath(): void {
       serverId: "bench-server",
       receivedUs,
       events: canonical,
+      host: identity.host,
+      agent: identity.agent,
     }).finish();
     sink += data.byteLength;
     return canonical.length;

@@ -64,6 +64,7 @@ export type {
   ConsulServiceEntry,
   ConsulServiceRegistration,
 } from "./discovery/consul-types";
+export { withBatchIdentity } from "./ecs/batch-identity";
 export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";

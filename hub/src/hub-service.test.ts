@@ -48,7 +48,6 @@ function execEvent(index: number, commandLine: string): CanonicalEvent {
       type: ["start"],
       action: "exec",
     },
-    host: { id: "agent-1", name: "web-01", hostname: "web-01" },
     process: {
       pid: 100 + index,
       name: "cat",
@@ -67,6 +66,9 @@ async function publishBatch(bus: MemoryBus, sequence: number, events: CanonicalE
     serverId: "s",
     receivedUs: 0,
     events,
+    // As the server sends them: once per batch, not on each event.
+    host: { id: "agent-1", name: "web-01", hostname: "web-01", architecture: "", ip: [], os: undefined },
+    agent: { id: "agent-1", type: "vigil-agent", version: "0.1.0" },
   }).finish();
   await bus.publish(eventsSubject("agent-1"), data, { msgId: `agent-1:${sequence}` });
 }

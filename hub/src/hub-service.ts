@@ -14,6 +14,7 @@ import {
   type Logger,
   type Registry,
   toEcsDocument,
+  withBatchIdentity,
 } from "@vigil/common";
 import { BusEventBatch } from "@vigil/proto";
 import { type AlertingRule, buildAlert } from "./alerts/build-alert";
@@ -103,7 +104,7 @@ export class HubService {
   /** Evaluates one batch; exported for the benchmark and tests. */
   evaluateBatch(batch: BusEventBatch, now = new Date()): Alert[] {
     const alerts: Alert[] = [];
-    for (const event of batch.events) {
+    for (const event of withBatchIdentity(batch)) {
       const document = toEcsDocument(event);
       const matched = this.options.rules.evaluate(document);
       for (const rule of matched) alerts.push(buildAlert(rule, document, now));

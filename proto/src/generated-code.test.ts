@@ -63,6 +63,8 @@ describe("proto - generated code", () => {
       sequence: 1,
       serverId: "s",
       receivedUs: 2,
+      host: undefined,
+      agent: undefined,
       events: [],
     }).finish();
     expect(() => BusEventBatch.decode(bytes.subarray(0, bytes.length - 1))).toThrow();

@@ -2,3 +2,4 @@
 export * from "./gen/vigil/v1/agent";
 export * from "./gen/vigil/v1/bus";
 export * from "./gen/vigil/v1/enrollment";
+export { reusedWriterEncoder } from "./reused-writer";

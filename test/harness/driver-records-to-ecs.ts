@@ -38,6 +38,7 @@ export function driverRecordsToEcs(records: DriverRecordSpec[]): EcsDocument[] {
       receivedUs: 1_763_900_000_100_000,
     });
     if (canonical === undefined) throw new Error("no canonical event");
-    return toEcsDocument(canonical) as EcsDocument;
+    // The host and agent travel on the bus batch; put them on as the hub does.
+    return toEcsDocument({ ...canonical, host: identity.host, agent: identity.agent }) as EcsDocument;
   });
 }

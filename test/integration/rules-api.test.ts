@@ -116,6 +116,8 @@ describe("rules API - real NATS, two servers, a live hub", () => {
         serverId: "test",
         receivedUs: 0,
         events: [event],
+        host: undefined,
+        agent: undefined,
       }).finish(),
       { msgId: `rules-agent:${sequence}` },
     );

@@ -345,7 +345,7 @@ export class AgentSession {
     const stopTimer = metrics.publishSeconds.startTimer();
     let published: PublishedBatch;
     try {
-      published = await this.deps.publisher.publish(identity.agentId, batch.sequence, canonical, receivedUs);
+      published = await this.deps.publisher.publish(identity, batch.sequence, canonical, receivedUs);
     } catch (error) {
       // Not acked: the agent keeps the batch and resends it on its next stream.
       metrics.batches.inc({ status: "failed" });

@@ -1,4 +1,4 @@
-import { toEcsDocument } from "@vigil/common";
+import { toEcsDocument, withBatchIdentity } from "@vigil/common";
 import {
   CONNECT_OUT,
   EXEC_CAT_SHADOW,
@@ -16,8 +16,18 @@ const position = { sequence: 17, index: 3, receivedUs: 1_763_900_000_500_000 };
 function ecs(event: typeof EXEC_CAT_SHADOW) {
   const canonical = normalizeEvent(identity, event, position);
   if (!canonical) throw new Error("expected a canonical event");
+  // The host and agent travel on the batch, as the publisher sends them.
+  const [withHost] = withBatchIdentity({
+    agentId: identity.agentId,
+    sequence: position.sequence,
+    serverId: "s1",
+    receivedUs: position.receivedUs,
+    events: [canonical],
+    host: identity.host,
+    agent: identity.agent,
+  });
   // biome-ignore lint/suspicious/noExplicitAny: assertions walk the nested ECS document freely
-  return toEcsDocument(canonical) as Record<string, any>;
+  return toEcsDocument(withHost) as Record<string, any>;
 }
 
 describe("normalize - agent events to ECS", () => {

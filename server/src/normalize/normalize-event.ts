@@ -25,6 +25,8 @@ export interface EventPosition {
  * Agent event → canonical (ECS-shaped) event. Pure: the same input always
  * gives the same output, which is what lets a resent batch dedup cleanly.
  * Returns undefined for an event without a payload (nothing to say).
+ * host and agent are left out: they are the batch's (BusEventBatch.host/agent,
+ * from the same identity), encoded once per batch rather than per event.
  */
 export function normalizeEvent(
   identity: AgentIdentity,
@@ -36,8 +38,8 @@ export function normalizeEvent(
   const canonical: CanonicalEvent = {
     timestampUs: event.timestampUs || position.receivedUs,
     event: baseEvent(identity, event, position),
-    host: identity.host,
-    agent: identity.agent,
+    host: undefined,
+    agent: undefined,
     process: event.process ? processFields(identity.agentId, event.process) : undefined,
     user: event.process ? userFields(event.process) : undefined,
     source: undefined,

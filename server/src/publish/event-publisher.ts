@@ -1,5 +1,6 @@
 import { type Bus, batchMessageId, eventsSubject } from "@vigil/common";
-import { BusEventBatch, type CanonicalEvent } from "@vigil/proto";
+import { BusEventBatch, type CanonicalEvent, reusedWriterEncoder } from "@vigil/proto";
+import type { AgentIdentity } from "../normalize/agent-identity";
 import { PublishSlots } from "./publish-slots";
 
 export interface PublishedBatch {
@@ -25,6 +26,7 @@ export const DEFAULT_CONCURRENT_PUBLISHES = 256;
  */
 export class EventPublisher {
   private readonly slots: PublishSlots;
+  private readonly encodeBatch = reusedWriterEncoder(BusEventBatch);
 
   constructor(
     private readonly bus: Bus,
@@ -35,14 +37,23 @@ export class EventPublisher {
   }
 
   async publish(
-    agentId: string,
+    identity: AgentIdentity,
     sequence: number,
     events: CanonicalEvent[],
     receivedUs: number,
   ): Promise<PublishedBatch> {
+    const { agentId, host, agent } = identity;
     const limit = this.bus.maxMessageBytes() - MESSAGE_OVERHEAD_BYTES;
     const encode = (part: CanonicalEvent[]) =>
-      BusEventBatch.encode({ agentId, sequence, serverId: this.serverId, receivedUs, events: part }).finish();
+      this.encodeBatch({
+        agentId,
+        sequence,
+        serverId: this.serverId,
+        receivedUs,
+        events: part,
+        host,
+        agent,
+      });
     const whole = encode(events);
     const subject = eventsSubject(agentId);
     const batchId = batchMessageId(agentId, sequence);

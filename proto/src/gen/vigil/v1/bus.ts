@@ -23,6 +23,13 @@ export interface BusEventBatch {
   serverId: string;
   receivedUs: number;
   events: CanonicalEvent[];
+  /**
+   * The agent's host and agent facts, the same for every event of the batch,
+   * so they travel once per batch instead of once per event. Readers put them
+   * on each event that has none (withBatchIdentity in @vigil/common).
+   */
+  host: EcsHost | undefined;
+  agent: EcsAgent | undefined;
 }
 
 /**
@@ -186,7 +193,7 @@ export interface EcsContainer {
 }
 
 function createBaseBusEventBatch(): BusEventBatch {
-  return { agentId: "", sequence: 0, serverId: "", receivedUs: 0, events: [] };
+  return { agentId: "", sequence: 0, serverId: "", receivedUs: 0, events: [], host: undefined, agent: undefined };
 }
 
 export const BusEventBatch: MessageFns<BusEventBatch> = {
@@ -205,6 +212,12 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
     }
     for (const v of message.events) {
       CanonicalEvent.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.host !== undefined) {
+      EcsHost.encode(message.host, writer.uint32(50).fork()).join();
+    }
+    if (message.agent !== undefined) {
+      EcsAgent.encode(message.agent, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -262,6 +275,22 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
             message.events.push(CanonicalEvent.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.host = EcsHost.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.agent = EcsAgent.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -295,6 +324,8 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
       events: globalThis.Array.isArray(object?.events)
         ? object.events.map((e: any) => CanonicalEvent.fromJSON(e))
         : [],
+      host: isSet(object.host) ? EcsHost.fromJSON(object.host) : undefined,
+      agent: isSet(object.agent) ? EcsAgent.fromJSON(object.agent) : undefined,
     };
   },
 
@@ -315,6 +346,12 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
     if (message.events?.length) {
       obj.events = message.events.map((e) => CanonicalEvent.toJSON(e));
     }
+    if (message.host !== undefined) {
+      obj.host = EcsHost.toJSON(message.host);
+    }
+    if (message.agent !== undefined) {
+      obj.agent = EcsAgent.toJSON(message.agent);
+    }
     return obj;
   },
 
@@ -328,6 +365,10 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
     message.serverId = object.serverId ?? "";
     message.receivedUs = object.receivedUs ?? 0;
     message.events = object.events?.map((e) => CanonicalEvent.fromPartial(e)) || [];
+    message.host = (object.host !== undefined && object.host !== null) ? EcsHost.fromPartial(object.host) : undefined;
+    message.agent = (object.agent !== undefined && object.agent !== null)
+      ? EcsAgent.fromPartial(object.agent)
+      : undefined;
     return message;
   },
 };

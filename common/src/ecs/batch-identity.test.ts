@@ -1,0 +1,38 @@
+import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import { withBatchIdentity } from "./batch-identity";
+
+describe("withBatchIdentity", () => {
+  test("events without a host or agent get the batch's; an event that has its own keeps it", () => {
+    const batch = BusEventBatch.decode(
+      BusEventBatch.encode(
+        BusEventBatch.fromPartial({
+          agentId: "a1",
+          sequence: 4,
+          host: { id: "a1", hostname: "web-01" },
+          agent: { id: "a1", version: "0.2.0" },
+          events: [
+            CanonicalEvent.fromPartial({ event: { id: "a1:4:0" } }),
+            // As an older server sent them: host and agent on the event itself.
+            CanonicalEvent.fromPartial({
+              event: { id: "a1:4:1" },
+              host: { id: "a1", hostname: "old-name" },
+              agent: { id: "a1", version: "0.1.0" },
+            }),
+          ],
+        }),
+      ).finish(),
+    );
+    const events = withBatchIdentity(batch);
+    expect(events.map((event) => [event.host?.hostname, event.agent?.version])).toEqual([
+      ["web-01", "0.2.0"],
+      ["old-name", "0.1.0"],
+    ]);
+  });
+
+  test("a batch without host or agent (an older server) leaves its events as they are", () => {
+    const event = CanonicalEvent.fromPartial({ event: { id: "a1:1:0" }, host: { hostname: "web-02" } });
+    const [out] = withBatchIdentity(BusEventBatch.fromPartial({ agentId: "a1", events: [event] }));
+    expect(out.host?.hostname).toBe("web-02");
+    expect(out.agent).toBeUndefined();
+  });
+});
