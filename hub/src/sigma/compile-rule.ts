@@ -54,6 +54,10 @@ export function compileRule(yamlText: string, source: string): CompiledRule {
       category,
       matchesDetection: detection,
       matches: (doc) => isCategory(doc, category) && detection(doc),
+      requiredPaths: [],
+      output: undefined,
+      suppress: undefined,
+      exceptions: [],
     };
   } catch (error) {
     if (error instanceof RuleSyntaxError) throw ruleError(source, peekId, error.message);

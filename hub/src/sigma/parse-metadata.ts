@@ -77,6 +77,25 @@ function parseLogsource(raw: unknown): Logsource {
   return { product: "linux", category: category as LogsourceCategory, service };
 }
 
+const DATE = /^(\d{4})[-/](\d{2})[-/](\d{2})$/;
+
+/**
+ * Sigma dates are `YYYY-MM-DD` (older rules: `YYYY/MM/DD`). YAML may already have
+ * turned an unquoted date into a Date, which is accepted too.
+ */
+function dateField(raw: Record<string, unknown>, key: string): string | undefined {
+  const value = raw[key];
+  if (value === undefined || value === null) return undefined;
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString().slice(0, 10);
+  const m = typeof value === "string" ? DATE.exec(value) : null;
+  if (m !== null) {
+    const normalised = `${m[1]}-${m[2]}-${m[3]}`;
+    const parsed = new Date(`${normalised}T00:00:00Z`);
+    if (!Number.isNaN(parsed.getTime()) && parsed.toISOString().startsWith(normalised)) return normalised;
+  }
+  throw new RuleSyntaxError(`${key}: '${String(value)}' is not a date like 2025-03-02`);
+}
+
 /** The rule id if it can be read at all, for error messages about the rest. */
 export function peekRuleId(raw: unknown): string | undefined {
   return isMap(raw) && typeof raw.id === "string" ? raw.id : undefined;
@@ -105,5 +124,7 @@ export function parseMetadata(raw: Record<string, unknown>): RuleMetadata {
     level: oneOf<RuleLevel>(raw, "level", RULE_LEVELS),
     logsource: parseLogsource(raw.logsource),
     falsepositives: textList(raw, "falsepositives"),
+    date: dateField(raw, "date"),
+    modified: dateField(raw, "modified"),
   };
 }

@@ -66,6 +66,50 @@ export interface RuleMetadata {
   level: RuleLevel;
   logsource: Logsource;
   falsepositives: string[];
+  /** Sigma `date` (creation), normalised to YYYY-MM-DD; undefined when not given. */
+  date: string | undefined;
+  /** Sigma `modified`, normalised to YYYY-MM-DD; undefined when not given. */
+  modified: string | undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Vigil extensions (the rule's top-level `vigil:` map, rules/README.md "Vigil extensions").
+
+/** `vigil.output`: an alert message with `{Field}` placeholders, checked when the rule compiles. */
+export interface OutputTemplate {
+  /** The template as written. */
+  template: string;
+  /** ECS paths of the placeholders, in order of first use. */
+  fields: readonly string[];
+  /** The message for a matched document; an absent field renders as "-", a list joined by ", ". */
+  render: (doc: EcsDocument) => string;
+}
+
+/**
+ * `vigil.suppress`: after an alert for a key, further matches with the same key
+ * within the window are suppressed (counted, not alerted). The hub's alert stage
+ * implements it; the compiler only validates and computes the key.
+ */
+export interface Suppression {
+  /** The window as written ("10m"). */
+  window: string;
+  /** The window in milliseconds (1 s .. 7 d). */
+  windowMs: number;
+  /** The fields as written (Sigma names or ECS paths); empty means one key per rule. */
+  by: readonly string[];
+  /** ECS paths of `by`, same order. */
+  paths: readonly string[];
+  /** The suppression key of a document: the `by` values, JSON-encoded in order (absent = null). */
+  key: (doc: EcsDocument) => string;
+}
+
+/** One entry of `vigil.exceptions`: a match is dropped when every field condition holds. */
+export interface RuleException {
+  /** Why the exception exists (shown in rule listings); "" when not given. */
+  reason: string;
+  /** The field keys as written, e.g. ["User", "Image|endswith"]. */
+  keys: readonly string[];
+  matches: Predicate;
 }
 
 export interface CompiledRule extends RuleMetadata {
@@ -75,8 +119,19 @@ export interface CompiledRule extends RuleMetadata {
   category: LogsourceCategory;
   /** Logsource and detection together. */
   matches: Predicate;
-  /** Detection only: for callers that already know the document is of this rule's category. */
+  /** Detection only (exceptions applied): for callers that already know the document's category. */
   matchesDetection: Predicate;
+  /**
+   * ECS paths that must be present for the detection to match: the Ruleset skips the rule
+   * for documents lacking any of them (a DestinationPort rule never runs on an exec).
+   */
+  requiredPaths: readonly string[];
+  /** `vigil.output`, when given. */
+  output: OutputTemplate | undefined;
+  /** `vigil.suppress`, when given. */
+  suppress: Suppression | undefined;
+  /** `vigil.exceptions` (already folded into matches / matchesDetection). */
+  exceptions: readonly RuleException[];
 }
 
 export interface LoadResult {
