@@ -1,5 +1,6 @@
 import { ErrorCodes, VigilError } from "../errors";
 import { MemoryKv } from "../kv/memory-kv";
+import { SqliteKvStore } from "../kv/sqlite-kv-store";
 import type { KvBucket, KvBucketSpec } from "../kv/types";
 import { type Logger, silentLogger } from "../observability/logger";
 import { ConsumerRunner } from "./consumer-runner";
@@ -21,8 +22,9 @@ import type {
 } from "./types";
 
 // The embedded-mode bus: same contract as the NATS one, inside one Node
-// process. Nothing survives a restart; everything else (limits, dedup, work
-// queue, redelivery) behaves as JetStream does.
+// process. Streams do not survive a restart; KV buckets do when kvPath names
+// a SQLite file; everything else (limits, dedup, work queue, redelivery)
+// behaves as JetStream does.
 
 /** Same as nats-server's default max_payload, so embedded mode behaves like a default NATS. */
 export const DEFAULT_MEMORY_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -31,6 +33,12 @@ export interface MemoryBusOptions {
   logger?: Logger;
   /** Largest message accepted (default 1 MiB). */
   maxMessageBytes?: number;
+  /**
+   * SQLite file holding every KV bucket (the control plane), so it survives a
+   * restart; unset, buckets live in memory. An unusable file fails here,
+   * naming the path.
+   */
+  kvPath?: string;
 }
 
 interface LiveSubscriber {
@@ -46,6 +54,7 @@ export class MemoryBus implements Bus {
   private readonly consumptions = new Set<MemoryConsumption>();
   private subscribers: LiveSubscriber[] = [];
   private readonly buckets = new Map<string, MemoryKv>();
+  private readonly kvStore: SqliteKvStore | undefined;
   private readonly logger: Logger;
   private closed = false;
   private readonly maxBytes: number;
@@ -53,6 +62,10 @@ export class MemoryBus implements Bus {
   constructor(options: MemoryBusOptions = {}) {
     this.logger = options.logger ?? silentLogger();
     this.maxBytes = options.maxMessageBytes ?? DEFAULT_MEMORY_MAX_MESSAGE_BYTES;
+    this.kvStore =
+      options.kvPath === undefined
+        ? undefined
+        : new SqliteKvStore({ path: options.kvPath, logger: this.logger });
   }
 
   maxMessageBytes(): number {
@@ -155,6 +168,7 @@ export class MemoryBus implements Bus {
 
   async openKv(spec: KvBucketSpec): Promise<KvBucket> {
     this.assertOpen();
+    if (this.kvStore) return this.kvStore.openBucket(spec);
     let bucket = this.buckets.get(spec.name);
     if (bucket) bucket.reconfigure(spec);
     else {
@@ -184,6 +198,7 @@ export class MemoryBus implements Bus {
     this.closed = true;
     this.subscribers = [];
     for (const bucket of this.buckets.values()) bucket.close();
+    this.kvStore?.close();
     await Promise.all([...this.consumptions].map((c) => c.stop()));
     for (const group of this.groups.values()) group.close();
     this.groups.clear();
@@ -236,7 +251,7 @@ class MemoryConsumption implements Consumption {
   }
 }
 
-/** An in-process bus for embedded mode (one Node process, nothing persisted). */
+/** An in-process bus for embedded mode (one Node process; KV persisted only with kvPath). */
 export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
   return new MemoryBus(options);
 }

@@ -22,3 +22,8 @@ export function revisionMismatch(bucket: string, key: string, expected: number, 
     { cause },
   );
 }
+
+/** An operation on a bucket of a closed in-process bus (memory or SQLite-backed). */
+export function bucketClosed(bucket: string): VigilError {
+  return new VigilError(ErrorCodes.BUS_UNAVAILABLE, `kv bucket "${bucket}": the in-process bus is closed`);
+}

@@ -1,39 +1,27 @@
 import { subjectMatches } from "../bus/subject-match";
-import { ErrorCodes, VigilError } from "../errors";
 import type { Logger } from "../observability/logger";
-import { keyExists, revisionMismatch, valueTooLarge } from "./kv-errors";
+import { bucketClosed, keyExists, revisionMismatch, valueTooLarge } from "./kv-errors";
 import { validateBucketSpec, validateKey, validateKeyPattern } from "./kv-names";
+import { copyEntry, KvWatchers } from "./kv-watchers";
 import type { KvBucket, KvBucketSpec, KvEntry, KvWatch, KvWatchOptions } from "./types";
 
 // The embedded-mode KV bucket: NATS KV's behaviour inside one process. One
 // bucket-wide revision counter, `history` revisions kept per key, tombstones
 // for deletes, entries dropped `ttlMs` after they were written (like a
 // stream's max_age: no tombstone, watchers are not told), and watchers fed
-// asynchronously and in revision order, never on the writer's stack.
-
-interface Watcher {
-  pattern: string;
-  /** With initial values: keys delivered as present (a tombstone of any other key is not news). */
-  present: Set<string> | undefined;
-  onEntry: (entry: KvEntry) => void;
-  queue: KvEntry[];
-  scheduled: boolean;
-  stopped: boolean;
-}
+// through KvWatchers (shared with the SQLite bucket).
 
 export class MemoryKv implements KvBucket {
   private readonly revisions = new Map<string, KvEntry[]>();
-  private readonly watchers = new Set<Watcher>();
+  private readonly watchers: KvWatchers;
   private lastRevision = 0;
   private spec: KvBucketSpec;
   private closed = false;
 
-  constructor(
-    spec: KvBucketSpec,
-    private readonly logger: Logger,
-  ) {
+  constructor(spec: KvBucketSpec, logger: Logger) {
     validateBucketSpec(spec);
     this.spec = { ...spec };
+    this.watchers = new KvWatchers(spec.name, logger);
   }
 
   get name(): string {
@@ -53,7 +41,7 @@ export class MemoryKv implements KvBucket {
     this.assertOpen();
     validateKey(this.name, key);
     const latest = this.latest(key);
-    return latest?.operation === "put" ? copy(latest) : undefined;
+    return latest?.operation === "put" ? copyEntry(latest) : undefined;
   }
 
   async put(key: string, value: Uint8Array): Promise<number> {
@@ -103,54 +91,32 @@ export class MemoryKv implements KvBucket {
     this.assertOpen();
     validateKey(this.name, key);
     this.expire(key);
-    return (this.revisions.get(key) ?? []).map(copy);
+    return (this.revisions.get(key) ?? []).map(copyEntry);
   }
 
   async watch(options: KvWatchOptions, onEntry: (entry: KvEntry) => void): Promise<KvWatch> {
     this.assertOpen();
     const pattern = options.key ?? ">";
     validateKeyPattern(this.name, pattern);
-    const watcher: Watcher = {
-      pattern,
-      present: options.initialValues ? new Set() : undefined,
-      onEntry,
-      queue: [],
-      scheduled: false,
-      stopped: false,
-    };
+    let current: KvEntry[] | undefined;
     if (options.initialValues) {
-      const current: KvEntry[] = [];
+      current = [];
       for (const key of [...this.revisions.keys()]) {
         const latest = this.latest(key);
-        if (latest?.operation === "put" && subjectMatches(pattern, key)) current.push(latest);
+        if (latest) current.push(latest);
       }
-      current.sort((a, b) => a.revision - b.revision);
-      // Delivered now, before watch() resolves (the contract); later changes are queued.
-      for (const entry of current) this.deliver(watcher, entry);
     }
-    this.watchers.add(watcher);
-    return {
-      stop: () => {
-        watcher.stopped = true;
-        this.watchers.delete(watcher);
-      },
-    };
+    return this.watchers.add(pattern, current, onEntry);
   }
 
   /** Ends every watch (the bus closed). */
   close(): void {
     this.closed = true;
-    for (const watcher of this.watchers) watcher.stopped = true;
-    this.watchers.clear();
+    this.watchers.close();
   }
 
   private assertOpen(): void {
-    if (this.closed) {
-      throw new VigilError(
-        ErrorCodes.BUS_UNAVAILABLE,
-        `kv bucket "${this.name}": the in-process bus is closed`,
-      );
-    }
+    if (this.closed) throw bucketClosed(this.name);
   }
 
   private write(key: string, value: Uint8Array, operation: KvEntry["operation"]): number {
@@ -167,9 +133,7 @@ export class MemoryKv implements KvBucket {
     entries.push(entry);
     if (entries.length > this.spec.history) entries.splice(0, entries.length - this.spec.history);
     this.revisions.set(key, entries);
-    for (const watcher of this.watchers) {
-      if (subjectMatches(watcher.pattern, key)) this.enqueue(watcher, entry);
-    }
+    this.watchers.notify(entry);
     return entry.revision;
   }
 
@@ -193,34 +157,4 @@ export class MemoryKv implements KvBucket {
     if (firstLive === -1) this.revisions.delete(key);
     else if (firstLive > 0) entries.splice(0, firstLive);
   }
-
-  private enqueue(watcher: Watcher, entry: KvEntry): void {
-    watcher.queue.push(entry);
-    if (watcher.scheduled) return;
-    watcher.scheduled = true;
-    setImmediate(() => {
-      watcher.scheduled = false;
-      const batch = watcher.queue.splice(0);
-      for (const next of batch) {
-        if (watcher.stopped) return;
-        this.deliver(watcher, next);
-      }
-    });
-  }
-
-  private deliver(watcher: Watcher, entry: KvEntry): void {
-    if (watcher.present) {
-      if (entry.operation === "put") watcher.present.add(entry.key);
-      else if (!watcher.present.delete(entry.key)) return;
-    }
-    try {
-      watcher.onEntry(copy(entry));
-    } catch (error) {
-      this.logger.warn({ err: error, bucket: this.name, key: entry.key }, "kv watcher threw");
-    }
-  }
-}
-
-function copy(entry: KvEntry): KvEntry {
-  return { ...entry, value: entry.value.slice() };
 }
