@@ -1,5 +1,11 @@
 import { join } from "node:path";
-import { type AgentConfig, loadAgentConfig, type RunningAgent, startAgent } from "@vigil/agent";
+import {
+  type AgentConfig,
+  loadAgentConfig,
+  type RunningAgent,
+  readCredential,
+  startAgent,
+} from "@vigil/agent";
 import { createLogger, createMemoryBus, type Logger, SqliteAlertStore } from "@vigil/common";
 import { loadHubConfig, type RunningHub, startHub } from "@vigil/hub";
 import { loadServerConfig, startVigilServer, type VigilServer } from "@vigil/server";
@@ -27,13 +33,17 @@ export interface EmbeddedVigil {
 
 /**
  * Embedded mode: server, hub and a local agent in this one process, joined by
- * the in-process bus, alerts in SQLite under dataDir. The agent still talks to
- * the server over loopback gRPC and enrols exactly as in a fleet: a one-time
- * token made for this run, then its credential in dataDir/credential.
+ * the in-process bus; alerts in SQLite under dataDir, and the control plane
+ * (rulesets, agent config, tasks, API tokens, enrolments, fleet registry) in
+ * dataDir/control-plane.db, so what an operator pushed survives a restart.
+ * The agent still talks to the server over loopback gRPC and enrols exactly as
+ * in a fleet: once, with a one-time token, then with its credential in
+ * dataDir/credential on every later start.
  */
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedVigil> {
   const dataDir = ensureDataDir(options.dataDir);
   const alertStorePath = join(dataDir, "alerts.db");
+  const controlPlanePath = join(dataDir, "control-plane.db");
   const file = options.configFile;
   const serverConfig = loadServerConfig({
     file,
@@ -50,24 +60,26 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
   });
   const logger = options.logger ?? createLogger({ name: "vigil", level: serverConfig.logLevel });
   const hubConfig = loadHubConfig({ file, section: file ? "hub" : undefined, overrides: { alertStorePath } });
-  const bus = createMemoryBus({ logger: logger.child({ component: "bus" }) });
+  const bus = createMemoryBus({ logger: logger.child({ component: "bus" }), kvPath: controlPlanePath });
   const alertStore = new SqliteAlertStore({ path: alertStorePath, logger });
   const server = await startVigilServer({
     config: serverConfig,
     bus,
     logger: logger.child({ component: "server" }),
     alertReader: alertStore,
-    // The in-process ruleset bucket starts empty each run: seed it from the rules the hub is configured with.
+    // Seeds the ruleset bucket from the hub's rules only on the first start: later
+    // starts find the stored versions (the operator's changes included) and keep them.
     rulesSeedDir: hubConfig.rulesDir,
   });
-  // Handed to the local agent over loopback; it expires unused once the agent holds a credential.
-  // Enrolments live in the in-process KV, so each run starts empty: the agent's stored
-  // credential is refused as "agent not enrolled" and it enrols again with this token.
-  const enrollment = await server.enrollment?.createToken({
-    kind: "one-time",
-    ttlMs: 10 * 60_000,
-    label: "embedded agent",
-  });
+  // An agent the control plane knows connects with its stored credential (a revoked
+  // one stays refused). Otherwise (first start, or control-plane.db removed) it gets
+  // a one-time token over loopback: it enrols with it, or is told "agent not
+  // enrolled" for its old credential and enrols again; unused, the token expires.
+  const stored = readCredential(dataDir);
+  const known = stored && server.enrollment ? await server.enrollment.getAgent(stored.agentId) : undefined;
+  const enrollment = known
+    ? undefined
+    : await server.enrollment?.createToken({ kind: "one-time", ttlMs: 10 * 60_000, label: "embedded agent" });
   const hub = await startHub(hubConfig, bus, logger.child({ component: "hub" }));
   const agentConfig = loadAgentConfig({
     file,
@@ -85,7 +97,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
   });
   const agent = await startAgent(agentConfig, logger.child({ component: "agent" }));
   logger.info(
-    { api: `http://127.0.0.1:${server.apiPort}/api/v1/alerts`, alertStorePath },
+    { api: `http://127.0.0.1:${server.apiPort}/api/v1/alerts`, alertStorePath, controlPlanePath },
     "Vigil embedded mode running: alerts at the API above, or `npx vigil alerts`",
   );
   return {

@@ -87,6 +87,11 @@ export class RulesetStore {
     return 1;
   }
 
+  /** The newest version's number, or undefined when the bucket holds none. */
+  latest(): Promise<number | undefined> {
+    return this.latestVersion();
+  }
+
   /** The newest version, or undefined when the bucket holds none. */
   async current(): Promise<RulesetVersion | undefined> {
     const version = await this.latestVersion();

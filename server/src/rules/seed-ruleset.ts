@@ -8,13 +8,21 @@ import type { RulesetStore } from "./ruleset-store";
  * Version 1 of the KV ruleset is the rules directory the hubs would load
  * (rules/ by default). A file that does not compile is logged and left out,
  * as the hub does; a second file with the same rule id is left out too.
- * Returns the version created, or undefined when the bucket had a ruleset.
+ * A bucket that holds a ruleset already (another server seeded it, or an
+ * earlier start of a persistent store, operator changes included) is left
+ * as it is and the directory is not read. Returns the version created, or
+ * undefined when the bucket had a ruleset.
  */
 export async function seedRuleset(
   store: RulesetStore,
   dir: string,
   logger: Logger,
 ): Promise<number | undefined> {
+  const existing = await store.latest();
+  if (existing !== undefined) {
+    logger.info({ version: existing, dir }, "ruleset bucket holds a ruleset: not seeded");
+    return undefined;
+  }
   const rules: RulesetRule[] = [];
   const seen = new Set<string>();
   for (const file of listRuleFiles(dir)) {
