@@ -1,6 +1,7 @@
 // A loopback Elasticsearch (9.x) that speaks enough of the REST protocol for the
-// alert sink: composable index templates, data streams, _bulk with per-item
-// results shaped like the real ones, _search/_count to read back, and fault
+// alert sink: composable index templates, data streams, _bulk (create, and
+// partial-doc update with if_seq_no on a backing index) with per-item results
+// shaped like the real ones, _search/_count to read back, and fault
 // knobs (whole-request rejections, per-item failures, outages). It is not a
 // search engine: queries support match_all, ids, term, terms, range, wildcard
 // (case_insensitive), match_phrase (a case-insensitive substring here) and
@@ -74,7 +75,14 @@ const ERROR_TYPE_BY_STATUS: Record<number, string> = {
 export class ElasticsearchDouble {
   /** Requests seen, oldest first (method, path, headers) — for asserting what the client sent. */
   readonly requests: RecordedRequest[] = [];
-  readonly counters = { bulkRequests: 0, bulkItems: 0, rejectedBulkRequests: 0, failedItems: 0 };
+  readonly counters = {
+    bulkRequests: 0,
+    bulkItems: 0,
+    rejectedBulkRequests: 0,
+    failedItems: 0,
+    /** Most _bulk requests being answered at the same time (see delayBulkResponses). */
+    maxConcurrentBulk: 0,
+  };
 
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -84,6 +92,8 @@ export class ElasticsearchDouble {
   private readonly itemFaults = new Map<string, { fault: ItemFault; remaining: number }>();
   private rejectBulk: { remaining: number; status: number } = { remaining: 0, status: 429 };
   private hangUps = 0;
+  private bulkDelayMs = 0;
+  private bulkInFlight = 0;
   private seqNo = 0;
   private port = 0;
   private listening = false;
@@ -127,6 +137,11 @@ export class ElasticsearchDouble {
   /** The next `count` requests get their connection destroyed before any answer (ECONNRESET). */
   hangUpNextRequests(count: number): void {
     this.hangUps = count;
+  }
+
+  /** Each _bulk is answered `ms` later, like a busy cluster; lets a test see how many a client keeps in flight. */
+  delayBulkResponses(ms: number): void {
+    this.bulkDelayMs = ms;
   }
 
   /** Stops listening and drops open connections: clients see ECONNREFUSED. */
@@ -205,6 +220,12 @@ export class ElasticsearchDouble {
       request.headers["content-encoding"] === "gzip"
         ? gunzipSync(raw).toString("utf8")
         : raw.toString("utf8");
+    if (this.bulkDelayMs > 0 && url.pathname.endsWith("/_bulk")) {
+      this.bulkInFlight++;
+      this.counters.maxConcurrentBulk = Math.max(this.counters.maxConcurrentBulk, this.bulkInFlight);
+      await new Promise((resolve) => setTimeout(resolve, this.bulkDelayMs));
+      this.bulkInFlight--;
+    }
     send(request, response, this.route(method, url, body));
   }
 
@@ -479,7 +500,7 @@ export class ElasticsearchDouble {
       }
       const id = typeof meta._id === "string" ? meta._id : randomUUID().replaceAll("-", "").slice(0, 20);
       this.counters.bulkItems++;
-      items.push({ [op]: this.bulkItem(op, target, id, source, requireDataStream) });
+      items.push({ [op]: this.bulkItem(op, target, id, source, requireDataStream, meta) });
     }
     const errors = items.some(
       (item) => ((Object.values(item as object)[0] as { status: number }).status ?? 0) >= 300,
@@ -493,6 +514,7 @@ export class ElasticsearchDouble {
     id: string,
     source: unknown,
     requireDataStream: boolean,
+    meta: Record<string, unknown>,
   ): object {
     const failure = (status: number, error: EsError, index = target) => {
       this.counters.failedItems++;
@@ -505,6 +527,7 @@ export class ElasticsearchDouble {
       const [status, error] = injectedItemError(fault.fault, target, id);
       return failure(status, error);
     }
+    if (op === "update") return this.updateItem(target, id, source, meta, failure);
     if (op !== "create" && op !== "index") {
       return failure(400, {
         type: "illegal_argument_exception",
@@ -557,6 +580,70 @@ export class ElasticsearchDouble {
       _seq_no: seqNo,
       _primary_term: 1,
       status: existing ? 200 : 201,
+    };
+  }
+
+  /**
+   * A partial-document update ({"doc": {...}} merged into _source), as ES does
+   * it: only on a concrete index (a data stream's backing index, never the
+   * stream itself), with if_seq_no/if_primary_term as compare-and-set.
+   */
+  private updateItem(
+    target: string,
+    id: string,
+    source: unknown,
+    meta: Record<string, unknown>,
+    failure: (status: number, error: EsError, index?: string) => object,
+  ): object {
+    if (this.dataStreams.has(target)) {
+      return failure(400, {
+        type: "illegal_argument_exception",
+        reason: `only write ops with an op_type of create are allowed in data streams`,
+      });
+    }
+    const index = this.indices.get(target);
+    if (index === undefined) {
+      return failure(404, { type: "index_not_found_exception", reason: `no such index [${target}]` });
+    }
+    const existing = index.docs.get(id);
+    if (existing === undefined) {
+      return failure(
+        404,
+        { type: "document_missing_exception", reason: `[${id}]: document missing` },
+        index.name,
+      );
+    }
+    const ifSeqNo = meta.if_seq_no;
+    if (ifSeqNo !== undefined && (ifSeqNo !== existing.seqNo || (meta.if_primary_term ?? 1) !== 1)) {
+      return failure(
+        409,
+        {
+          type: "version_conflict_engine_exception",
+          reason: `[${id}]: version conflict, required seqNo [${ifSeqNo}], primary term [${meta.if_primary_term}]. current document has seqNo [${existing.seqNo}] and primary term [1]`,
+        },
+        index.name,
+      );
+    }
+    if (!isObject(source) || !isObject(source.doc)) {
+      return failure(400, {
+        type: "action_request_validation_exception",
+        reason: "Validation Failed: 1: script or doc is missing;",
+      });
+    }
+    const merged = deepMerge(existing.source, source.doc);
+    const mappingError = checkDocument(merged, index.mappings, id);
+    if (mappingError) return failure(400, mappingError, index.name);
+    const seqNo = this.seqNo++;
+    index.docs.set(id, { id, source: merged, seqNo });
+    return {
+      _index: index.name,
+      _id: id,
+      _version: 2,
+      result: "updated",
+      _shards: { total: 2, successful: 1, failed: 0 },
+      _seq_no: seqNo,
+      _primary_term: 1,
+      status: 200,
     };
   }
 
@@ -704,6 +791,7 @@ export class ElasticsearchDouble {
             _id: doc.id,
             _score: sorted ? null : 1.0,
             _source: doc.source,
+            ...(request.seq_no_primary_term === true ? { _seq_no: doc.seqNo, _primary_term: 1 } : {}),
             ...(sorted ? { sort: keysOf(doc) } : {}),
           })),
         },
@@ -722,6 +810,16 @@ export class ElasticsearchDouble {
 }
 
 // ---- helpers -------------------------------------------------------------------
+
+/** ES's partial update: objects merge key by key, anything else replaces. */
+function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const current = merged[key];
+    merged[key] = isObject(current) && isObject(value) ? deepMerge(current, value) : value;
+  }
+  return merged;
+}
 
 function send(request: IncomingMessage, response: ServerResponse, result: HttpResult): void {
   // ES answers a vendored Accept with the vendored media type, else plain JSON.

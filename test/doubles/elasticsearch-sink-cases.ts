@@ -112,4 +112,27 @@ export function defineElasticsearchSinkCoreCases(target: () => ElasticsearchTarg
     // The rest of the batch is stored.
     expect(await storedIds()).toEqual([good.id]);
   });
+
+  test("elasticsearch-sink - updateCounts raises an alert's count in its backing index, never lowers it", async () => {
+    const alerts = [makeAlert({ seed: 1 }), makeAlert({ seed: 2 })];
+    await sink.write(alerts);
+    const [first, second] = alerts.map((alert) => alert.id) as [string, string];
+    await sink.updateCounts([
+      { alertId: first, count: 5, lastSeen: "2026-11-23T12:00:05.000Z" },
+      { alertId: second, count: 2, lastSeen: "2026-11-23T12:00:02.000Z" },
+    ]);
+    // A late, lower count (another hub's older view) changes nothing.
+    await sink.updateCounts([{ alertId: first, count: 3, lastSeen: "2026-11-23T12:00:03.000Z" }]);
+    await reader.indices.refresh({ index: dataStream });
+    const found = await reader.search<{ vigil: { alert_id: string; alert?: Record<string, unknown> } }>({
+      index: dataStream,
+      size: 10,
+      query: { ids: { values: [first, second] } },
+    });
+    const byId = new Map(found.hits.hits.map((hit) => [hit._id, hit._source?.vigil]));
+    expect(byId.get(first)?.alert).toMatchObject({ count: 5, last_seen: "2026-11-23T12:00:05.000Z" });
+    expect(byId.get(second)?.alert).toMatchObject({ count: 2 });
+    expect(byId.get(first)?.alert_id).toBe(first);
+    expect((await reader.count({ index: dataStream })).count).toBe(2);
+  });
 }

@@ -22,6 +22,16 @@ export interface ElasticsearchSinkConfig {
   retryMaxDelayMs: number;
   /** Data stream name; must match the template's pattern "vigil-alerts*". */
   dataStream: string;
+  /** Most alerts in one _bulk request; a bigger write is split. */
+  maxBatchItems: number;
+  /** Most NDJSON bytes in one _bulk request (a single bigger alert still goes alone). */
+  maxBatchBytes: number;
+  /** _bulk requests one write() has in flight at once. */
+  maxConcurrentRequests: number;
+  /** Data stream lifecycle: alerts older than this are deleted by ES, e.g. "90d" (unset: kept). */
+  retention?: string;
+  /** An ILM policy the operator created; when set it manages the backing indices instead of `retention`. */
+  ilmPolicy?: string;
 }
 
 export const DEFAULT_ELASTICSEARCH_SINK_CONFIG: Readonly<ElasticsearchSinkConfig> = Object.freeze({
@@ -31,6 +41,9 @@ export const DEFAULT_ELASTICSEARCH_SINK_CONFIG: Readonly<ElasticsearchSinkConfig
   retryBaseDelayMs: 200,
   retryMaxDelayMs: 10_000,
   dataStream: ALERTS_DATA_STREAM,
+  maxBatchItems: 500,
+  maxBatchBytes: 5 * 1024 * 1024,
+  maxConcurrentRequests: 2,
 });
 
 /** Fresh defaults with `overrides` merged, checked; errors name the bad key. */
@@ -50,11 +63,28 @@ export function elasticsearchSinkConfig(
       invalid("nodes", `"${describeNode(node)}" is not an http(s) URL`);
     }
   }
-  for (const key of ["requestTimeoutMs", "retryBaseDelayMs", "retryMaxDelayMs"] as const) {
+  for (const key of [
+    "requestTimeoutMs",
+    "retryBaseDelayMs",
+    "retryMaxDelayMs",
+    "maxBatchItems",
+    "maxBatchBytes",
+    "maxConcurrentRequests",
+  ] as const) {
     if (!(Number.isFinite(config[key]) && config[key] > 0)) invalid(key, "must be a positive number");
   }
   if (!(Number.isInteger(config.maxRetries) && config.maxRetries >= 0)) {
     invalid("maxRetries", "must be a non-negative integer");
+  }
+  for (const key of ["maxBatchItems", "maxConcurrentRequests"] as const) {
+    if (!Number.isInteger(config[key])) invalid(key, "must be an integer");
+  }
+  // ES duration units (d, h, m, s...): "90d", "36h".
+  if (config.retention !== undefined && !/^[1-9][0-9]*(d|h|m|s|ms|micros|nanos)$/.test(config.retention)) {
+    invalid("retention", `"${config.retention}" is not an Elasticsearch duration like "90d"`);
+  }
+  if (config.ilmPolicy !== undefined && !/^[A-Za-z0-9_.-]{1,255}$/.test(config.ilmPolicy)) {
+    invalid("ilmPolicy", `"${config.ilmPolicy}" is not a policy name`);
   }
   if (!config.dataStream.startsWith(ALERTS_DATA_STREAM)) {
     invalid("dataStream", `must start with "${ALERTS_DATA_STREAM}" so the Vigil index template applies`);

@@ -189,6 +189,51 @@ describe("elasticsearch-sink (loopback double)", () => {
     expect(logged).not.toContain("wrong-pw");
   });
 
+  test("elasticsearch-sink - a big write goes out in bounded _bulk requests, at most maxConcurrentRequests at once", async () => {
+    const sink = sinkFor({ maxBatchItems: 10, maxConcurrentRequests: 3 });
+    await sink.start();
+    double.delayBulkResponses(30);
+    const alerts = Array.from({ length: 95 }, (_, index) => makeAlert({ seed: index }));
+    await sink.write(alerts);
+    expect(storedIds().length).toBe(95);
+    expect(double.counters.bulkRequests).toBe(10);
+    expect(double.counters.maxConcurrentBulk).toBe(3);
+  });
+
+  test("elasticsearch-sink - a 429 storm on every chunk is ridden out; each alert is stored once", async () => {
+    const sink = sinkFor({ maxBatchItems: 5, maxConcurrentRequests: 2, maxRetries: 10 });
+    await sink.start();
+    double.rejectNextBulkRequests(12, 429);
+    const alerts = Array.from({ length: 20 }, (_, index) => makeAlert({ seed: index }));
+    for (const alert of alerts.slice(0, 8)) double.failItem(alert.id, "rejected", 2);
+    await sink.write(alerts);
+    expect(storedIds().sort()).toEqual(alerts.map((alert) => alert.id).sort());
+    expect(double.counters.rejectedBulkRequests).toBe(12);
+  });
+
+  test("elasticsearch-sink - retention and ILM policy go into the template", async () => {
+    await sinkFor({ retention: "90d" }).start();
+    expect(double.template("vigil-alerts")?.template).toMatchObject({
+      lifecycle: { enabled: true, data_retention: "90d" },
+    });
+    await sinkFor({ ilmPolicy: "vigil-alerts-policy" }).start();
+    expect(double.template("vigil-alerts")?.template?.settings).toEqual({
+      index: { lifecycle: { name: "vigil-alerts-policy", prefer_ilm: true } },
+    });
+    expect(() => sinkFor({ retention: "ninety days" })).toThrow("elasticsearch.retention");
+  });
+
+  test("elasticsearch-sink - updateCounts for an alert not stored (yet) fails transiently, so the batch is retried", async () => {
+    const sink = sinkFor({ maxRetries: 1 });
+    await sink.start();
+    const error = (await sink
+      .updateCounts([{ alertId: "not-written-yet", count: 2, lastSeen: "2026-11-23T12:00:00.000Z" }])
+      .catch((caught: unknown) => caught)) as SinkWriteError;
+    expect(error).toBeInstanceOf(SinkWriteError);
+    expect(error.permanent).toBe(false);
+    expect(error.unstoredIds).toEqual(["not-written-yet"]);
+  });
+
   test("elasticsearch-sink - config errors name the key", () => {
     expect(() => sinkFor({ nodes: [] })).toThrow("elasticsearch.nodes");
     expect(() => sinkFor({ dataStream: "alerts" })).toThrow("elasticsearch.dataStream");

@@ -7,6 +7,8 @@
 
 import { Client, errors } from "@elastic/elasticsearch";
 import { type Alert, type AlertSink, ErrorCodes, type Logger, silentLogger, VigilError } from "@vigil/common";
+import type { AlertCountUpdate } from "../alerts/alert-dedup";
+import { chunkOperations, mapWithConcurrency } from "./bulk-batches";
 import { classifyBulkItems, describeCause, isRetryableStatus } from "./bulk-items";
 import {
   describeNodes,
@@ -14,7 +16,7 @@ import {
   elasticsearchClientOptions,
   elasticsearchSinkConfig,
 } from "./elasticsearch-config";
-import { ALERTS_INDEX_TEMPLATE, ALERTS_INDEX_TEMPLATE_NAME } from "./index-template";
+import { ALERTS_INDEX_TEMPLATE_NAME, alertsIndexTemplate } from "./index-template";
 import { backoffDelayMs, sleep } from "./retry-backoff";
 import { type RejectedAlert, SinkWriteError } from "./sink-write-error";
 
@@ -78,40 +80,42 @@ export class ElasticsearchSink implements AlertSink {
     await this.ensureTemplate();
   }
 
+  /**
+   * Stores the alerts, in _bulk requests of at most maxBatchItems/maxBatchBytes
+   * with at most maxConcurrentRequests in flight. Resolves once every alert is
+   * stored (or was already); throws SinkWriteError naming what is not.
+   */
   async write(alerts: Alert[]): Promise<void> {
     this.assertOpen();
     if (alerts.length === 0) return;
     await this.ensureTemplate();
     const rejected: RejectedAlert[] = [];
-    let pending: Operation[] = [];
+    const operations: Operation[] = [];
     for (const alert of alerts) {
       const operation = toOperation(alert);
       if (typeof operation === "string") {
         rejected.push({ alertId: alert.id, status: 0, type: "serialization_error", reason: operation });
       } else {
-        pending.push(operation);
+        operations.push(operation);
       }
     }
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      const result = await this.attempt(pending);
+    const chunks = chunkOperations(operations, this.config.maxBatchItems, this.config.maxBatchBytes);
+    const results = await mapWithConcurrency(chunks, this.config.maxConcurrentRequests, (chunk) =>
+      this.writeChunk(chunk),
+    );
+    const unstored: string[] = [];
+    let unstoredReason: string | undefined;
+    for (const result of results) {
       rejected.push(...result.rejected);
-      pending = result.retry;
-      if (pending.length === 0) break;
-      if (attempt > this.config.maxRetries) {
-        throw new SinkWriteError(
-          `elasticsearch: ${pending.length} of ${alerts.length} alerts not stored after ${attempt} attempts (${result.retryReason}); retry later`,
-          rejected,
-          [...pending.map((operation) => operation.alertId), ...rejected.map((item) => item.alertId)],
-        );
-      }
-      this.counters.retriedItems += pending.length;
-      const delayMs = backoffDelayMs(this.retryPolicy(), attempt, this.random);
-      this.logger.warn(
-        { attempt, delayMs, pending: pending.length, reason: result.retryReason },
-        "elasticsearch write incomplete, retrying",
+      unstored.push(...result.unstored);
+      unstoredReason ??= result.reason;
+    }
+    if (unstored.length > 0) {
+      throw new SinkWriteError(
+        `elasticsearch: ${unstored.length} of ${alerts.length} alerts not stored after ${this.config.maxRetries + 1} attempts (${unstoredReason}); retry later`,
+        rejected,
+        [...unstored, ...rejected.map((item) => item.alertId)],
       );
-      await sleep(delayMs);
-      this.assertOpen();
     }
     if (rejected.length > 0) {
       this.counters.rejected += rejected.length;
@@ -123,6 +127,122 @@ export class ElasticsearchSink implements AlertSink {
         rejected,
         rejected.map((item) => item.alertId),
       );
+    }
+  }
+
+  /** One bounded _bulk request and its retries: what ES refused, and what is still not stored. */
+  private async writeChunk(
+    operations: Operation[],
+  ): Promise<{ rejected: RejectedAlert[]; unstored: string[]; reason: string | undefined }> {
+    const rejected: RejectedAlert[] = [];
+    let pending = operations;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.attempt(pending);
+      rejected.push(...result.rejected);
+      pending = result.retry;
+      if (pending.length === 0) return { rejected, unstored: [], reason: undefined };
+      if (attempt > this.config.maxRetries) {
+        return {
+          rejected,
+          unstored: pending.map((operation) => operation.alertId),
+          reason: result.retryReason,
+        };
+      }
+      this.counters.retriedItems += pending.length;
+      const delayMs = backoffDelayMs(this.retryPolicy(), attempt, this.random);
+      this.logger.warn(
+        { attempt, delayMs, pending: pending.length, reason: result.retryReason },
+        "elasticsearch write incomplete, retrying",
+      );
+      await sleep(delayMs);
+      this.assertOpen();
+    }
+  }
+
+  /**
+   * Raises vigil.alert.count (and last_seen) of stored alerts. Data streams are
+   * append-only, so each alert is found by id (its backing index, seq_no) and
+   * updated there with if_seq_no: two hubs raising the same count cannot lower
+   * it. Throws a transient SinkWriteError when an alert is not searchable yet
+   * (another hub is still writing it): the batch is redelivered and tries again.
+   */
+  async updateCounts(updates: AlertCountUpdate[]): Promise<void> {
+    this.assertOpen();
+    let pending = updates;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      pending = await this.updateCountsOnce(pending, attempt > 1);
+      if (pending.length === 0) return;
+      if (attempt > this.config.maxRetries) {
+        throw new SinkWriteError(
+          `elasticsearch: count of ${pending.length} alerts not updated after ${attempt} attempts; retry later`,
+          [],
+          pending.map((update) => update.alertId),
+        );
+      }
+      await sleep(backoffDelayMs(this.retryPolicy(), attempt, this.random));
+      this.assertOpen();
+    }
+  }
+
+  /** One search + one bulk update; returns the updates to try again. */
+  private async updateCountsOnce(updates: AlertCountUpdate[], refresh: boolean): Promise<AlertCountUpdate[]> {
+    const { dataStream } = this.config;
+    try {
+      // A just-written alert is searchable only after a refresh.
+      if (refresh) await this.client.indices.refresh({ index: dataStream });
+      const found = await this.client.search<{ vigil?: { alert?: { count?: number } } }>({
+        index: dataStream,
+        size: updates.length,
+        seq_no_primary_term: true,
+        _source: ["vigil.alert.count"],
+        query: { ids: { values: updates.map((update) => update.alertId) } },
+      });
+      const hits = new Map(found.hits.hits.map((hit) => [hit._id, hit]));
+      const retry: AlertCountUpdate[] = [];
+      const operations: string[] = [];
+      const sent: AlertCountUpdate[] = [];
+      for (const update of updates) {
+        const hit = hits.get(update.alertId);
+        if (hit === undefined) {
+          retry.push(update);
+          continue;
+        }
+        if ((hit._source?.vigil?.alert?.count ?? 1) >= update.count) continue;
+        const meta = {
+          _index: hit._index,
+          _id: hit._id,
+          if_seq_no: hit._seq_no,
+          if_primary_term: hit._primary_term,
+        };
+        const doc = { vigil: { alert: { count: update.count, last_seen: update.lastSeen } } };
+        operations.push(`${JSON.stringify({ update: meta })}\n${JSON.stringify({ doc })}\n`);
+        sent.push(update);
+      }
+      if (operations.length === 0) return retry;
+      const response = await this.client.bulk({ body: operations.join("") });
+      sent.forEach((update, position) => {
+        const item = response.items[position]?.update;
+        // 409: someone changed it since the search; look again (and skip if they raised it further).
+        if (item === undefined || item.status === 409 || isRetryableStatus(item.status)) retry.push(update);
+        else if (item.status >= 300) {
+          this.logger.error(
+            { alertId: update.alertId, status: item.status, reason: describeCause(item.error) },
+            "elasticsearch refused an alert count update; the count stays as it was",
+          );
+        }
+      });
+      return retry;
+    } catch (error) {
+      if (!isRetryableRequestError(error)) {
+        throw new SinkWriteError(
+          `elasticsearch: count update failed: ${describeRequestError(error)}`,
+          [],
+          updates.map((update) => update.alertId),
+          { cause: error },
+        );
+      }
+      this.counters.failedRequests++;
+      return updates;
     }
   }
 
@@ -180,7 +300,7 @@ export class ElasticsearchSink implements AlertSink {
       try {
         await this.client.indices.putIndexTemplate({
           name: ALERTS_INDEX_TEMPLATE_NAME,
-          ...ALERTS_INDEX_TEMPLATE,
+          ...alertsIndexTemplate({ retention: this.config.retention, ilmPolicy: this.config.ilmPolicy }),
         });
         this.logger.info({ template: ALERTS_INDEX_TEMPLATE_NAME }, "elasticsearch index template installed");
         return;

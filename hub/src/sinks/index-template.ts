@@ -129,12 +129,31 @@ export const ALERTS_MAPPINGS: estypes.MappingTypeMapping = {
   },
 };
 
-/** Body of PUT _index_template/vigil-alerts. */
-export const ALERTS_INDEX_TEMPLATE: Omit<estypes.IndicesPutIndexTemplateRequest, "name"> = {
-  index_patterns: [`${ALERTS_DATA_STREAM}*`],
-  data_stream: {},
-  priority: 500,
-  version: ALERTS_INDEX_TEMPLATE_VERSION,
-  template: { mappings: ALERTS_MAPPINGS },
-  _meta: { managed_by: "vigil-hub", description: "Vigil alerts (ECS, event.kind: alert)" },
-};
+export interface AlertsRetention {
+  /** Data stream lifecycle retention, e.g. "90d". */
+  retention?: string;
+  /** Existing ILM policy; takes precedence over `retention` (index.lifecycle.prefer_ilm). */
+  ilmPolicy?: string;
+}
+
+/** Body of PUT _index_template/vigil-alerts, with how long ES keeps alerts. */
+export function alertsIndexTemplate(
+  retention: AlertsRetention = {},
+): Omit<estypes.IndicesPutIndexTemplateRequest, "name"> {
+  const template: estypes.IndicesPutIndexTemplateIndexTemplateMapping = { mappings: ALERTS_MAPPINGS };
+  if (retention.retention) template.lifecycle = { enabled: true, data_retention: retention.retention };
+  if (retention.ilmPolicy) {
+    template.settings = { index: { lifecycle: { name: retention.ilmPolicy, prefer_ilm: true } } };
+  }
+  return {
+    index_patterns: [`${ALERTS_DATA_STREAM}*`],
+    data_stream: {},
+    priority: 500,
+    version: ALERTS_INDEX_TEMPLATE_VERSION,
+    template,
+    _meta: { managed_by: "vigil-hub", description: "Vigil alerts (ECS, event.kind: alert)" },
+  };
+}
+
+/** The template with no retention set: alerts are kept until an operator deletes them. */
+export const ALERTS_INDEX_TEMPLATE = alertsIndexTemplate();
