@@ -18,6 +18,8 @@ import {
 } from "@vigil/common";
 import { BusEventBatch } from "@vigil/proto";
 import { type AlertingRule, buildAlert } from "./alerts/build-alert";
+import type { CorrelationEngine } from "./correlation/correlation-engine";
+import type { CorrelatedMatch } from "./correlation/types";
 import { createHubMetrics, type HubMetrics } from "./hub-metrics";
 import { SinkWriteError } from "./sinks/sink-write-error";
 
@@ -27,7 +29,8 @@ export const DEAD_LETTER_SUBJECT = "vigil.deadletter.alerts";
 /** The ruleset as the hub uses it: which rules does this document fire? */
 export interface RuleEvaluator {
   readonly size: number;
-  evaluate(document: EcsDocument): AlertingRule[];
+  /** With `correlated`, matches that feed correlation rules are added to it. */
+  evaluate(document: EcsDocument, correlated?: CorrelatedMatch[]): AlertingRule[];
 }
 
 export interface HubConsumerSettings {
@@ -44,6 +47,8 @@ export interface HubServiceOptions {
   sinks: AlertSink[];
   consumer: HubConsumerSettings;
   logger: Logger;
+  /** Correlation rules' windows (state in KV); without it correlation rules never fire. */
+  correlation?: CorrelationEngine;
 }
 
 /**
@@ -102,11 +107,11 @@ export class HubService {
   }
 
   /** Evaluates one batch; exported for the benchmark and tests. */
-  evaluateBatch(batch: BusEventBatch, now = new Date()): Alert[] {
+  evaluateBatch(batch: BusEventBatch, now = new Date(), correlated?: CorrelatedMatch[]): Alert[] {
     const alerts: Alert[] = [];
     for (const event of withBatchIdentity(batch)) {
       const document = toEcsDocument(event);
-      const matched = this.options.rules.evaluate(document);
+      const matched = this.options.rules.evaluate(document, correlated);
       for (const rule of matched) alerts.push(buildAlert(rule, document, now));
     }
     return alerts;
@@ -126,9 +131,24 @@ export class HubService {
       return;
     }
     const stopTimer = metrics.evaluateSeconds.startTimer();
-    const alerts = this.evaluateBatch(batch);
+    const correlated: CorrelatedMatch[] = [];
+    const alerts = this.evaluateBatch(batch, new Date(), this.options.correlation ? correlated : undefined);
     stopTimer();
     metrics.events.inc(batch.events.length);
+    if (correlated.length > 0 && this.options.correlation) {
+      try {
+        alerts.push(...(await this.options.correlation.process(correlated, new Date())));
+      } catch (error) {
+        // Windows already written recognise these events when the batch comes again.
+        logger.error(
+          { err: error, seq: message.seq },
+          "correlation state not updated; batch will be redelivered",
+        );
+        metrics.batches.inc({ outcome: "retried" });
+        message.nak(this.options.consumer.retryDelayMs);
+        return;
+      }
+    }
     if (alerts.length > 0) {
       const stored = await this.store(alerts, batch);
       if (!stored) {

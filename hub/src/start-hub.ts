@@ -8,13 +8,16 @@ import {
   VigilError,
 } from "@vigil/common";
 import type { HubConfig } from "./config";
+import { CORRELATION_BUCKET } from "./correlation/correlation-bucket";
+import { CorrelationEngine } from "./correlation/correlation-engine";
+import { loadRuleSources } from "./correlation/load-rule-sources";
 import { HubService } from "./hub-service";
 import { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
 import { SigmaRuleEvaluator } from "./rules/rule-evaluator";
 import { RULESETS_BUCKET } from "./rules/ruleset-kv";
 import { registerRulesetMetrics } from "./rules/ruleset-metrics";
 import { RulesetWatcher } from "./rules/ruleset-watcher";
-import { loadRuleset, Ruleset } from "./sigma";
+import { Ruleset } from "./sigma";
 import { ElasticsearchSink } from "./sinks/elasticsearch-sink";
 
 export interface RunningHub {
@@ -49,6 +52,10 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     sinks,
     consumer: config.consumer,
     logger: logger.child({ component: "hub", hubId: config.hubId }),
+    correlation: new CorrelationEngine({
+      kv: await bus.openKv(CORRELATION_BUCKET),
+      logger: logger.child({ component: "correlation" }),
+    }),
   });
   registerRulesetMetrics(service.metricsRegistry, rules, rulesets);
   await service.start();
@@ -72,12 +79,12 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
 }
 
 function loadRulesDir(config: HubConfig, logger: Logger): SigmaRuleEvaluator {
-  const loaded = loadRuleset(config.rulesDir);
+  const loaded = loadRuleSources(config.rulesDir);
   for (const error of loaded.errors) logger.error({ code: error.code }, error.message);
   if (loaded.rules.length === 0) {
     throw new VigilError(ErrorCodes.RULE_INVALID, `rulesDir: no usable rule in ${config.rulesDir}`);
   }
-  return new SigmaRuleEvaluator(new Ruleset(loaded.rules));
+  return new SigmaRuleEvaluator(new Ruleset(loaded.rules), "1", loaded.correlations);
 }
 
 async function openSinks(config: HubConfig, logger: Logger): Promise<AlertSink[]> {

@@ -1,5 +1,6 @@
 import type { EcsDocument } from "@vigil/common";
 import type { AlertingRule } from "../alerts/build-alert";
+import type { CorrelatedMatch } from "../correlation/types";
 import type { RuleEvaluator } from "../hub-service";
 import type { SigmaRuleEvaluator } from "./rule-evaluator";
 
@@ -25,7 +26,7 @@ export class LiveRuleEvaluator implements RuleEvaluator {
     this.active = next;
   }
 
-  evaluate(document: EcsDocument): AlertingRule[] {
-    return this.active.evaluate(document);
+  evaluate(document: EcsDocument, correlated?: CorrelatedMatch[]): AlertingRule[] {
+    return this.active.evaluate(document, correlated);
   }
 }

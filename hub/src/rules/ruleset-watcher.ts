@@ -1,5 +1,6 @@
 import type { KvBucket, KvEntry, KvWatch, Logger } from "@vigil/common";
-import { compileRules, Ruleset } from "../sigma";
+import { compileRuleSources } from "../correlation/compile-rule-sources";
+import { Ruleset } from "../sigma";
 import type { LiveRuleEvaluator } from "./live-rule-evaluator";
 import { SigmaRuleEvaluator } from "./rule-evaluator";
 import {
@@ -124,7 +125,7 @@ export class RulesetWatcher {
       logger.error({ version }, "ruleset pointer names a version that is not stored; will retry");
       return "unreadable";
     }
-    const compiled = compileRules(
+    const compiled = compileRuleSources(
       loaded.rules
         .filter((rule) => rule.enabled)
         .map((rule) => ({ source: `${kv.name}/ruleset.${version}`, text: rule.yaml })),
@@ -140,9 +141,19 @@ export class RulesetWatcher {
       return "rejected";
     }
     if (version < this.installed) return "installed";
-    evaluator.swap(new SigmaRuleEvaluator(new Ruleset(compiled.rules), String(version)));
+    evaluator.swap(
+      new SigmaRuleEvaluator(new Ruleset(compiled.rules), String(version), compiled.correlations),
+    );
     this.installed = version;
-    logger.info({ version, rules: compiled.rules.length, change: loaded.change.action }, "ruleset installed");
+    logger.info(
+      {
+        version,
+        rules: compiled.rules.length,
+        correlations: compiled.correlations.length,
+        change: loaded.change.action,
+      },
+      "ruleset installed",
+    );
     return "installed";
   }
 }
