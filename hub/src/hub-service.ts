@@ -17,6 +17,7 @@ import {
   withBatchIdentity,
 } from "@vigil/common";
 import { BusEventBatch } from "@vigil/proto";
+import type { AlertCountUpdate, AlertDeduplicator } from "./alerts/alert-dedup";
 import { type AlertingRule, buildAlert } from "./alerts/build-alert";
 import type { CorrelationEngine } from "./correlation/correlation-engine";
 import type { CorrelatedMatch } from "./correlation/types";
@@ -49,6 +50,17 @@ export interface HubServiceOptions {
   logger: Logger;
   /** Correlation rules' windows (state in KV); without it correlation rules never fire. */
   correlation?: CorrelationEngine;
+  /** Dedup/suppression (state in KV); without it every match is an alert. */
+  dedup?: AlertDeduplicator;
+}
+
+/** A sink that can raise the count of an alert it stored (dedup); the ES sink can. */
+interface CountingSink extends AlertSink {
+  updateCounts(updates: AlertCountUpdate[]): Promise<void>;
+}
+
+function isCountingSink(sink: AlertSink): sink is CountingSink {
+  return typeof (sink as Partial<CountingSink>).updateCounts === "function";
 }
 
 /**
@@ -193,10 +205,21 @@ export class HubService {
     return true;
   }
 
-  private async store(alerts: Alert[], batch: BusEventBatch): Promise<boolean> {
+  private async store(matched: Alert[], batch: BusEventBatch): Promise<boolean> {
+    let alerts = matched;
+    let counts: AlertCountUpdate[] = [];
+    if (this.options.dedup) {
+      try {
+        ({ fresh: alerts, counts } = await this.options.dedup.admit(matched));
+      } catch (error) {
+        this.options.logger.error({ err: error }, "alert dedup state unavailable; batch will be redelivered");
+        return false;
+      }
+    }
     for (const sink of this.options.sinks) {
       try {
-        await sink.write(alerts);
+        if (alerts.length > 0) await sink.write(alerts);
+        if (counts.length > 0 && isCountingSink(sink)) await sink.updateCounts(counts);
       } catch (error) {
         if (await this.setAsideRejected(sink.name, alerts, error)) continue;
         this.metrics.sinkErrors.inc({ sink: sink.name });
