@@ -6,6 +6,13 @@ export type { ElasticsearchAlertReaderConfig } from "./alerts/elasticsearch-aler
 export { ALERT_TOTAL_COUNT_BOUND, ElasticsearchAlertReader } from "./alerts/elasticsearch-alert-reader";
 export type { HubConfig } from "./config";
 export { DEFAULT_RULES_DIR, hubConfigSchema, loadHubConfig } from "./config";
+export type { CompiledRuleSources, RuleSource } from "./correlation/compile-rule-sources";
+export { compileRuleSources } from "./correlation/compile-rule-sources";
+export { CORRELATION_BUCKET } from "./correlation/correlation-bucket";
+export type { CorrelationCounters, CorrelationEngineOptions } from "./correlation/correlation-engine";
+export { CorrelationEngine } from "./correlation/correlation-engine";
+export { loadRuleSources } from "./correlation/load-rule-sources";
+export type { CorrelatedMatch, CorrelationRule, CorrelationType } from "./correlation/types";
 export type { HubConsumerSettings, HubServiceOptions, RuleEvaluator } from "./hub-service";
 export { DEAD_LETTER_SUBJECT, HubService } from "./hub-service";
 export { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
