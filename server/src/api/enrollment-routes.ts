@@ -31,6 +31,18 @@ const createTokenSchema = {
   },
 } as const;
 
+/** Largest page of GET /api/v1/enrolled-agents (as GET /api/v1/agents). */
+export const MAX_ENROLLED_AGENTS_PAGE = 1000;
+
+const enrolledAgentsQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    limit: { type: "integer", minimum: 1, maximum: MAX_ENROLLED_AGENTS_PAGE, default: 100 },
+    offset: { type: "integer", minimum: 0, maximum: 10_000_000, default: 0 },
+  },
+} as const;
+
 const idParams = {
   type: "object",
   required: ["id"],
@@ -99,11 +111,24 @@ export function registerEnrollmentRoutes(app: ApiApp, options: EnrollmentRoutesO
     },
   );
 
-  app.get("/api/v1/enrolled-agents", { config: { role: "admin" } }, async (_request, reply) => {
-    if (!store) return reply.code(404).send(noStore);
-    const agents = await store.listAgents();
-    return { count: agents.length, agents };
-  });
+  app.get<{ Querystring: { limit: number; offset: number } }>(
+    "/api/v1/enrolled-agents",
+    {
+      config: { role: "admin" },
+      schema: {
+        summary: "Enrolled agents, oldest enrolment first (page with limit/offset)",
+        tags: ["enrollment"],
+        querystring: enrolledAgentsQuery,
+      },
+    },
+    async (request, reply) => {
+      if (!store) return reply.code(404).send(noStore);
+      const { limit, offset } = request.query;
+      const all = await store.listAgents();
+      const agents = all.slice(offset, offset + limit);
+      return { total: all.length, offset, limit, count: agents.length, agents };
+    },
+  );
 
   app.post<{ Params: { id: string } }>(
     "/api/v1/agents/:id/revoke",
