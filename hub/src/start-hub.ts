@@ -7,11 +7,13 @@ import {
   startObservabilityServer,
   VigilError,
 } from "@vigil/common";
+import { AlertDeduplicator, alertDedupBucket } from "./alerts/alert-dedup";
 import type { HubConfig } from "./config";
 import { CORRELATION_BUCKET } from "./correlation/correlation-bucket";
 import { CorrelationEngine } from "./correlation/correlation-engine";
 import { loadRuleSources } from "./correlation/load-rule-sources";
 import { HubService } from "./hub-service";
+import { WebhookNotifier } from "./notify/webhook-notifier";
 import { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
 import { SigmaRuleEvaluator } from "./rules/rule-evaluator";
 import { RULESETS_BUCKET } from "./rules/ruleset-kv";
@@ -56,9 +58,20 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
       kv: await bus.openKv(CORRELATION_BUCKET),
       logger: logger.child({ component: "correlation" }),
     }),
+    dedup: new AlertDeduplicator({
+      kv: await bus.openKv(alertDedupBucket()),
+      defaults:
+        config.alerts.dedupWindowMs > 0
+          ? { fields: config.alerts.dedupFields, windowMs: config.alerts.dedupWindowMs }
+          : undefined,
+    }),
   });
   registerRulesetMetrics(service.metricsRegistry, rules, rulesets);
   await service.start();
+  const notifiers = config.notify.webhooks.map(
+    (webhook) => new WebhookNotifier({ bus, webhook, logger: logger.child({ component: "notify" }) }),
+  );
+  for (const notifier of notifiers) await notifier.start();
   const observability = config.metrics
     ? await startObservabilityServer({
         ...config.metrics,
@@ -71,6 +84,7 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     rulesets,
     stop: async () => {
       rulesets?.stop();
+      for (const notifier of notifiers) await notifier.stop();
       await service.stop();
       await observability?.close();
       for (const sink of sinks) await sink.close();
@@ -104,6 +118,11 @@ async function openSinks(config: HubConfig, logger: Logger): Promise<AlertSink[]
         caFile: es.caFile,
         requestTimeoutMs: es.requestTimeoutMs,
         maxRetries: es.maxRetries,
+        retention: es.retention,
+        ilmPolicy: es.ilmPolicy,
+        maxBatchItems: es.maxBatchItems,
+        maxBatchBytes: es.maxBatchBytes,
+        maxConcurrentRequests: es.maxConcurrentRequests,
       },
       logger: logger.child({ sink: "elasticsearch" }),
     });

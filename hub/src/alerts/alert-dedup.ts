@@ -42,6 +42,8 @@ export const DEFAULT_DEDUP_FIELDS: readonly string[] = [
 ];
 
 export const ALERT_DEDUP_BUCKET = "vigil-alert-dedup";
+/** Longest window (a rule's vigil.suppress allows up to 7 d); the bucket keeps entries this long. */
+export const MAX_GROUPING_WINDOW_MS = 7 * 24 * 3600_000;
 /** Event ids remembered per window so a redelivered batch does not count its duplicates twice. */
 const RECENT_EVENT_IDS = 64;
 /** CAS retries before giving up (the batch is then redelivered, nothing lost). */
@@ -50,7 +52,7 @@ const MAX_CAS_ATTEMPTS = 32;
 const CAS_BACKOFF_STEP_MS = 2;
 
 /** The bucket: entries live as long as the longest window (`maxWindowMs`), then expire. */
-export function alertDedupBucket(maxWindowMs: number): KvBucketSpec {
+export function alertDedupBucket(maxWindowMs = MAX_GROUPING_WINDOW_MS): KvBucketSpec {
   return { name: ALERT_DEDUP_BUCKET, history: 1, ttlMs: maxWindowMs, maxValueBytes: 8192 };
 }
 
