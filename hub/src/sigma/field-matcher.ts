@@ -3,80 +3,27 @@
 // parsing, regex construction, CIDR parsing — happens here, once.
 
 import { BlockList, isIP } from "node:net";
-import { MAX_REGEX_INPUT, splitInlineFlags, unsafeRegexReason } from "./regex-guard";
+import { resolveField } from "./field-mapping";
+import { fieldReader, type Getter, isAbsent, toText } from "./field-values";
+import { compileGuardedRegex, UnsafeRegexError } from "./regex-guard";
 import { RuleSyntaxError } from "./rule-error";
-import type { EcsDocument, FieldSpec, NumericOperator, Predicate, StringPattern, ValueTest } from "./types";
+import type {
+  FieldSpec,
+  NumericOperator,
+  Predicate,
+  StringOperator,
+  StringPattern,
+  ValueTest,
+} from "./types";
+import { transformValue } from "./value-transforms";
 import { compileStringPattern, matchPattern } from "./wildcard";
 
 type Scalar = string | number | boolean | null;
-
-/** Field value as text for string matching; objects never match. */
-function toText(value: unknown): string | undefined {
-  switch (typeof value) {
-    case "string":
-      return value;
-    case "number":
-    case "boolean":
-    case "bigint":
-      return String(value);
-    default:
-      return undefined;
-  }
-}
 
 function toNumber(value: unknown): number {
   if (typeof value === "number") return value;
   if (typeof value === "string" && value.trim() !== "") return Number(value);
   return Number.NaN;
-}
-
-/**
- * Reads `path`; with `alsoPaths`, the values present at any of the paths, as one
- * value when only one is present and as a flat list otherwise (so they match like
- * an array field).
- */
-export function compileGetter(
-  path: readonly string[],
-  alsoPaths: readonly (readonly string[])[] = [],
-): (doc: EcsDocument) => unknown {
-  const first = compilePathGetter(path);
-  if (alsoPaths.length === 0) return first;
-  const getters = [first, ...alsoPaths.map(compilePathGetter)];
-  return (doc) => {
-    let found: unknown;
-    let many: unknown[] | undefined;
-    for (const get of getters) {
-      const value = get(doc);
-      if (isAbsent(value)) continue;
-      if (found === undefined && many === undefined) {
-        found = value;
-        continue;
-      }
-      many ??= Array.isArray(found) ? [...found] : [found];
-      if (Array.isArray(value)) many.push(...value);
-      else many.push(value);
-    }
-    return many ?? found;
-  };
-}
-
-function compilePathGetter(path: readonly string[]): (doc: EcsDocument) => unknown {
-  if (path.length === 1) {
-    const [a] = path;
-    return (doc) => doc[a];
-  }
-  return (doc) => {
-    let node: unknown = doc;
-    for (const segment of path) {
-      if (typeof node !== "object" || node === null) return undefined;
-      node = (node as Record<string, unknown>)[segment];
-    }
-    return node;
-  };
-}
-
-function isAbsent(value: unknown): boolean {
-  return value === undefined || value === null || (Array.isArray(value) && value.length === 0);
 }
 
 /** Applies a scalar test to a field value, unrolling arrays (any element may match). */
@@ -105,6 +52,7 @@ function bucket(map: Map<number, string[]>, key: number, text: string): void {
   else list.push(text);
 }
 
+/** Tests a value already in the patterns' case (lower-cased unless `cased`) against any pattern. */
 function stringTest(patterns: StringPattern[]): ValueTest {
   const exact = new Set<string>();
   const prefixes = new Map<number, string[]>();
@@ -122,41 +70,47 @@ function stringTest(patterns: StringPattern[]): ValueTest {
   return (value) => {
     const text = toText(value);
     if (text === undefined) return false;
-    const lower = text.toLowerCase();
-    if (exact.has(lower)) return true;
+    if (exact.has(text)) return true;
     if (hasPrefixes) {
-      const candidates = prefixes.get(lower.charCodeAt(0));
-      if (candidates !== undefined) for (const p of candidates) if (lower.startsWith(p)) return true;
+      const candidates = prefixes.get(text.charCodeAt(0));
+      if (candidates !== undefined) for (const p of candidates) if (text.startsWith(p)) return true;
     }
     if (hasSuffixes) {
-      const candidates = suffixes.get(lower.charCodeAt(lower.length - 1));
-      if (candidates !== undefined) for (const p of candidates) if (lower.endsWith(p)) return true;
+      const candidates = suffixes.get(text.charCodeAt(text.length - 1));
+      if (candidates !== undefined) for (const p of candidates) if (text.endsWith(p)) return true;
     }
-    for (const pattern of others) if (matchPattern(lower, pattern)) return true;
+    for (const pattern of others) if (matchPattern(text, pattern)) return true;
     return false;
   };
 }
 
-function regexTest(spec: FieldSpec, value: Scalar, flags: string): ValueTest {
+/** True when the (lower-cased) value, or any element of it, contains the literal. */
+function mentions(value: unknown, literal: string): boolean {
+  if (typeof value === "string") return value.includes(literal);
+  if (Array.isArray(value)) {
+    for (const element of value) if (typeof element === "string" && element.includes(literal)) return true;
+  }
+  return false;
+}
+
+function regexTest(spec: FieldSpec, value: Scalar, flags: string, lower: Getter, raw: Getter): Predicate {
   if (typeof value !== "string")
     throw new RuleSyntaxError(`'${spec.key}': a regular expression must be a string`);
-  const inline = splitInlineFlags(value);
-  const unsafe = unsafeRegexReason(inline.source);
-  if (unsafe !== undefined)
-    throw new RuleSyntaxError(`'${spec.key}': unsafe regular expression /${value}/: ${unsafe}`);
-  let re: RegExp;
+  let regex: ReturnType<typeof compileGuardedRegex>;
   try {
-    re = new RegExp(inline.source, [...new Set(flags + inline.flags)].join(""));
+    regex = compileGuardedRegex(value, flags);
   } catch (error) {
-    throw new RuleSyntaxError(
-      `'${spec.key}': invalid regular expression /${value}/: ${(error as Error).message}`,
-    );
+    if (error instanceof UnsafeRegexError)
+      throw new RuleSyntaxError(`'${spec.key}': regular expression /${value}/ refused: ${error.message}`);
+    throw error;
   }
-  return (field) => {
+  const test: ValueTest = (field) => {
     const text = toText(field);
-    if (text === undefined) return false;
-    return re.test(text.length > MAX_REGEX_INPUT ? text.slice(0, MAX_REGEX_INPUT) : text);
+    return text !== undefined && regex.test(text);
   };
+  const literal = regex.literal;
+  if (literal === undefined) return (doc) => testField(raw(doc), test);
+  return (doc) => mentions(lower(doc), literal) && testField(raw(doc), test);
 }
 
 function cidrTest(spec: FieldSpec, values: Scalar[]): ValueTest {
@@ -200,28 +154,111 @@ function numericTest(spec: FieldSpec, value: Scalar, operator: NumericOperator):
   }
 }
 
-/** One test per value (for `|all`), or a single test covering every value (any). */
-function valueTests(spec: FieldSpec, values: Scalar[]): { tests: ValueTest[]; matchNull: boolean } {
+function textsOf(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  const out: string[] = [];
+  for (const element of list) {
+    const text = toText(element);
+    if (text !== undefined) out.push(text);
+  }
+  return out;
+}
+
+function compare(value: string, other: string, operator: StringOperator): boolean {
+  switch (operator) {
+    case "equals":
+      return value === other;
+    case "contains":
+      return value.includes(other);
+    case "startswith":
+      return value.startsWith(other);
+    case "endswith":
+      return value.endsWith(other);
+    default: {
+      const unreachable: never = operator;
+      throw new Error(`unhandled operator ${String(unreachable)}`);
+    }
+  }
+}
+
+/** `Field|fieldref: Other`: the field's value compared with another field's value of the same event. */
+function fieldrefTest(
+  spec: FieldSpec,
+  value: Scalar,
+  operator: StringOperator,
+  get: Getter,
+  cased: boolean,
+): Predicate {
+  if (typeof value !== "string") throw new RuleSyntaxError(`'${spec.key}': 'fieldref' takes a field name`);
+  const other = resolveField(value, spec.category);
+  if (!other.ok) throw new RuleSyntaxError(`'${spec.key}': fieldref: ${other.reason}`);
+  const { path, alsoPaths = [] } = other.mapping;
+  const reader = fieldReader(
+    path.split("."),
+    alsoPaths.map((p) => p.split(".")),
+  );
+  const getOther = cased ? reader.raw : reader.lower;
+  return (doc) => {
+    const theirs = textsOf(getOther(doc));
+    if (theirs.length === 0) return false;
+    for (const mine of textsOf(get(doc))) for (const t of theirs) if (compare(mine, t, operator)) return true;
+    return false;
+  };
+}
+
+interface Compiled {
+  /** Per-value document tests, run when the field is present (one combined test when not `|all`). */
+  tests: Predicate[];
+  /** The entry holds for an absent field (`null`, or `''` which Vigil's documents leave out). */
+  matchAbsent: boolean;
+}
+
+function compileValues(spec: FieldSpec, values: Scalar[]): Compiled {
   const kind = spec.kind;
-  const matchNull = values.includes(null);
+  const reader = fieldReader(spec.path, spec.alsoPaths);
   const present = values.filter((v): v is Exclude<Scalar, null> => v !== null);
+  let matchAbsent = values.includes(null);
+  const onField =
+    (test: ValueTest, get: Getter): Predicate =>
+    (doc) =>
+      testField(get(doc), test);
   switch (kind.kind) {
     case "string": {
-      const patterns = present.flatMap((value) => {
+      const get = kind.cased ? reader.raw : reader.lower;
+      const transformed = kind.transforms.windash || kind.transforms.base64 !== undefined;
+      if (kind.operator === "equals" && !transformed && present.some((v) => v === "")) matchAbsent = true;
+      const perValue = present.map((value) => {
         const text = String(value);
         const mapped = spec.valueMap?.[text.toLowerCase()] ?? [text];
-        return mapped.map((m) => compileStringPattern(m, kind.operator));
+        return mapped
+          .flatMap((m) => transformValue(m, kind.transforms, spec.key))
+          .map((v) => compileStringPattern(v, kind.operator, kind.cased));
       });
-      if (spec.all) return { tests: patterns.map((p) => stringTest([p])), matchNull };
-      return { tests: patterns.length > 0 ? [stringTest(patterns)] : [], matchNull };
+      if (spec.all) return { tests: perValue.map((p) => onField(stringTest(p), get)), matchAbsent };
+      const all = perValue.flat();
+      return { tests: all.length > 0 ? [onField(stringTest(all), get)] : [], matchAbsent };
+    }
+    case "fieldref": {
+      const get = kind.cased ? reader.raw : reader.lower;
+      return {
+        tests: present.map((v) => fieldrefTest(spec, v, kind.operator, get, kind.cased)),
+        matchAbsent,
+      };
     }
     case "regex":
-      return { tests: present.map((v) => regexTest(spec, v, kind.flags)), matchNull };
+      return {
+        tests: present.map((v) => regexTest(spec, v, kind.flags, reader.lower, reader.raw)),
+        matchAbsent,
+      };
     case "cidr":
-      if (spec.all) return { tests: present.map((v) => cidrTest(spec, [v])), matchNull };
-      return { tests: [cidrTest(spec, present)], matchNull };
+      if (spec.all)
+        return { tests: present.map((v) => onField(cidrTest(spec, [v]), reader.raw)), matchAbsent };
+      return { tests: present.length > 0 ? [onField(cidrTest(spec, present), reader.raw)] : [], matchAbsent };
     case "numeric":
-      return { tests: present.map((v) => numericTest(spec, v, kind.operator)), matchNull };
+      return {
+        tests: present.map((v) => onField(numericTest(spec, v, kind.operator), reader.raw)),
+        matchAbsent,
+      };
     case "exists":
       throw new Error("exists is compiled by compileFieldMatcher");
     default: {
@@ -233,38 +270,34 @@ function valueTests(spec: FieldSpec, values: Scalar[]): { tests: ValueTest[]; ma
 
 /** Compiles `key: value` of a selection into a predicate over the document. */
 export function compileFieldMatcher(spec: FieldSpec, raw: unknown): Predicate {
-  const get = compileGetter(spec.path, spec.alsoPaths);
+  const get = fieldReader(spec.path, spec.alsoPaths).raw;
   if (spec.kind.kind === "exists") {
     if (typeof raw !== "boolean") throw new RuleSyntaxError(`'${spec.key}': 'exists' takes true or false`);
     const expected = raw;
     return (doc) => !isAbsent(get(doc)) === expected;
   }
   const values = normaliseValues(spec, raw);
-  const { tests, matchNull } = valueTests(spec, values);
+  if (spec.all && values.length === 1)
+    throw new RuleSyntaxError(`'${spec.key}': '|all' needs a list of two or more values`);
+  const { tests, matchAbsent } = compileValues(spec, values);
 
   if (spec.all) {
-    if (matchNull && tests.length > 0)
+    if (values.includes(null))
       throw new RuleSyntaxError(`'${spec.key}': null cannot be combined with '|all'`);
-    if (matchNull) return (doc) => isAbsent(get(doc));
     return (doc) => {
-      const value = get(doc);
-      if (isAbsent(value)) return false;
-      for (const test of tests) if (!testField(value, test)) return false;
+      if (isAbsent(get(doc))) return false;
+      for (const test of tests) if (!test(doc)) return false;
       return true;
     };
   }
   if (tests.length === 0) return (doc) => isAbsent(get(doc));
   if (tests.length === 1) {
     const [test] = tests;
-    return (doc) => {
-      const value = get(doc);
-      return isAbsent(value) ? matchNull : testField(value, test);
-    };
+    return (doc) => (isAbsent(get(doc)) ? matchAbsent : test(doc));
   }
   return (doc) => {
-    const value = get(doc);
-    if (isAbsent(value)) return matchNull;
-    for (const test of tests) if (testField(value, test)) return true;
+    if (isAbsent(get(doc))) return matchAbsent;
+    for (const test of tests) if (test(doc)) return true;
     return false;
   };
 }

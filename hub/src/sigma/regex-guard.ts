@@ -1,98 +1,176 @@
-// `re` values run on attacker-influenced strings (command lines, paths), so a
-// pattern that can backtrack exponentially is refused when the rule compiles,
-// and every tested string is cut to MAX_REGEX_INPUT characters.
+// `re` values run on attacker-influenced strings (command lines, paths), so
+// they never run on V8's backtracking engine: every pattern is compiled by
+// re2js, a pure-JavaScript port of RE2 whose matching time is linear in the
+// input whatever the pattern (no native build, unlike the `re2` addon). RE2
+// has no back-references or look-around; a pattern using them is refused with
+// RE2's reason. Since RE2 in JavaScript costs about 1 µs per test, a literal
+// every match must contain is extracted when the rule compiles and checked
+// first with `includes` on the lower-cased value the other rules share.
 
-/** Longest prefix of a field value a `re` pattern is tested against. */
-export const MAX_REGEX_INPUT = 4096;
+import { RE2JS } from "re2js";
 
-interface Frame {
-  /** The group contains a quantifier that repeats (max > 1). */
-  repeats: boolean;
+/** Longest prefix of a field value a `re` pattern is tested against (the cost stays linear and bounded). */
+export const MAX_REGEX_INPUT = 65_536;
+
+/** Longest pattern accepted; Sigma regexes are a few hundred characters. */
+export const MAX_REGEX_LENGTH = 4096;
+
+export interface GuardedRegex {
+  /** Tests a field value (case as in the event). */
+  test: (text: string) => boolean;
+  /** Lower-case ASCII text every match contains, or undefined when none could be proven. */
+  literal: string | undefined;
 }
 
-interface Quantifier {
-  length: number;
-  unbounded: boolean;
-  repeats: boolean;
+/** Thrown for a pattern that cannot run safely; the message is the reason. */
+export class UnsafeRegexError extends Error {}
+
+function re2Flags(flags: string): number {
+  let out = 0;
+  if (flags.includes("i")) out |= RE2JS.CASE_INSENSITIVE;
+  if (flags.includes("m")) out |= RE2JS.MULTILINE;
+  if (flags.includes("s")) out |= RE2JS.DOTALL;
+  return out;
 }
 
-/** Reads a quantifier at i (`*`, `+`, `?`, `{n}`, `{n,}`, `{n,m}`, each optionally lazy). */
-function quantifierAt(pattern: string, i: number): Quantifier | undefined {
-  const c = pattern[i];
-  let q: Quantifier | undefined;
-  if (c === "*" || c === "+") q = { length: 1, unbounded: true, repeats: true };
-  else if (c === "?") q = { length: 1, unbounded: false, repeats: false };
-  else if (c === "{") {
-    const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
-    if (m === null) return undefined;
-    const unbounded = m[2] !== undefined && m[3] === "";
-    const max = m[2] === undefined ? Number(m[1]) : unbounded ? Number.POSITIVE_INFINITY : Number(m[3]);
-    q = { length: m[0].length, unbounded, repeats: max > 1 };
+/** Compiles a Sigma `re` value with its `i`/`m`/`s` sub-modifiers; throws UnsafeRegexError. */
+export function compileGuardedRegex(pattern: string, flags: string): GuardedRegex {
+  if (pattern.length > MAX_REGEX_LENGTH)
+    throw new UnsafeRegexError(`pattern longer than ${MAX_REGEX_LENGTH} characters`);
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(pattern, re2Flags(flags));
+  } catch (error) {
+    const reason = (error as Error).message.replace(/^error parsing regexp: /, "");
+    throw new UnsafeRegexError(
+      `${reason} (Vigil runs 're' on RE2, a linear-time engine: no back-references, look-around or possessive quantifiers)`,
+    );
   }
-  if (q !== undefined && (pattern[i + q.length] === "?" || pattern[i + q.length] === "+")) q.length += 1;
-  return q;
+  return {
+    test: (text) => re.test(text.length > MAX_REGEX_INPUT ? text.slice(0, MAX_REGEX_INPUT) : text),
+    literal: requiredLiteral(pattern),
+  };
+}
+
+/** Why a pattern is refused, or undefined when it compiles. */
+export function unsafeRegexReason(pattern: string, flags = ""): string | undefined {
+  try {
+    compileGuardedRegex(pattern, flags);
+    return undefined;
+  } catch (error) {
+    if (error instanceof UnsafeRegexError) return error.message;
+    throw error;
+  }
+}
+
+const WORD = /[A-Za-z0-9]/;
+
+/** Index just past a `[...]` class starting at i (`]` first is literal, `[:name:]` nests). */
+function skipClass(p: string, i: number): number {
+  let j = i + 1;
+  if (p[j] === "^") j++;
+  if (p[j] === "]") j++;
+  while (j < p.length && p[j] !== "]") {
+    if (p[j] === "\\") j += 2;
+    else if (p[j] === "[" && p[j + 1] === ":") {
+      const end = p.indexOf(":]", j + 2);
+      j = end < 0 ? p.length : end + 2;
+    } else j++;
+  }
+  return j + 1;
+}
+
+/** Index just past the group starting at i. */
+function skipGroup(p: string, i: number): number {
+  let depth = 0;
+  let j = i;
+  while (j < p.length) {
+    const c = p[j];
+    if (c === "\\") j += 2;
+    else if (c === "[") j = skipClass(p, j);
+    else {
+      if (c === "(") depth++;
+      else if (c === ")" && --depth === 0) return j + 1;
+      j++;
+    }
+  }
+  return j;
+}
+
+/** Index just past an escape at i (`\d`, `\x41`, `\x{263a}`, `\pL`, `\p{Greek}`, `\012`). */
+function skipEscape(p: string, i: number): number {
+  const next = p[i + 1] ?? "";
+  if (next === "x" || next === "p" || next === "P") {
+    if (p[i + 2] === "{") {
+      const end = p.indexOf("}", i + 3);
+      return end < 0 ? p.length : end + 1;
+    }
+    return i + (next === "x" ? 4 : 3);
+  }
+  if (/[0-7]/.test(next)) {
+    let j = i + 1;
+    while (j < p.length && j < i + 4 && /[0-7]/.test(p[j])) j++;
+    return j;
+  }
+  return i + 2;
 }
 
 /**
- * Returns why a pattern is unsafe, or undefined. Refuses a group repeated
- * without bound that itself contains a repetition — `(a+)+`, `(a*)*`,
- * `(?:x+y?)+`, `((ab)+c){2,}` — the shape behind catastrophic backtracking;
- * and back-references, which defeat every bound.
+ * A lower-case ASCII run of literal characters every match contains: read at the
+ * top level only (groups and classes break a run), nothing when the top level has
+ * an alternation, and a character made optional by `?`, `*` or `{0,…}` is left out.
  */
-export function unsafeRegexReason(pattern: string): string | undefined {
-  const stack: Frame[] = [{ repeats: false }];
-  for (let i = 0; i < pattern.length; i++) {
+export function requiredLiteral(pattern: string): string | undefined {
+  if (pattern.includes("\\Q")) return undefined;
+  const runs: string[] = [];
+  let run = "";
+  const cut = (): void => {
+    if (run !== "") runs.push(run);
+    run = "";
+  };
+  let i = 0;
+  while (i < pattern.length) {
     const c = pattern[i];
+    let literal: string | undefined;
+    let next: number;
+    if (c === "|") return undefined;
+    if (c === ")") return undefined;
     if (c === "\\") {
-      const next = pattern[i + 1] ?? "";
-      if (/[1-9]/.test(next) || (next === "k" && pattern[i + 2] === "<")) {
-        return `back-reference '\\${next}' at offset ${i} is not allowed`;
+      const escaped = pattern[i + 1] ?? "";
+      if (escaped !== "" && !WORD.test(escaped) && escaped.charCodeAt(0) < 128) literal = escaped;
+      next = skipEscape(pattern, i);
+    } else if (c === "[") next = skipClass(pattern, i);
+    else if (c === "(") next = skipGroup(pattern, i);
+    else {
+      if (c !== "." && c !== "^" && c !== "$" && c.charCodeAt(0) < 128 && c.charCodeAt(0) >= 32) literal = c;
+      next = i + 1;
+    }
+    // A quantifier after the atom.
+    const q = pattern[next];
+    let optional = false;
+    let repeated = false;
+    if (q === "*" || q === "?") optional = true;
+    else if (q === "+") repeated = true;
+    else if (q === "{") {
+      const m = /^\{(\d+)(,\d*)?\}/.exec(pattern.slice(next));
+      if (m !== null) {
+        if (Number(m[1]) === 0) optional = true;
+        else repeated = true;
+        next += m[0].length - 1;
       }
-      i++;
-      continue;
     }
-    if (c === "[") {
-      // Skip the character class; `]` right after `[` or `[^` is literal.
-      let j = i + 1;
-      if (pattern[j] === "^") j++;
-      if (pattern[j] === "]") j++;
-      while (j < pattern.length && pattern[j] !== "]") j += pattern[j] === "\\" ? 2 : 1;
-      i = j;
-      continue;
+    if (optional || repeated) {
+      next += 1;
+      if (pattern[next] === "?" || pattern[next] === "+") next += 1;
     }
-    if (c === "(") {
-      stack.push({ repeats: false });
-      continue;
+    if (literal === undefined || optional) cut();
+    else {
+      run += literal.toLowerCase();
+      if (repeated) cut();
     }
-    if (c === ")") {
-      const group = stack.length > 1 ? stack.pop() : undefined;
-      if (group === undefined) continue;
-      const q = quantifierAt(pattern, i + 1);
-      if (q !== undefined) {
-        if (q.unbounded && group.repeats) {
-          return `nested quantifier at offset ${i + 1}: a repeated group repeats again (catastrophic backtracking)`;
-        }
-        if (q.repeats) stack[stack.length - 1].repeats = true;
-        i += q.length;
-      }
-      if (group.repeats) stack[stack.length - 1].repeats = true;
-      continue;
-    }
-    const q = quantifierAt(pattern, i);
-    if (q !== undefined) {
-      if (q.repeats) stack[stack.length - 1].repeats = true;
-      i += q.length - 1;
-    }
+    i = next;
   }
-  return undefined;
-}
-
-/**
- * Splits a leading inline flag group (`(?i)`, `(?is)`) off a pattern: Sigma
- * rules use it, JavaScript only has flags outside the pattern.
- */
-export function splitInlineFlags(pattern: string): { source: string; flags: string } {
-  const m = /^\(\?([ims]+)\)/.exec(pattern);
-  if (m === null) return { source: pattern, flags: "" };
-  return { source: pattern.slice(m[0].length), flags: m[1] };
+  cut();
+  const longest = runs.reduce((best, r) => (r.length > best.length ? r : best), "");
+  return longest.length >= 2 ? longest : undefined;
 }

@@ -7,17 +7,36 @@ import { parseFieldKey } from "./modifiers";
 import { RuleSyntaxError } from "./rule-error";
 import type { FieldSpec, LogsourceCategory, Predicate } from "./types";
 
-/** Fields an unnamed keyword is searched in (Vigil events have no free-text message). */
+/**
+ * Fields a keyword (a value without a field) is searched in. Vigil events have no
+ * free-text message, so keywords look in the text an analyst would grep: the
+ * process's and its parent's command line and executable, the file path, the
+ * destination host name and the DNS query name.
+ */
 export const KEYWORD_FIELDS = [
   "process.command_line",
   "process.executable",
   "process.exec_filename",
   "process.parent.command_line",
+  "process.parent.executable",
   "file.path",
+  "destination.domain",
+  "vigil.query_name",
 ] as const;
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Prefixes a compile error with the selection it is in. */
+function wrap(name: string, compile: () => Predicate): Predicate {
+  try {
+    return compile();
+  } catch (error) {
+    if (error instanceof RuleSyntaxError && !error.message.startsWith("detection."))
+      throw new RuleSyntaxError(`detection.${name}: ${error.message}`);
+    throw error;
+  }
 }
 
 function compileMap(name: string, map: Record<string, unknown>, category: LogsourceCategory): Predicate {
@@ -36,30 +55,58 @@ function compileMap(name: string, map: Record<string, unknown>, category: Logsou
   );
 }
 
-function compileKeywords(name: string, keywords: unknown[]): Predicate {
-  const predicates = KEYWORD_FIELDS.map((field) => {
-    const spec: FieldSpec = {
-      key: `${name} (keywords)`,
-      field,
-      path: field.split("."),
-      alsoPaths: [],
-      kind: { kind: "string", operator: "contains" },
-      all: false,
-      valueMap: undefined,
-    };
-    return compileFieldMatcher(spec, keywords);
-  });
-  return anyOf(predicates);
+/**
+ * Keywords: any value found as a case-insensitive substring of any KEYWORD_FIELDS
+ * field. `'|all': [...]` (a map whose only key is modifiers) needs every keyword;
+ * the modifiers after `|` apply as to a field (`|cased`, `|re`, `|windash` …).
+ */
+function compileKeywords(
+  name: string,
+  keywords: unknown[],
+  modifiers: string,
+  category: LogsourceCategory,
+): Predicate {
+  const parsed = parseFieldKey(`process.command_line${modifiers}`, category);
+  const plain = parsed.kind.kind === "string" && parsed.kind.operator === "equals";
+  const spec: FieldSpec = {
+    ...parsed,
+    key: `${name} (keywords)`,
+    field: "keywords",
+    path: KEYWORD_FIELDS[0].split("."),
+    alsoPaths: KEYWORD_FIELDS.slice(1).map((f) => f.split(".")),
+    // A bare keyword is a substring search; explicit operators are kept.
+    kind: plain && parsed.kind.kind === "string" ? { ...parsed.kind, operator: "contains" } : parsed.kind,
+  };
+  if (spec.kind.kind === "exists" || spec.kind.kind === "fieldref")
+    throw new RuleSyntaxError(`detection.${name}: keywords cannot use '${spec.kind.kind}'`);
+  if (keywords.some((k) => k === null))
+    throw new RuleSyntaxError(`detection.${name}: a keyword cannot be null`);
+  return compileFieldMatcher(spec, keywords);
+}
+
+function isKeywordList(value: unknown[]): boolean {
+  return value.every((v) => typeof v === "string" || typeof v === "number");
 }
 
 export function compileSelection(name: string, value: unknown, category: LogsourceCategory): Predicate {
-  if (isMap(value)) return compileMap(name, value, category);
+  if (isMap(value)) {
+    const keys = Object.keys(value);
+    // `keywords: { '|all': [a, b] }`: keywords with modifiers.
+    if (keys.length === 1 && keys[0].startsWith("|")) {
+      const list = value[keys[0]];
+      const keywords = Array.isArray(list) ? list : [list];
+      if (!isKeywordList(keywords))
+        throw new RuleSyntaxError(`detection.${name}: '${keys[0]}' takes a list of keywords`);
+      return wrap(name, () => compileKeywords(name, keywords, keys[0], category));
+    }
+    return compileMap(name, value, category);
+  }
   if (!Array.isArray(value) || value.length === 0) {
     throw new RuleSyntaxError(
       `detection.${name}: a selection must be a map, a list of maps or a list of keywords`,
     );
   }
   if (value.every(isMap)) return anyOf(value.map((map, i) => compileMap(`${name}[${i}]`, map, category)));
-  if (value.every((v) => typeof v === "string" || typeof v === "number")) return compileKeywords(name, value);
+  if (isKeywordList(value)) return wrap(name, () => compileKeywords(name, value, "", category));
   throw new RuleSyntaxError(`detection.${name}: a list must hold only maps or only keywords`);
 }

@@ -143,12 +143,20 @@ export interface LoadResult {
 // ---------------------------------------------------------------------------
 // Detection: field keys and values.
 
-/** Sigma value modifiers Vigil implements. */
+/** Sigma value modifiers Vigil implements (rules/README.md "Modifiers"). */
 export const SUPPORTED_MODIFIERS = [
   "contains",
   "startswith",
   "endswith",
   "all",
+  "cased",
+  "windash",
+  "base64",
+  "base64offset",
+  "utf16le",
+  "utf16be",
+  "utf16",
+  "wide",
   "re",
   "i",
   "m",
@@ -159,6 +167,7 @@ export const SUPPORTED_MODIFIERS = [
   "gte",
   "lt",
   "lte",
+  "fieldref",
 ] as const;
 export type Modifier = (typeof SUPPORTED_MODIFIERS)[number];
 
@@ -166,6 +175,17 @@ export type Modifier = (typeof SUPPORTED_MODIFIERS)[number];
 export type StringOperator = "equals" | "contains" | "startswith" | "endswith";
 
 export type NumericOperator = "gt" | "gte" | "lt" | "lte";
+
+/** Text encoding applied before base64 (`utf16le`/`wide`, `utf16be`, `utf16` with a BOM). */
+export type TextEncoding = "utf8" | "utf16le" | "utf16be" | "utf16";
+
+/** Value transformations, applied in this order before wildcard parsing. */
+export interface ValueTransforms {
+  /** `windash`: each `-` or `/` starting a word also as `/`, `-`, en dash, em dash, horizontal bar. */
+  windash: boolean;
+  /** `base64` / `base64offset`, with the text encoding before it. */
+  base64: { offset: boolean; encoding: TextEncoding } | undefined;
+}
 
 /** A parsed field key: `CommandLine|contains|all`. */
 export interface FieldSpec {
@@ -181,18 +201,21 @@ export interface FieldSpec {
   kind: FieldMatchKind;
   /** `|all`: every listed value must match instead of any. */
   all: boolean;
+  /** The rule's category (fieldref targets resolve in it). */
+  category: LogsourceCategory;
   /** Rewrites Sigma values to the ECS vocabulary (Initiated: true → outbound). */
   valueMap: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 export type FieldMatchKind =
-  | { kind: "string"; operator: StringOperator }
+  | { kind: "string"; operator: StringOperator; cased: boolean; transforms: ValueTransforms }
+  | { kind: "fieldref"; operator: StringOperator; cased: boolean }
   | { kind: "regex"; flags: string }
   | { kind: "exists" }
   | { kind: "cidr" }
   | { kind: "numeric"; operator: NumericOperator };
 
-/** A plain value after wildcard parsing, lower-cased for case-insensitive matching. */
+/** A plain value after wildcard parsing (lower-cased unless `cased`). */
 export type StringPattern =
   | { kind: "equals"; text: string }
   | { kind: "prefix"; text: string }

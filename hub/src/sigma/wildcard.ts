@@ -40,9 +40,9 @@ function tokenize(value: string): Token[] {
   return tokens;
 }
 
-/** Compiles one Sigma string value under a string operator into a lower-cased pattern. */
-export function compileStringPattern(value: string, operator: StringOperator): StringPattern {
-  const tokens = tokenize(value.toLowerCase());
+/** Compiles one Sigma string value under a string operator; lower-cased unless `cased`. */
+export function compileStringPattern(value: string, operator: StringOperator, cased = false): StringPattern {
+  const tokens = tokenize(cased ? value : value.toLowerCase());
   const star: Token = { kind: "star" };
   if ((operator === "contains" || operator === "endswith") && tokens[0]?.kind !== "star")
     tokens.unshift(star);
@@ -115,7 +115,7 @@ function findSegment(s: string, from: number, segment: GlobSegment): number {
 }
 
 /**
- * Matches a lower-cased string against a glob. Between stars, taking the
+ * Matches a string (in the glob's case) against a glob. Between stars, taking the
  * leftmost occurrence of each segment is always safe, so no backtracking.
  */
 export function matchGlob(s: string, glob: Glob): boolean {
@@ -146,7 +146,7 @@ export function matchGlob(s: string, glob: Glob): boolean {
   return true;
 }
 
-/** Tests a lower-cased string against a compiled pattern. */
+/** Tests a string, in the pattern's case, against a compiled pattern. */
 export function matchPattern(lower: string, pattern: StringPattern): boolean {
   switch (pattern.kind) {
     case "equals":
