@@ -3,10 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "@jest/globals";
+import { waitFor } from "../bus/bus-contract";
 import { createMemoryBus, type MemoryBus } from "../bus/memory-bus";
 import { isVigilError } from "../errors";
 import { silentLogger } from "../observability/logger";
 import { runKvContract } from "./kv-contract";
+import { SqliteKvStore } from "./sqlite-kv-store";
 import type { KvBucketSpec, KvEntry } from "./types";
 
 // The KV contract on the in-process bus with its buckets in a SQLite file, and
@@ -145,6 +147,21 @@ describe("kv - sqlite, reopening the file", () => {
       expect(await kv.history("lease")).toEqual([]);
       expect(rowsIn(path, "persist")).toBe(0);
     });
+  });
+
+  it("ttl - the periodic purge deletes expired entries from the file while it stays open", async () => {
+    const path = newPath();
+    const store = new SqliteKvStore({ path, logger: silentLogger(), purgeIntervalMs: 50 });
+    try {
+      const kv = store.openBucket(spec({ ttlMs: 1000 }));
+      await kv.put("short", encoder.encode("1"));
+      await kv.put("short", encoder.encode("2"));
+      expect(rowsIn(path, "persist")).toBe(2);
+      await waitFor("the purge", () => rowsIn(path, "persist") === 0, 10_000);
+      expect(await kv.get("short")).toBeUndefined();
+    } finally {
+      store.close();
+    }
   });
 
   it("history - a bucket re-declared with a smaller history keeps only the newest revisions of each key", async () => {
