@@ -27,7 +27,7 @@ describe("load-ruleset - a directory with good and bad rules", () => {
     );
     writeFileSync(join(dir, "linux", "bad-yaml.yml"), "title: [oops\n");
     writeFileSync(
-      join(dir, "linux", "backref.yml"),
+      join(dir, "linux", "regex-backref.yml"),
       ruleYaml(
         { s: { "CommandLine|re": "(a+)\\1" }, condition: "s" },
         { id: "33333333-3333-4333-8333-333333333333" },
@@ -53,7 +53,7 @@ describe("load-ruleset - a directory with good and bad rules", () => {
       /c-dup\.yml: rule 11111111-.*: duplicate rule id \(already defined in .*a\.yml\)/,
     );
     expect(messages[2]).toMatch(
-      /backref\.yml: rule 33333333-.*: detection\.s: 'CommandLine\|re': regular expression .* refused/,
+      /regex-backref\.yml: rule 33333333-.*: detection\.s: 'CommandLine\|re': regular expression .* refused/,
     );
   });
 
