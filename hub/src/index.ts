@@ -1,7 +1,15 @@
 // Public face of @vigil/hub.
 
-export type { AlertingRule } from "./alerts/build-alert";
-export { alertId, buildAlert } from "./alerts/build-alert";
+export type { AdmitResult, AlertCountUpdate, AlertDedupOptions, DedupPolicy } from "./alerts/alert-dedup";
+export {
+  ALERT_DEDUP_BUCKET,
+  AlertDeduplicator,
+  alertDedupBucket,
+  DEFAULT_DEDUP_FIELDS,
+  MAX_GROUPING_WINDOW_MS,
+} from "./alerts/alert-dedup";
+export type { AlertingRule, CorrelationTrigger } from "./alerts/build-alert";
+export { alertId, buildAlert, buildCorrelationAlert, MAX_CORRELATION_EVENTS } from "./alerts/build-alert";
 export type { ElasticsearchAlertReaderConfig } from "./alerts/elasticsearch-alert-reader";
 export { ALERT_TOTAL_COUNT_BOUND, ElasticsearchAlertReader } from "./alerts/elasticsearch-alert-reader";
 export type { HubConfig } from "./config";
@@ -15,6 +23,10 @@ export { loadRuleSources } from "./correlation/load-rule-sources";
 export type { CorrelatedMatch, CorrelationRule, CorrelationType } from "./correlation/types";
 export type { HubConsumerSettings, HubServiceOptions, RuleEvaluator } from "./hub-service";
 export { DEAD_LETTER_SUBJECT, HubService } from "./hub-service";
+export type { SlackMessage } from "./notify/slack-message";
+export { slackMessage } from "./notify/slack-message";
+export type { WebhookCounters, WebhookNotifierOptions, WebhookSettings } from "./notify/webhook-notifier";
+export { WebhookNotifier } from "./notify/webhook-notifier";
 export { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
 export { SigmaRuleEvaluator } from "./rules/rule-evaluator";
 export type {
@@ -48,7 +60,7 @@ export type { ElasticsearchAuth, ElasticsearchSinkConfig } from "./sinks/elastic
 export { DEFAULT_ELASTICSEARCH_SINK_CONFIG, elasticsearchSinkConfig } from "./sinks/elasticsearch-config";
 export type { ElasticsearchSinkCounters, ElasticsearchSinkOptions } from "./sinks/elasticsearch-sink";
 export { ElasticsearchSink } from "./sinks/elasticsearch-sink";
-export { ALERTS_DATA_STREAM, ALERTS_INDEX_TEMPLATE } from "./sinks/index-template";
+export { ALERTS_DATA_STREAM, ALERTS_INDEX_TEMPLATE, alertsIndexTemplate } from "./sinks/index-template";
 export type { RejectedAlert } from "./sinks/sink-write-error";
 export { SinkWriteError } from "./sinks/sink-write-error";
 export type { RunningHub } from "./start-hub";

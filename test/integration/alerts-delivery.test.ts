@@ -1,0 +1,227 @@
+// Alerts that never get lost, across the real pieces: two hub instances on one
+// real nats-server share the events consumer and the dedup state (NATS KV),
+// and write to the loopback Elasticsearch double while it goes down, comes
+// back and answers with a storm of 429s. Every alert must land exactly once,
+// the deduplicated one with the count of all its events, and nothing may stay
+// unacked on the bus.
+
+import {
+  type Bus,
+  connectNatsBus,
+  DEAD_LETTER_STREAM,
+  defaultStreams,
+  type EcsDocument,
+  eventsSubject,
+  silentLogger,
+} from "@vigil/common";
+import {
+  AlertDeduplicator,
+  alertDedupBucket,
+  alertId,
+  compileRule,
+  ElasticsearchSink,
+  HubService,
+  Ruleset,
+  SigmaRuleEvaluator,
+} from "@vigil/hub";
+import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import { ElasticsearchDouble } from "../doubles/elasticsearch-double";
+import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { waitFor } from "../harness/wait-for";
+
+const RULE_ID = "8f1f4c55-0a8e-4f2a-bb2f-0c3f5e9d1a77";
+const RULE = `
+title: Shadow file read
+id: ${RULE_ID}
+status: test
+description: a process names /etc/shadow on its command line
+author: Vigil tests
+tags: [attack.credential-access, attack.t1003.008]
+level: high
+logsource: { product: linux, category: process_creation }
+detection:
+  selection:
+    CommandLine|contains: /etc/shadow
+  condition: selection
+`;
+
+const logger = silentLogger();
+const BASE_US = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
+
+function execEvent(batch: number, index: number, commandLine: string): CanonicalEvent {
+  return CanonicalEvent.fromPartial({
+    timestampUs: BASE_US + (batch * 10 + index) * 1000,
+    event: {
+      id: `agent-1:${batch}:${index}`,
+      kind: "event",
+      category: ["process"],
+      type: ["start"],
+      action: "exec",
+    },
+    process: {
+      pid: 1000 + batch * 10 + index,
+      name: "cat",
+      executable: "/usr/bin/cat",
+      args: commandLine.split(" "),
+      argsCount: 2,
+      commandLine,
+    },
+  });
+}
+
+async function publishBatch(bus: Bus, sequence: number, events: CanonicalEvent[]): Promise<void> {
+  const data = BusEventBatch.encode(
+    BusEventBatch.fromPartial({
+      agentId: "agent-1",
+      sequence,
+      serverId: "s",
+      events,
+      host: { id: "agent-1", name: "web-01", hostname: "web-01" },
+      agent: { id: "agent-1", type: "vigil-agent", version: "0.1.0" },
+    }),
+  ).finish();
+  await bus.publish(eventsSubject("agent-1"), data, { msgId: `agent-1:${sequence}` });
+}
+
+describe("alerts delivery - two hubs, real NATS, Elasticsearch faults", () => {
+  let nats: NatsServerHandle;
+  let es: ElasticsearchDouble;
+  const buses: Bus[] = [];
+  const hubs: HubService[] = [];
+  const sinks: ElasticsearchSink[] = [];
+
+  beforeEach(async () => {
+    nats = await startNatsServer();
+    es = await ElasticsearchDouble.start();
+  });
+  afterEach(async () => {
+    for (const hub of hubs.splice(0)) await hub.stop();
+    for (const sink of sinks.splice(0)) await sink.close();
+    for (const bus of buses.splice(0)) await bus.close();
+    await es.stop();
+    await nats.stop();
+  });
+
+  async function startHubs(count: number, dedupWindowMs: number): Promise<Bus> {
+    const rules = new SigmaRuleEvaluator(new Ruleset([compileRule(RULE, "shadow.yml")]));
+    for (let index = 0; index < count; index++) {
+      const bus = await connectNatsBus({ servers: [nats.url], name: `hub-${index}`, logger });
+      buses.push(bus);
+      await bus.ensureStreams(defaultStreams());
+      const sink = new ElasticsearchSink({
+        config: {
+          nodes: [es.url],
+          maxRetries: 1,
+          retryBaseDelayMs: 10,
+          retryMaxDelayMs: 20,
+          requestTimeoutMs: 2000,
+          maxBatchItems: 4,
+        },
+      });
+      sinks.push(sink);
+      const hub = new HubService({
+        bus,
+        rules,
+        sinks: [sink],
+        consumer: { maxInFlight: 8, ackWaitMs: 5000, maxDeliver: 1000, retryDelayMs: 50 },
+        logger,
+        dedup: new AlertDeduplicator({
+          kv: await bus.openKv(alertDedupBucket()),
+          defaults: { fields: ["host.id", "process.command_line"], windowMs: dedupWindowMs },
+        }),
+      });
+      hubs.push(hub);
+      await hub.start();
+    }
+    const publisher = await connectNatsBus({ servers: [nats.url], name: "server", logger });
+    buses.push(publisher);
+    return publisher;
+  }
+
+  const acked = async () => {
+    let total = 0;
+    for (const hub of hubs) {
+      const metric = await hub.metricsRegistry.getSingleMetric("vigil_hub_batches_total")?.get();
+      for (const value of metric?.values ?? []) if (value.labels.outcome === "acked") total += value.value;
+    }
+    return total;
+  };
+
+  test("an outage then a 429 storm delay the alerts; each lands once and the deduplicated one counts every event", async () => {
+    const publisher = await startHubs(2, 600_000);
+    await es.goDown();
+    // 12 batches of 5: each has 2 distinct shadow reads, 2 identical ones (deduplicated) and 1 harmless command.
+    const distinct: string[] = [];
+    for (let batch = 1; batch <= 12; batch++) {
+      const events = [
+        execEvent(batch, 0, `cat /etc/shadow.${batch}a`),
+        execEvent(batch, 1, "cat /etc/shadow"),
+        execEvent(batch, 2, "cat /etc/hostname"),
+        execEvent(batch, 3, `head /etc/shadow.${batch}b`),
+        execEvent(batch, 4, "cat /etc/shadow"),
+      ];
+      distinct.push(alertId(RULE_ID, `agent-1:${batch}:0`), alertId(RULE_ID, `agent-1:${batch}:3`));
+      await publishBatch(publisher, batch, events);
+    }
+    // Both hubs keep failing and redelivering while ES is down.
+    await waitFor(
+      async () => {
+        let retried = 0;
+        for (const hub of hubs) {
+          const metric = await hub.metricsRegistry.getSingleMetric("vigil_hub_batches_total")?.get();
+          for (const value of metric?.values ?? [])
+            if (value.labels.outcome === "retried") retried += value.value;
+        }
+        return retried >= 6;
+      },
+      10_000,
+      "batches redelivered during the outage",
+    );
+    expect(es.documents("vigil-alerts")).toEqual([]);
+    es.rejectNextBulkRequests(15, 429);
+    await es.comeUp();
+    await waitFor(async () => (await acked()) === 12, 20_000, "every batch acked");
+
+    const stored = es.documents("vigil-alerts");
+    const ids = stored.map((document) => (document.event as EcsDocument).id as string);
+    expect(new Set(ids).size).toBe(ids.length);
+    const repeated = stored.filter(
+      (document) => (document.process as EcsDocument).command_line === "cat /etc/shadow",
+    );
+    expect(repeated.length).toBe(1);
+    const others = ids.filter((id) => id !== (repeated[0]?.event as EcsDocument | undefined)?.id);
+    expect(others.sort()).toEqual([...distinct].sort());
+    // 24 identical reads: one alert that says so.
+    await waitFor(
+      () => {
+        const [document] = es
+          .documents("vigil-alerts")
+          .filter((candidate) => (candidate.process as EcsDocument).command_line === "cat /etc/shadow");
+        return ((document?.vigil as EcsDocument | undefined)?.alert as EcsDocument | undefined)?.count === 24;
+      },
+      10_000,
+      "the deduplicated alert's count",
+    );
+    expect(es.counters.rejectedBulkRequests).toBe(15);
+  });
+
+  test("an alert Elasticsearch can never index goes to the dead-letter stream with the reason; the rest are stored", async () => {
+    const publisher = await startHubs(1, 0);
+    const refused = alertId(RULE_ID, "agent-1:1:0");
+    es.failItem(refused, "mapper_parsing", Number.POSITIVE_INFINITY);
+    await publishBatch(publisher, 1, [
+      execEvent(1, 0, "cat /etc/shadow"),
+      execEvent(1, 1, "less /etc/shadow"),
+    ]);
+    await waitFor(async () => (await acked()) === 1, 10_000, "batch acked");
+    expect(es.documents("vigil-alerts").map((document) => (document.event as EcsDocument).id)).toEqual([
+      alertId(RULE_ID, "agent-1:1:1"),
+    ]);
+    const dead = await publisher.readStream(DEAD_LETTER_STREAM, { limit: 10 });
+    expect(dead.length).toBe(1);
+    const letter = JSON.parse(Buffer.from(dead[0]?.data ?? []).toString()) as EcsDocument;
+    expect(letter).toMatchObject({ sink: "elasticsearch", type: "mapper_parsing_exception" });
+    expect(String(letter.reason)).toContain("failed to parse");
+    expect((letter.alert as EcsDocument).event).toMatchObject({ id: refused });
+  });
+});
