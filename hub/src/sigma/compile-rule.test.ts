@@ -151,8 +151,8 @@ describe("compile-rule - detection errors", () => {
     ],
     [{ s: { "CommandLine|re": "([a-z]" }, condition: "s" }, /refused: missing closing \)/],
     [{ s: { "CommandLine|re": 5 }, condition: "s" }, /must be a string/],
-    [{ s: { "DestinationIp|cidr": "10.0.0.0/33" }, condition: "s" }, /not a CIDR block/],
-    [{ s: { "DestinationPort|gt": "many" }, condition: "s" }, /'many' is not a number/],
+    [{ s: { "ProcessId|cidr": "10.0.0.0/33" }, condition: "s" }, /not a CIDR block/],
+    [{ s: { "ProcessId|gt": "many" }, condition: "s" }, /'many' is not a number/],
     [{ s: { "Image|exists": "yes" }, condition: "s" }, /'exists' takes true or false/],
     [{ s: { Image: "x" }, condition: "s", timeframe: "5m" }, /windowed rules/],
     [{ s: { Image: "x" }, condition: "s | count() > 3" }, /aggregations/],
@@ -164,7 +164,7 @@ describe("compile-rule - detection errors", () => {
 
   test("category-specific fields are refused elsewhere", () => {
     expect(compileError(ruleYaml({ s: { TargetUserId: 0 }, condition: "s" }))).toMatch(
-      /unknown field 'TargetUserId'/,
+      /field 'TargetUserId' is not in process_creation events \(it is in privilege_change\)/,
     );
     expect(() =>
       compileDetection({ s: { TargetUserId: 0 }, condition: "s" }, "privilege_change"),

@@ -16,7 +16,7 @@ export interface FieldMapping {
   values?: Readonly<Record<string, readonly string[]>>;
 }
 
-/** Fields valid in every category. */
+/** Fields valid in every category: every event carries its process, ancestry, user and host. */
 export const COMMON_FIELDS: Readonly<Record<string, FieldMapping>> = {
   // The resolved file (process.executable) or the path its exec was given when that differs
   // (process.exec_filename: a symlink such as /bin/sh -> busybox, /proc/self/exe, a #! script).
@@ -45,7 +45,13 @@ export const COMMON_FIELDS: Readonly<Record<string, FieldMapping>> = {
   LogonId: { path: "process.login_session_id" },
   // Vigil extension: the audit login user (auid), whatever the process's uids became since.
   LoginUser: { path: "process.login_user.name" },
+};
+
+const FILE_FIELDS: Readonly<Record<string, FieldMapping>> = {
   TargetFilename: { path: "file.path" },
+};
+
+const NETWORK_FIELDS: Readonly<Record<string, FieldMapping>> = {
   DestinationIp: { path: "destination.ip" },
   DestinationPort: { path: "destination.port" },
   DestinationHostname: { path: "destination.domain" },
@@ -59,10 +65,24 @@ export const COMMON_FIELDS: Readonly<Record<string, FieldMapping>> = {
   },
 };
 
-/** Fields that only mean something in one category. */
+/** Fields that only mean something in some categories. */
 export const CATEGORY_FIELDS: Readonly<
   Partial<Record<LogsourceCategory, Readonly<Record<string, FieldMapping>>>>
 > = {
+  network_connection: NETWORK_FIELDS,
+  file_event: FILE_FIELDS,
+  file_access: FILE_FIELDS,
+  file_change: FILE_FIELDS,
+  file_delete: FILE_FIELDS,
+  file_rename: { ...FILE_FIELDS, SourceFilename: { path: "vigil.old_path" } },
+  dns_query: { QueryName: { path: "vigil.query_name" }, QueryType: { path: "vigil.query_type" } },
+  driver_load: { ImageLoaded: { path: "vigil.name" }, ModuleName: { path: "vigil.name" } },
+  process_access: {
+    SourceImage: { path: "process.executable", alsoPaths: ["process.exec_filename"] },
+    TargetProcessId: { path: "vigil.target_tgid" },
+    TargetProcessName: { path: "vigil.target_comm" },
+    PtraceRequest: { path: "vigil.request" },
+  },
   privilege_change: {
     Syscall: { path: "vigil.syscall" },
     SourceUserId: { path: "vigil.old_uid" },
@@ -92,6 +112,39 @@ export const UNAVAILABLE_FIELDS: ReadonlySet<string> = new Set([
 
 const ECS_PATH = /^(@timestamp|[a-z_][a-z0-9_]*(\.[a-z0-9_@]+)+)$/;
 
+/** Top-level ECS objects every event may carry. */
+const COMMON_NAMESPACES = [
+  "@timestamp",
+  "event",
+  "host",
+  "agent",
+  "process",
+  "user",
+  "container",
+  "vigil",
+  "tags",
+  "labels",
+];
+
+/** Further top-level objects by category (the rest are never in its documents). */
+const CATEGORY_NAMESPACES: Readonly<Partial<Record<LogsourceCategory, readonly string[]>>> = {
+  network_connection: ["destination", "source", "network"],
+  dns_query: ["destination", "source", "network"],
+  file_event: ["file"],
+  file_access: ["file"],
+  file_change: ["file"],
+  file_delete: ["file"],
+  file_rename: ["file"],
+  kernel_integrity: ["file"],
+};
+
+/** The categories a Sigma field name is defined in, for "use it in ..." hints. */
+function categoriesWith(field: string): LogsourceCategory[] {
+  return (Object.keys(CATEGORY_FIELDS) as LogsourceCategory[]).filter(
+    (category) => CATEGORY_FIELDS[category]?.[field] !== undefined,
+  );
+}
+
 export type FieldResolution = { ok: true; mapping: FieldMapping } | { ok: false; reason: string };
 
 /** Maps a Sigma field name, or accepts a dotted ECS path as is. */
@@ -103,7 +156,23 @@ export function resolveField(field: string, category: LogsourceCategory): FieldR
   if (UNAVAILABLE_FIELDS.has(field)) {
     return { ok: false, reason: `field '${field}' has no equivalent in Vigil events` };
   }
-  if (ECS_PATH.test(field)) return { ok: true, mapping: { path: field } };
+  const elsewhere = categoriesWith(field);
+  if (elsewhere.length > 0) {
+    return {
+      ok: false,
+      reason: `field '${field}' is not in ${category} events (it is in ${elsewhere.join(", ")})`,
+    };
+  }
+  if (ECS_PATH.test(field)) {
+    const namespace = field.split(".")[0];
+    const allowed = [...COMMON_NAMESPACES, ...(CATEGORY_NAMESPACES[category] ?? [])];
+    if (!allowed.includes(namespace))
+      return {
+        ok: false,
+        reason: `field '${field}' is not in ${category} events (no '${namespace}' in them)`,
+      };
+    return { ok: true, mapping: { path: field } };
+  }
   return {
     ok: false,
     reason: `unknown field '${field}' (use a Sigma field from rules/README.md or a dotted ECS path)`,

@@ -26,6 +26,21 @@ export function isCategory(doc: EcsDocument, category: LogsourceCategory): boole
       return has(cat, "file") && (has(type, "creation") || has(type, "change"));
     case "file_access":
       return has(cat, "file") && has(type, "access");
+    case "file_change":
+      // Writes to an existing file, chmod and rename (the driver's FILE_OPEN_WRITE / CHMOD / RENAME).
+      return has(cat, "file") && has(type, "change");
+    case "file_delete":
+      return has(cat, "file") && has(type, "deletion");
+    case "file_rename":
+      return has(cat, "file") && action === "file-rename";
+    case "dns_query":
+      return has(cat, "network") && action === "dns";
+    case "driver_load":
+      // Kernel module loads (the driver's MODULE_LOAD); Sigma's Windows name for the same thing.
+      return action === "module-load";
+    case "process_access":
+      // ptrace of another process (the driver's PTRACE); Sigma's Windows name for process access.
+      return has(cat, "process") && action === "ptrace";
     case "kernel_integrity":
       // The driver's INTEGRITY records (kernel KernelEvent, category "integrity").
       return has(cat, "intrusion_detection") && has(type, "indicator") && action === "integrity";

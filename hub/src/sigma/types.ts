@@ -24,6 +24,12 @@ export const LOGSOURCE_CATEGORIES = [
   "network_connection",
   "file_event",
   "file_access",
+  "file_change",
+  "file_delete",
+  "file_rename",
+  "dns_query",
+  "driver_load",
+  "process_access",
   "privilege_change",
   "kernel_integrity",
 ] as const;
