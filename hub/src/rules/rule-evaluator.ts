@@ -38,6 +38,9 @@ export class SigmaRuleEvaluator implements RuleEvaluator {
         version,
         techniques: rule.techniques,
         tactics: rule.tactics,
+        // vigil.output and vigil.suppress: the alert stage applies them.
+        output: rule.output,
+        suppress: rule.suppress,
       });
     }
   }
