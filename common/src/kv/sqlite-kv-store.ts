@@ -62,9 +62,11 @@ export class SqliteKvStore {
       throw cannotOpen(options.path, error);
     }
     try {
-      // WAL: reads never wait for a write. FULL: a committed change survives
-      // power loss too, not only a crash; control-plane writes are few.
-      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+      // WAL: reads never wait for a write. NORMAL: a committed change survives
+      // a crash or kill -9 of the process (a power loss may take the last few);
+      // FULL's fsync per commit would cap the hub's correlation and dedup
+      // buckets, which live here too, at about 1k writes/s.
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
       const from = migrateKvStore(db);
       if (from === 0) this.logger.info({ path: options.path }, "control-plane KV store created");
       this.statements = prepare(db);

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMemoryBus, silentLogger } from "@vigil/common";
@@ -10,7 +10,23 @@ import { seedRuleset } from "./seed-ruleset";
 // file): the first start seeds version 1, later starts keep what is stored.
 
 const logger = silentLogger();
-const RULES = join(__dirname, "..", "..", "..", "rules", "linux", "process_creation");
+
+function ruleYaml(index: number): string {
+  return `title: Command line holds seed-canary-${index}
+id: 5e3d2c1b-0000-4a7b-8c9d-${String(index).padStart(12, "0")}
+status: test
+description: seed test rule
+author: Vigil tests
+level: high
+logsource:
+  product: linux
+  category: process_creation
+detection:
+  selection:
+    CommandLine|contains: seed-canary-${index}
+  condition: selection
+`;
+}
 
 describe("seed ruleset - persistent store", () => {
   let dir: string;
@@ -22,16 +38,14 @@ describe("seed ruleset - persistent store", () => {
   it("seeds version 1 on the first start only; a restart keeps the operator's newer version and does not read the directory", async () => {
     const rulesDir = join(dir, "rules");
     mkdirSync(rulesDir);
-    const files = readdirSync(RULES)
-      .filter((name) => name.endsWith(".yml"))
-      .slice(0, 2);
-    for (const name of files) copyFileSync(join(RULES, name), join(rulesDir, name));
+    for (const index of [1, 2]) writeFileSync(join(rulesDir, `seed-${index}.yml`), ruleYaml(index));
     const kvPath = join(dir, "control-plane.db");
 
     const first = createMemoryBus({ logger, kvPath });
     try {
       const store = new RulesetStore({ kv: await first.openKv(RULESETS_BUCKET), logger });
       expect(await seedRuleset(store, rulesDir, logger)).toBe(1);
+      expect((await store.current())?.rules).toHaveLength(2);
       const { after } = await store.apply((current) => ({
         rules: current.rules.slice(1),
         change: { action: "rule.delete", ruleId: current.rules[0]?.id, actor: { id: "op", name: "op" } },
@@ -49,7 +63,7 @@ describe("seed ruleset - persistent store", () => {
       expect(await seedRuleset(store, rulesDir, logger)).toBeUndefined();
       const current = await store.current();
       expect(current?.version).toBe(2);
-      expect(current?.rules).toHaveLength(files.length - 1);
+      expect(current?.rules).toHaveLength(1);
       expect((await store.versions(10)).map((v) => v.change.action)).toEqual(["rule.delete", "ruleset.seed"]);
     } finally {
       await second.close();
