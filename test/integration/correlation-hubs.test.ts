@@ -1,0 +1,220 @@
+import {
+  type Alert,
+  type AlertSink,
+  type Bus,
+  connectNatsBus,
+  eventsSubject,
+  silentLogger,
+} from "@vigil/common";
+import {
+  CORRELATION_BUCKET,
+  CorrelationEngine,
+  compileRuleSources,
+  HubService,
+  Ruleset,
+  SigmaRuleEvaluator,
+} from "@vigil/hub";
+import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy";
+import { waitFor } from "../harness/wait-for";
+
+// Two hub services on one real NATS share the durable consumer and the
+// correlation bucket. One host's discovery commands are spread over both; the
+// burst correlation must fire exactly once per 5 events, also when one hub
+// dies after writing a window that fired and before storing the alert.
+
+const logger = silentLogger();
+const BURST = "2e3d4c5b-0000-4000-8000-0000000000c1";
+const RULES = `title: Discovery command
+id: 2e3d4c5b-0000-4000-8000-0000000000d1
+name: discovery_command
+level: low
+logsource: { product: linux, category: process_creation }
+detection:
+  selection: { Image|endswith: /id }
+  condition: selection
+---
+title: Discovery burst
+id: ${BURST}
+level: medium
+correlation:
+  type: event_count
+  rules: [discovery_command]
+  group-by: [host.name]
+  timespan: 10m
+  condition: { gte: 5 }
+`;
+
+const CONSUMER = { maxInFlight: 1, ackWaitMs: 1500, maxDeliver: 50, retryDelayMs: 50 };
+
+/** Alerts stored by id, as Elasticsearch keeps them (_id): shared by the hubs. */
+class SharedStore {
+  readonly byId = new Map<string, Alert>();
+  sink(name: string, hang?: (alerts: Alert[]) => Promise<void> | undefined): AlertSink {
+    return {
+      name,
+      write: async (alerts) => {
+        const hung = hang?.(alerts);
+        if (hung) await hung;
+        for (const alert of alerts) this.byId.set(alert.id, alert);
+      },
+      close: async () => {},
+    };
+  }
+  bursts(): Alert[] {
+    return [...this.byId.values()].filter((alert) => alert.rule.id === BURST);
+  }
+}
+
+let sequence = 0;
+const started = Date.now();
+
+async function publishDiscovery(bus: Bus, host: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    sequence++;
+    const event = CanonicalEvent.fromPartial({
+      timestampUs: (started + sequence) * 1000,
+      event: {
+        id: `${host}:1:${sequence}`,
+        kind: "event",
+        category: ["process"],
+        type: ["start"],
+        action: "exec",
+      },
+      process: {
+        pid: 100 + sequence,
+        executable: "/usr/bin/id",
+        commandLine: "id",
+        args: ["id"],
+        argsCount: 1,
+      },
+    });
+    const data = BusEventBatch.encode(
+      BusEventBatch.fromPartial({
+        agentId: host,
+        sequence,
+        serverId: "s",
+        receivedUs: 0,
+        events: [event],
+        host: { id: host, name: host, hostname: host, architecture: "", ip: [], os: undefined },
+        agent: { id: host, type: "vigil-agent", version: "0.1.0" },
+      }),
+    ).finish();
+    await bus.publish(eventsSubject(host), data, { msgId: `${host}:${sequence}` });
+  }
+}
+
+async function startHubService(
+  bus: Bus,
+  sink: AlertSink,
+): Promise<{ hub: HubService; engine: CorrelationEngine }> {
+  const compiled = compileRuleSources([{ source: "hubs-test.yml", text: RULES }]);
+  expect(compiled.errors).toEqual([]);
+  const engine = new CorrelationEngine({ kv: await bus.openKv(CORRELATION_BUCKET), logger });
+  const hub = new HubService({
+    bus,
+    rules: new SigmaRuleEvaluator(new Ruleset(compiled.rules), "1", compiled.correlations),
+    sinks: [sink],
+    consumer: CONSUMER,
+    logger,
+    correlation: engine,
+  });
+  await hub.start();
+  return { hub, engine };
+}
+
+describe("correlation across hubs - real NATS", () => {
+  let server: NatsServerHandle;
+  let proxy: TcpProxy | undefined;
+  const buses: Bus[] = [];
+  const hubs: HubService[] = [];
+
+  beforeEach(async () => {
+    server = await startNatsServer();
+  });
+  afterEach(async () => {
+    for (const hub of hubs.splice(0)) await hub.stop();
+    for (const bus of buses.splice(0)) await bus.close();
+    await proxy?.close();
+    proxy = undefined;
+    await server.stop();
+  });
+
+  async function connect(name: string, port = server.port): Promise<Bus> {
+    const bus = await connectNatsBus({ servers: [`nats://127.0.0.1:${port}`], name, logger });
+    buses.push(bus);
+    return bus;
+  }
+
+  test("correlation across hubs - two hubs taking one host's events in turn fire once per window", async () => {
+    const store = new SharedStore();
+    const a = await startHubService(await connect("hub-a"), store.sink("a"));
+    const b = await startHubService(await connect("hub-b"), store.sink("b"));
+    hubs.push(a.hub, b.hub);
+    await publishDiscovery(await connect("publisher"), "web-01", 30);
+    await waitFor(
+      () => a.engine.counters.updates + b.engine.counters.updates === 30 && store.bursts().length === 6,
+      20_000,
+      "30 window updates and 6 burst alerts",
+    );
+    // Both hubs took part, and neither the base rule (a building block only) nor a double count added alerts.
+    expect(a.engine.counters.updates).toBeGreaterThan(0);
+    expect(b.engine.counters.updates).toBeGreaterThan(0);
+    expect(store.byId.size).toBe(6);
+    const counts = store
+      .bursts()
+      .map((alert) => (alert.document.vigil as { correlation: { count: number } }).correlation.count);
+    expect(counts).toEqual([5, 5, 5, 5, 5, 5]);
+    const ids = store
+      .bursts()
+      .flatMap(
+        (alert) => (alert.document.vigil as { correlation: { event_ids: string[] } }).correlation.event_ids,
+      );
+    expect(new Set(ids).size).toBe(30);
+  });
+
+  test("correlation across hubs - a hub that dies between the window write and the alert write loses no alert and counts nothing twice", async () => {
+    const store = new SharedStore();
+    proxy = await startTcpProxy(server.port);
+    let hungAlertId: string | undefined;
+    let release: (() => void) | undefined;
+    const victimProxy = proxy;
+    // Hub A goes through a proxy; its first burst alert write never completes, and then the proxy goes dark.
+    const victim = await startHubService(
+      await connect("hub-victim", proxy.port),
+      store.sink("victim", (alerts) => {
+        const burst = alerts.find((alert) => alert.rule.id === BURST);
+        if (burst === undefined || hungAlertId !== undefined) return undefined;
+        hungAlertId = burst.id;
+        victimProxy.blackhole();
+        return new Promise<void>((resolve, reject) => {
+          release = () => reject(new Error("hub gone"));
+          void resolve;
+        });
+      }),
+    );
+    hubs.push(victim.hub);
+    const publisher = await connect("publisher");
+    // Alone, the victim takes the first five events; the fifth fires the window, then the victim dies.
+    await publishDiscovery(publisher, "db-01", 5);
+    await waitFor(() => hungAlertId !== undefined, 20_000, "the victim's burst alert write");
+    const survivor = await startHubService(await connect("hub-survivor"), store.sink("survivor"));
+    hubs.push(survivor.hub);
+    await publishDiscovery(publisher, "db-01", 15);
+    await waitFor(() => store.bursts().length === 4, 30_000, "4 burst alerts");
+    // The alert the dead hub never stored was stored by the survivor, from the redelivered batch.
+    expect(store.byId.has(hungAlertId as string)).toBe(true);
+    expect(survivor.engine.counters.replays).toBe(1);
+    expect(victim.engine.counters.fires).toBe(1);
+    expect(store.byId.size).toBe(4);
+    const ids = store
+      .bursts()
+      .flatMap(
+        (alert) => (alert.document.vigil as { correlation: { event_ids: string[] } }).correlation.event_ids,
+      );
+    expect(new Set(ids).size).toBe(20);
+    release?.();
+    victimProxy.dropConnections();
+  });
+});
