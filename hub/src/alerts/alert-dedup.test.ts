@@ -9,7 +9,7 @@ import {
 import { type NatsServerHandle, startNatsServer } from "../../../test/harness/nats-server";
 import { compileRule } from "../sigma";
 import { AlertDeduplicator, alertDedupBucket } from "./alert-dedup";
-import { buildAlert } from "./build-alert";
+import { type AlertingRule, buildAlert } from "./build-alert";
 
 // Dedup and suppression state lives in NATS KV: two connections stand for two
 // hub instances, and a restarted hub (a new connection) sees the same windows.
@@ -45,7 +45,9 @@ function event(
   } as EcsDocument;
 }
 
-const plainRule = compileRule(RULE, "plain.yml");
+const compiled = compileRule(RULE, "plain.yml");
+/** As SigmaRuleEvaluator hands rules to buildAlert. */
+const plainRule: AlertingRule = { ...compiled, name: compiled.title, version: "1" };
 const alertFor = (doc: EcsDocument, rule = plainRule): Alert => buildAlert(rule, doc, new Date(BASE_MS));
 const countOf = (alert: Alert) => ((alert.document.vigil as EcsDocument).alert as EcsDocument).count;
 
@@ -138,6 +140,7 @@ describe("alert dedup and suppression (real NATS KV)", () => {
         window: "5m",
         windowMs: 300_000,
         by: ["User"],
+        paths: ["user.name"],
         key: (doc: EcsDocument) => JSON.stringify([(doc.user as EcsDocument | undefined)?.name ?? null]),
       },
     };

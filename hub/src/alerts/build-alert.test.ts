@@ -107,7 +107,13 @@ describe("build-alert", () => {
         fields: ["user.name"],
         render: (doc: EcsDocument) => `${(doc.user as EcsDocument).name} ran a shell`,
       },
-      suppress: { window: "10m", windowMs: 600_000, by: ["User"], key: () => '["www-data"]' },
+      suppress: {
+        window: "10m",
+        windowMs: 600_000,
+        by: ["User"],
+        paths: ["user.name"],
+        key: () => '["www-data"]',
+      },
     };
     const alert = buildAlert(withExtensions, execDocument("agent-1:1:1"), created);
     expect(alert.document.message).toBe("www-data ran a shell");
