@@ -245,7 +245,8 @@ describe("correlation windows - real NATS KV", () => {
       vigil: {
         correlation: {
           type: "value_count",
-          count: 3,
+          count: 4,
+          counted: 3,
           values: ["/usr/bin/id", "/usr/bin/whoami", "/usr/bin/uname"],
         },
       },

@@ -211,17 +211,17 @@ ${aliases}`;
     const ok = compile(
       base(BASE_ID, "b", "x"),
       connect,
-      correlation(section("  peer:\n    b: source.ip\n    outbound: DestinationIp")),
+      correlation(section("  peer:\n    b: ParentImage\n    outbound: Image")),
     );
     expect(ok.errors).toEqual([]);
     expect(ok.correlations[0].referenced.map((ref) => ref.groupPaths)).toEqual([
-      [["source", "ip"]],
-      [["destination", "ip"]],
+      [["process", "parent", "executable"]],
+      [["process", "executable"]],
     ]);
     const missing = compile(
       base(BASE_ID, "b", "x"),
       connect,
-      correlation(section("  peer:\n    b: source.ip")),
+      correlation(section("  peer:\n    b: ParentImage")),
     );
     expect(missing.errors[0].message).toContain(
       "correlation.aliases.peer: no field given for rule 'outbound'",
@@ -229,7 +229,7 @@ ${aliases}`;
     const stray = compile(
       base(BASE_ID, "b", "x"),
       connect,
-      correlation(section("  peer:\n    b: source.ip\n    outbound: DestinationIp\n    other: source.ip")),
+      correlation(section("  peer:\n    b: ParentImage\n    outbound: Image\n    other: source.ip")),
     );
     expect(stray.errors[0].message).toContain(
       "correlation.aliases.peer.other: 'other' is not one of the correlated rules",

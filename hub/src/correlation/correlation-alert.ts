@@ -1,11 +1,12 @@
-// A correlation's alert: built like any alert (build-alert.ts) from the event
-// that fired the window, with the correlation as its rule, plus what was
-// correlated: the group, the count, the window and the contributing event ids.
-// The id comes from the correlation and the triggering event, so the alert of
-// a replayed fire (window-state.ts) is the same alert.
+// A correlation's alert: built by build-alert.ts's buildCorrelationAlert with
+// the correlation as its rule, the contributing event ids and the event that
+// fired the window last (it gives the alert its host and process context),
+// plus what was correlated: type, group, window, and what was counted. The
+// firing is named by the triggering event, which fires a correlation at most
+// once, so the alert of a replayed fire (window-state.ts) is the same alert.
 
 import type { Alert, EcsDocument } from "@vigil/common";
-import { buildAlert } from "../alerts/build-alert";
+import { buildCorrelationAlert as buildAlert } from "../alerts/build-alert";
 import type { CorrelationLink } from "./correlation-index";
 import type { WindowFire } from "./window-state";
 
@@ -37,14 +38,19 @@ function counted(link: CorrelationLink, count: number): string {
   }
 }
 
-export function buildCorrelationAlert(
+export function correlationAlert(
   link: CorrelationLink,
   fire: WindowFire,
   trigger: EcsDocument,
   group: Record<string, unknown>,
   createdAt: Date,
 ): Alert {
-  const alert = buildAlert(link.alerting, trigger, createdAt);
+  const earlier = fire.ids.filter((id) => id !== fire.trigger);
+  const alert = buildAlert(
+    link.alerting,
+    { firingId: fire.trigger, events: [...earlier, trigger], count: fire.events },
+    createdAt,
+  );
   const { correlation } = link;
   const timespan = describeTimespan(correlation.timespanMs);
   const groupText = Object.entries(group)
@@ -55,19 +61,16 @@ export function buildCorrelationAlert(
       0,
       1000,
     );
-  alert.document.vigil = {
-    ...(alert.document.vigil as EcsDocument),
-    correlation: {
-      type: correlation.type,
-      timespan,
-      group,
-      count: fire.count,
-      first: new Date(fire.firstMs).toISOString(),
-      last: new Date(fire.lastMs).toISOString(),
-      event_ids: fire.ids,
-      ...(fire.values ? { values: fire.values } : {}),
-      rules: correlation.referenced.map((reference) => reference.id),
-    },
-  };
+  // build-alert's vigil.correlation (firing_id, count of events, event_ids, events) plus what was correlated.
+  Object.assign((alert.document.vigil as EcsDocument).correlation as EcsDocument, {
+    type: correlation.type,
+    timespan,
+    group,
+    counted: fire.count,
+    first: new Date(fire.firstMs).toISOString(),
+    last: new Date(fire.lastMs).toISOString(),
+    ...(fire.values ? { values: fire.values } : {}),
+    rules: correlation.referenced.map((reference) => reference.id),
+  });
   return alert;
 }

@@ -16,7 +16,7 @@ import {
   type Logger,
   VigilError,
 } from "@vigil/common";
-import { buildCorrelationAlert } from "./correlation-alert";
+import { correlationAlert } from "./correlation-alert";
 import { windowKey } from "./correlation-bucket";
 import type { CorrelationLink } from "./correlation-index";
 import type { CorrelatedMatch } from "./types";
@@ -171,7 +171,7 @@ export class CorrelationEngine {
       }
       for (const fire of result.fires) {
         const trigger = work.matches.find((match) => match.eventId === fire.trigger) as CorrelatedMatch;
-        const alert = buildCorrelationAlert(work.link, fire, trigger.document, work.group, createdAt);
+        const alert = correlationAlert(work.link, fire, trigger.document, work.group, createdAt);
         alerts.push(alert);
         if (fire.replay) this.counters.replays++;
         else this.counters.fires++;

@@ -23,6 +23,8 @@ export interface FireRecord {
   ids: string[];
   /** What was counted: events, distinct values or distinct rules. */
   count: number;
+  /** Contributing events. */
+  events: number;
   firstMs: number;
   lastMs: number;
   /** value_count: the distinct values (at most MAX_FIRE_EVENT_IDS). */
@@ -128,6 +130,7 @@ function record(rule: CorrelationRule, trigger: string, contributing: WindowEntr
         : rule.type === "event_count"
           ? contributing.length
           : new Set(contributing.flatMap((entry) => entry[2])).size,
+    events: contributing.length,
     firstMs: Math.min(...contributing.map((entry) => entry[0])),
     lastMs: Math.max(...contributing.map((entry) => entry[0])),
   };
