@@ -1,15 +1,22 @@
 // `detection:` — named selections plus a condition — into one predicate.
 
 import { anyOf } from "./combinators";
-import { compileCondition } from "./condition-compiler";
+import { compileCondition, expandNames } from "./condition-compiler";
 import { parseCondition } from "./condition-parser";
+import { conditionPaths, selectionPaths } from "./required-paths";
 import { RuleSyntaxError } from "./rule-error";
 import { compileSelection } from "./selection";
 import type { LogsourceCategory, Predicate } from "./types";
 
 const SELECTION_NAME = /^[A-Za-z0-9_.-]+$/;
 
-export function compileDetection(raw: unknown, category: LogsourceCategory): Predicate {
+export interface CompiledDetection {
+  matches: Predicate;
+  /** ECS paths no match can do without (see required-paths.ts). */
+  requiredPaths: string[];
+}
+
+export function compileDetection(raw: unknown, category: LogsourceCategory): CompiledDetection {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new RuleSyntaxError("detection: missing or not a map");
   }
@@ -26,11 +33,23 @@ export function compileDetection(raw: unknown, category: LogsourceCategory): Pre
   }
 
   const selections = new Map<string, Predicate>();
+  const paths = new Map<string, Set<string>>();
   for (const [name, value] of Object.entries(detection)) {
     if (name === "condition") continue;
     if (!SELECTION_NAME.test(name)) throw new RuleSyntaxError(`detection.${name}: invalid selection name`);
     selections.set(name, compileSelection(name, value, category));
+    paths.set(name, selectionPaths(value, category));
   }
   if (selections.size === 0) throw new RuleSyntaxError("detection: no selections");
-  return anyOf(conditions.map((c) => compileCondition(parseCondition(c as string), selections)));
+  const parsed = conditions.map((c) => parseCondition(c as string));
+  const names = [...selections.keys()];
+  // A list of conditions is an OR: only paths every one of them requires.
+  const perCondition = parsed.map((node) =>
+    conditionPaths(node, paths, (of) => expandNames(of.target, names)),
+  );
+  const required = [...perCondition[0]].filter((p) => perCondition.every((set) => set.has(p)));
+  return {
+    matches: anyOf(parsed.map((node) => compileCondition(node, selections))),
+    requiredPaths: required.sort(),
+  };
 }

@@ -5,6 +5,7 @@ import type { VigilError } from "@vigil/common";
 import { isVigilError } from "@vigil/common";
 import YAML from "yaml";
 import { compileDetection } from "./compile-detection";
+import { compileExtensions, withExceptions } from "./extensions";
 import { isCategory } from "./logsource";
 import { parseMetadata, peekRuleId } from "./parse-metadata";
 import { RuleSyntaxError, ruleError } from "./rule-error";
@@ -48,16 +49,16 @@ export function compileRule(yamlText: string, source: string): CompiledRule {
     const metadata = parseMetadata(raw as Record<string, unknown>);
     const category = metadata.logsource.category;
     const detection = compileDetection((raw as Record<string, unknown>).detection, category);
+    const extensions = compileExtensions((raw as Record<string, unknown>).vigil, category);
+    const matchesDetection = withExceptions(detection.matches, extensions.exceptions);
     return {
       ...metadata,
       source,
       category,
-      matchesDetection: detection,
-      matches: (doc) => isCategory(doc, category) && detection(doc),
-      requiredPaths: [],
-      output: undefined,
-      suppress: undefined,
-      exceptions: [],
+      matchesDetection,
+      matches: (doc) => isCategory(doc, category) && matchesDetection(doc),
+      requiredPaths: detection.requiredPaths,
+      ...extensions,
     };
   } catch (error) {
     if (error instanceof RuleSyntaxError) throw ruleError(source, peekId, error.message);

@@ -11,26 +11,30 @@ function namePattern(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
-function expand(target: OfTarget, selections: ReadonlyMap<string, Predicate>): Predicate[] {
+/** The selection names an `of` target stands for; throws when it names none. */
+export function expandNames(target: OfTarget, names: readonly string[]): string[] {
   switch (target.kind) {
     case "them": {
       // Like pySigma: names starting with "_" are helpers that `them` leaves out.
-      const names = [...selections.keys()].filter((name) => !name.startsWith("_"));
-      if (names.length === 0) throw new RuleSyntaxError("condition: 'them' matches no selection");
-      return names.map((name) => selections.get(name) as Predicate);
+      const out = names.filter((name) => !name.startsWith("_"));
+      if (out.length === 0) throw new RuleSyntaxError("condition: 'them' matches no selection");
+      return out;
     }
     case "pattern": {
       const pattern = namePattern(target.pattern);
-      const names = [...selections.keys()].filter((name) => pattern.test(name));
-      if (names.length === 0)
-        throw new RuleSyntaxError(`condition: '${target.pattern}' matches no selection`);
-      return names.map((name) => selections.get(name) as Predicate);
+      const out = names.filter((name) => pattern.test(name));
+      if (out.length === 0) throw new RuleSyntaxError(`condition: '${target.pattern}' matches no selection`);
+      return out;
     }
     default: {
       const unreachable: never = target;
       throw new Error(`unhandled target ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+function expand(target: OfTarget, selections: ReadonlyMap<string, Predicate>): Predicate[] {
+  return expandNames(target, [...selections.keys()]).map((name) => selections.get(name) as Predicate);
 }
 
 export function compileCondition(node: ConditionNode, selections: ReadonlyMap<string, Predicate>): Predicate {
