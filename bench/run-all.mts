@@ -34,6 +34,14 @@ const BENCHES: BenchSpec[] = [
     ],
   },
   {
+    file: "correlation.mts",
+    args: [],
+    headlines: [
+      { label: "spread", line: "correlation updates spread", keys: ["updates/s", "updates/cpu_s"] },
+      { label: "hot window", line: "correlation updates hot window", keys: ["updates/s", "conflicts_pct"] },
+    ],
+  },
+  {
     file: "server-ingest.mts",
     args: [],
     headlines: [
