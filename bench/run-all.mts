@@ -34,6 +34,18 @@ const BENCHES: BenchSpec[] = [
     ],
   },
   {
+    file: "hub-alerts.mts",
+    args: ["10", "20000"],
+    headlines: [
+      { label: "ES bulk", line: "hub alerts→ES bulk", keys: ["alerts/s", "MB/s"] },
+      {
+        label: "event→alert@10k/s",
+        line: "hub event→alert latency (nats)",
+        keys: ["p50_ms", "p99_ms", "vs_target"],
+      },
+    ],
+  },
+  {
     file: "correlation.mts",
     args: [],
     headlines: [

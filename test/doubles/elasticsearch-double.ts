@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { gunzipSync } from "node:zlib";
-import { checkDocument, checkMappings, type EsError, type Mappings } from "./elasticsearch-mapping-check";
+import { checkDocument, checkMappings, type EsError, type Mappings } from "./elasticsearch-mapping-check.ts";
 
 export const DOUBLE_VERSION = "9.1.0";
 
@@ -99,7 +99,11 @@ export class ElasticsearchDouble {
   private listening = false;
   private downTimer: NodeJS.Timeout | undefined;
 
-  private constructor(private readonly options: ElasticsearchDoubleOptions) {
+  private readonly options: ElasticsearchDoubleOptions;
+
+  // No parameter properties: benches load this file with Node's type stripping.
+  private constructor(options: ElasticsearchDoubleOptions) {
+    this.options = options;
     this.server = createServer((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
         send(request, response, { status: 500, body: esError(500, "exception", String(error)) });
