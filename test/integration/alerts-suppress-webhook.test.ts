@@ -1,0 +1,160 @@
+// The alert stage as startHub assembles it, on a real nats-server: a rule with
+// vigil.suppress and vigil.output from a rules directory, the Elasticsearch
+// sink (loopback double) and a webhook notifier (loopback receiver). Matches
+// of one key within the window make one alert with a count — in ES and in the
+// one chat message — and a second key makes a second alert.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Bus, connectNatsBus, type EcsDocument, eventsSubject, silentLogger } from "@vigil/common";
+import { hubConfigSchema, type RunningHub, startHub } from "@vigil/hub";
+import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import { ElasticsearchDouble } from "../doubles/elasticsearch-double";
+import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { waitFor } from "../harness/wait-for";
+
+const RULE = `
+title: Shadow file read
+id: 2b7e5f0c-6d1a-4c8e-9f3b-5a4d2c1e0f99
+status: test
+description: a process names /etc/shadow on its command line
+author: Vigil tests
+tags: [attack.credential-access, attack.t1003.008]
+level: high
+logsource: { product: linux, category: process_creation }
+detection:
+  selection:
+    CommandLine|contains: /etc/shadow
+  condition: selection
+vigil:
+  output: "{User} read the shadow file with {Image}"
+  suppress: { window: 10m, by: [User] }
+`;
+
+const logger = silentLogger();
+
+function execEvent(index: number, user: string): CanonicalEvent {
+  return CanonicalEvent.fromPartial({
+    timestampUs: Date.now() * 1000 + index,
+    event: {
+      id: `agent-1:1:${index}`,
+      kind: "event",
+      category: ["process"],
+      type: ["start"],
+      action: "exec",
+    },
+    user: { id: user === "root" ? "0" : "1000", name: user },
+    process: {
+      pid: 500 + index,
+      name: "cat",
+      executable: "/usr/bin/cat",
+      args: ["cat", "/etc/shadow"],
+      argsCount: 2,
+      commandLine: `cat /etc/shadow # ${index}`,
+    },
+  });
+}
+
+describe("alerts - suppression and a webhook through startHub (real NATS)", () => {
+  let nats: NatsServerHandle;
+  let es: ElasticsearchDouble;
+  let receiver: Server;
+  let dir: string;
+  let hub: RunningHub | undefined;
+  const buses: Bus[] = [];
+  const messages: Array<{ text: string; blocks: unknown[] }> = [];
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    es = await ElasticsearchDouble.start();
+    receiver = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => {
+        body += chunk;
+      });
+      request.on("end", () => {
+        messages.push(JSON.parse(body));
+        response.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    dir = mkdtempSync(join(tmpdir(), "alerts-suppress-"));
+    writeFileSync(join(dir, "shadow.yml"), RULE);
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    for (const bus of buses) await bus.close();
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
+    await es.stop();
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("three reads by alice make one alert counting 3 (in ES and in the chat message); bob's read is its own alert", async () => {
+    const { port } = receiver.address() as AddressInfo;
+    const connect = async (name: string) => {
+      const bus = await connectNatsBus({ servers: [nats.url], name, logger });
+      buses.push(bus);
+      return bus;
+    };
+    const config = hubConfigSchema.parse({
+      hubId: "alerts-hub",
+      rulesDir: dir,
+      watchRulesets: false,
+      elasticsearch: { nodes: [es.url], maxRetries: 1 },
+      notify: {
+        webhooks: [{ name: "soc", url: `http://127.0.0.1:${port}/hooks/secret`, minLevel: "high" }],
+      },
+    });
+    hub = await startHub(config, await connect("hub"), logger);
+    const server = await connect("server");
+    const publish = async (sequence: number, events: CanonicalEvent[]) => {
+      const data = BusEventBatch.encode(
+        BusEventBatch.fromPartial({
+          agentId: "agent-1",
+          sequence,
+          serverId: "s",
+          events,
+          host: { id: "agent-1", name: "db-01", hostname: "db-01" },
+          agent: { id: "agent-1", type: "vigil-agent", version: "0.1.0" },
+        }),
+      ).finish();
+      await server.publish(eventsSubject("agent-1"), data, { msgId: `agent-1:${sequence}` });
+    };
+    await publish(1, [execEvent(0, "alice"), execEvent(1, "alice")]);
+    await waitFor(() => messages.length === 1, 10_000, "the first chat message");
+    await publish(2, [execEvent(2, "alice"), execEvent(3, "bob")]);
+    await waitFor(() => messages.length === 2, 10_000, "bob's chat message");
+
+    const stored = () => es.documents("vigil-alerts");
+    await waitFor(
+      () => {
+        const alice = stored().find((document) => (document.user as EcsDocument).name === "alice");
+        return ((alice?.vigil as EcsDocument | undefined)?.alert as EcsDocument | undefined)?.count === 3;
+      },
+      10_000,
+      "alice's alert counting all three reads",
+    );
+    expect(
+      stored()
+        .map((document) => document.message)
+        .sort(),
+    ).toEqual(["alice read the shadow file with /usr/bin/cat", "bob read the shadow file with /usr/bin/cat"]);
+    const alice = stored().find((document) => (document.user as EcsDocument).name === "alice") as EcsDocument;
+    expect((alice.vigil as EcsDocument).alert).toMatchObject({
+      level: "high",
+      suppression: { by: ["User"], key: '["alice"]', window: "10m", window_ms: 600_000 },
+    });
+    // The first message went out with the batch's own count (2): the webhook sees each alert once.
+    expect(messages.map((message) => message.text)).toEqual([
+      "[HIGH] Shadow file read on db-01",
+      "[HIGH] Shadow file read on db-01",
+    ]);
+    expect(JSON.stringify(messages[0]?.blocks)).toContain("*Occurrences*\\n2");
+    expect(JSON.stringify(messages[0]?.blocks)).toContain("alice read the shadow file with /usr/bin/cat");
+  });
+});
