@@ -11,6 +11,7 @@ import { AlertDeduplicator, alertDedupBucket } from "./alerts/alert-dedup";
 import type { HubConfig } from "./config";
 import { CORRELATION_BUCKET } from "./correlation/correlation-bucket";
 import { CorrelationEngine } from "./correlation/correlation-engine";
+import { registerCorrelationMetrics } from "./correlation/correlation-metrics";
 import { loadRuleSources } from "./correlation/load-rule-sources";
 import { HubService } from "./hub-service";
 import { WebhookNotifier } from "./notify/webhook-notifier";
@@ -48,16 +49,17 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
   if (!(await rulesets?.loadCurrent())) rules.swap(loadRulesDir(config, logger));
   await rulesets?.start();
   const sinks = await openSinks(config, logger);
+  const correlation = new CorrelationEngine({
+    kv: await bus.openKv(CORRELATION_BUCKET),
+    logger: logger.child({ component: "correlation" }),
+  });
   const service = new HubService({
     bus,
     rules,
     sinks,
     consumer: config.consumer,
     logger: logger.child({ component: "hub", hubId: config.hubId }),
-    correlation: new CorrelationEngine({
-      kv: await bus.openKv(CORRELATION_BUCKET),
-      logger: logger.child({ component: "correlation" }),
-    }),
+    correlation,
     dedup: new AlertDeduplicator({
       kv: await bus.openKv(alertDedupBucket()),
       defaults:
@@ -67,6 +69,7 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     }),
   });
   registerRulesetMetrics(service.metricsRegistry, rules, rulesets);
+  registerCorrelationMetrics(service.metricsRegistry, correlation);
   await service.start();
   const notifiers = config.notify.webhooks.map(
     (webhook) => new WebhookNotifier({ bus, webhook, logger: logger.child({ component: "notify" }) }),

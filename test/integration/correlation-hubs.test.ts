@@ -15,6 +15,7 @@ import {
   SigmaRuleEvaluator,
 } from "@vigil/hub";
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import { registerCorrelationMetrics } from "../../hub/src/correlation/correlation-metrics";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
 import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy";
 import { waitFor } from "../harness/wait-for";
@@ -172,6 +173,11 @@ describe("correlation across hubs - real NATS", () => {
         (alert) => (alert.document.vigil as { correlation: { event_ids: string[] } }).correlation.event_ids,
       );
     expect(new Set(ids).size).toBe(30);
+    // Operators see the same on /metrics.
+    registerCorrelationMetrics(a.hub.metricsRegistry, a.engine);
+    expect(await a.hub.metricsRegistry.metrics()).toContain(
+      `vigil_hub_correlation_updates_total{program="vigil-hub"} ${a.engine.counters.updates}`,
+    );
   });
 
   test("correlation across hubs - a hub that dies between the window write and the alert write loses no alert and counts nothing twice", async () => {
