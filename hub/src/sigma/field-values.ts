@@ -89,6 +89,19 @@ interface FieldReader {
 /** One reader per distinct path list, shared by all rules (bounded by the fields rules name). */
 const readers = new Map<string, FieldReader>();
 
+/** Remembers the value for the last document (merging several paths allocates). */
+function memoised(get: Getter): Getter {
+  let lastDoc: EcsDocument | undefined;
+  let last: unknown;
+  return (doc) => {
+    if (doc !== lastDoc) {
+      last = get(doc);
+      lastDoc = doc;
+    }
+    return last;
+  };
+}
+
 function makeReader(raw: Getter): FieldReader {
   let lastDoc: EcsDocument | undefined;
   let lastLower: unknown;
@@ -112,7 +125,8 @@ export function fieldReader(
   const key = [path, ...alsoPaths].map((p) => p.join(".")).join("|");
   let reader = readers.get(key);
   if (reader === undefined) {
-    reader = makeReader(compileGetter(path, alsoPaths));
+    const getter = compileGetter(path, alsoPaths);
+    reader = makeReader(alsoPaths.length > 0 ? memoised(getter) : getter);
     readers.set(key, reader);
   }
   return reader;
