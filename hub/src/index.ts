@@ -27,6 +27,10 @@ export type { SlackMessage } from "./notify/slack-message";
 export { slackMessage } from "./notify/slack-message";
 export type { WebhookCounters, WebhookNotifierOptions, WebhookSettings } from "./notify/webhook-notifier";
 export { WebhookNotifier } from "./notify/webhook-notifier";
+export type { CaseExpectation, RuleTestCase, RuleTestFile } from "./rule-tests/rule-test-file";
+export { parseRuleTestFile } from "./rule-tests/rule-test-file";
+export type { CaseResult, RuleTestReport, RuleTestResult } from "./rule-tests/rule-test-runner";
+export { RuleTestRunner } from "./rule-tests/rule-test-runner";
 export { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
 export { SigmaRuleEvaluator } from "./rules/rule-evaluator";
 export type {

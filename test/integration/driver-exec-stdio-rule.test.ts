@@ -16,7 +16,7 @@ import {
   VIGIL_FORK,
 } from "../../agent/src/collectors/driver/event-table.gen";
 import type { EncodeHeader, EncodeValue } from "../../agent/src/collectors/driver/record-encoder";
-import { loadRuleset } from "../../hub/src/sigma/load-ruleset";
+import { loadRuleSources } from "../../hub/src/correlation/load-rule-sources";
 import { Ruleset } from "../../hub/src/sigma/ruleset";
 import type { EcsDocument } from "../../hub/src/sigma/types";
 import { driverRecordsToEcs } from "../harness/driver-records-to-ecs";
@@ -25,7 +25,8 @@ const SOCKET_STDIO_RULE = "e35ed378-3f15-4efb-838f-15addbe362df";
 const NETCAT_RULE = "5d86b4f3-fb8a-44b7-9ea4-10a1991f1802";
 const SHADOW_READ_RULE = "e9b74bd0-624f-4109-938c-d9fec9de55e5";
 const EXEC_FROM_TEMP_RULE = "ba634af6-1842-45ac-9a03-1e30c4a743c9";
-const loaded = loadRuleset(join(__dirname, "../../rules"));
+// As the hub loads it: base rules and the correlations over them.
+const loaded = loadRuleSources(join(__dirname, "../../rules"));
 const ruleset = new Ruleset(loaded.rules);
 
 type Rec = [number, Record<string, EncodeValue>, EncodeHeader];

@@ -18,13 +18,14 @@ import {
   VIGIL_INTEGRITY,
 } from "../../agent/src/collectors/driver/event-table.gen";
 import type { EncodeValue } from "../../agent/src/collectors/driver/record-encoder";
-import { loadRuleset } from "../../hub/src/sigma/load-ruleset";
+import { loadRuleSources } from "../../hub/src/correlation/load-rule-sources";
 import { Ruleset } from "../../hub/src/sigma/ruleset";
 import type { EcsDocument } from "../../hub/src/sigma/types";
 import { driverRecordsToEcs } from "../harness/driver-records-to-ecs";
 
 const ROOTKIT_RULE = "acd8acbc-6621-47b0-8501-43b6f3abd02e";
-const loaded = loadRuleset(join(__dirname, "../../rules"));
+// As the hub loads it: base rules and the correlations over them.
+const loaded = loadRuleSources(join(__dirname, "../../rules"));
 const ruleset = new Ruleset(loaded.rules);
 
 /** Records as the module writes them (from a kworker), through agent → server → ECS. */
