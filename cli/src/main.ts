@@ -186,10 +186,29 @@ rulesCommand("disable <id>", "disable a rule (kept in the ruleset, not evaluated
 );
 rulesCommand("delete <id>", "remove a rule", (options, id) => deleteRule(options, id));
 rulesCommand(
-  "test <file> <events>",
-  "dry run: which events (JSON lines of ECS documents) the rule fires on",
-  (options, file, events) => testRule(options, file, events),
+  "test <path> [events]",
+  "<dir>: run the directory's rule tests (<dir>/tests/*.yml) locally, PASS/FAIL per rule; <file> <events>: API dry run, which events (JSON lines of ECS documents) the rule fires on",
+  async (options, path, events) => {
+    if (events !== undefined) return testRule(options, path, events);
+    // Loaded on use: the hub's compiler stays out of the other commands' heap.
+    const { testRulesDirectory } = await import("./commands/rules-test.js");
+    await testRulesDirectory(path, options);
+  },
 );
+rules
+  .command("validate <paths...>")
+  .description(
+    "check rule files or directories offline with the hub's compiler; problems as file:line:column (files given together resolve each other's references)",
+  )
+  .option(
+    "--rules <dir>",
+    "also read this rules directory to resolve references (its own problems are not reported)",
+  )
+  .option("--json", "one JSON document with valid and problems", false)
+  .action(async (paths: string[], options: { rules?: string; json: boolean }) => {
+    const { validateRules } = await import("./commands/rules-validate.js");
+    validateRules(paths, options);
+  });
 rulesCommand("versions", "ruleset versions, newest first (* = current)", (options) => listVersions(options));
 rulesCommand(
   "rollback <version>",

@@ -30,5 +30,7 @@ export type { AgentStatus, FleetAgentRecord, FleetAgentView } from "./registry/f
 export { AGENTS_BUCKET, agentStatus } from "./registry/fleet-record";
 export type { FleetRegistryOptions } from "./registry/fleet-registry";
 export { FleetRegistry } from "./registry/fleet-registry";
+export type { SourcePosition } from "./rules/problem-location";
+export { locateProblem } from "./rules/problem-location";
 export type { VigilServer, VigilServerDependencies } from "./vigil-server";
 export { startVigilServer } from "./vigil-server";
