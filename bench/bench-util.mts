@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { processEntityId } from "@vigil/common";
-import { BusEventBatch, type CanonicalEvent, Event, Hello } from "@vigil/proto";
-import { type AgentIdentity, identityFromHello, normalizeEvent } from "@vigil/server";
+import { BusEventBatch, Event, Hello } from "@vigil/proto";
+import { type AgentIdentity, identityFromHello, normalizeBatch } from "@vigil/server";
 
 export interface EventTemplate {
   line: Record<string, unknown>;
@@ -283,17 +283,17 @@ export function toEvents(lines: Record<string, unknown>[], agentId = benchIdenti
   });
 }
 
-/** Events normalised by the server's normalizeEvent into bus batches of batchSize (sequence 1, 2, ...). */
+/** Events normalised by the server's normalizeBatch into bus batches of batchSize (sequence 1, 2, ...). */
 export function toBusBatches(identity: AgentIdentity, events: Event[], batchSize = 1000): BusEventBatch[] {
   const batches: BusEventBatch[] = [];
   const receivedUs = 1_763_900_100_000_000;
   for (let start = 0, sequence = 1; start < events.length; start += batchSize, sequence++) {
-    const canonical: CanonicalEvent[] = [];
-    const slice = events.slice(start, start + batchSize);
-    for (let index = 0; index < slice.length; index++) {
-      const event = normalizeEvent(identity, slice[index], { sequence, index, receivedUs });
-      if (event) canonical.push(event);
-    }
+    const { events: canonical, parents } = normalizeBatch(
+      identity,
+      sequence,
+      events.slice(start, start + batchSize),
+      receivedUs,
+    );
     batches.push({
       agentId: identity.agentId,
       sequence,
@@ -302,6 +302,7 @@ export function toBusBatches(identity: AgentIdentity, events: Event[], batchSize
       events: canonical,
       host: identity.host,
       agent: identity.agent,
+      parents,
     });
   }
   return batches;

@@ -16,12 +16,15 @@
 //   npm run build && node bench/fleet-sim.mts [agents] [events/s per agent] [failover agents]
 import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { type Bus, connectNatsBus, EVENTS_STREAM, silentLogger } from "@vigil/common";
+import { type Bus, connectNatsBus, EVENTS_STREAM, keepBatchObjectsYoung, silentLogger } from "@vigil/common";
 import { BusEventBatch } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer } from "@vigil/server";
 import { freeLoopbackPort, type NatsServerHandle, startNatsServer } from "../test/harness/nats-server.ts";
 import { benchSeconds, forceGc, report } from "./bench-util.mts";
 import type { FleetAgentsCommand, FleetAgentsParams, FleetAgentsReport } from "./fleet-sim-agents.mts";
+
+// The process setting `vigil server` starts with (cli/src/commands/distributed.ts).
+keepBatchObjectsYoung();
 
 const AGENTS = Number(process.argv[2] ?? 10_000);
 const RATE = Number(process.argv[3] ?? 10);

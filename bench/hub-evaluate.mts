@@ -7,7 +7,13 @@
 //                             (toEcsDocument, SigmaRuleEvaluator, buildAlert)
 // Target (DESIGN.md §4): 200k events/s per core through the full ruleset.
 //   npm run build && node bench/hub-evaluate.mts [seconds-per-measurement]
-import { createMemoryBus, type EcsDocument, silentLogger, toEcsDocument } from "@vigil/common";
+import {
+  createMemoryBus,
+  type EcsDocument,
+  keepBatchObjectsYoung,
+  silentLogger,
+  toEcsDocument,
+} from "@vigil/common";
 import { DEFAULT_RULES_DIR, HubService, loadRuleset, Ruleset, SigmaRuleEvaluator } from "@vigil/hub";
 import { BusEventBatch } from "@vigil/proto";
 import {
@@ -22,6 +28,9 @@ import {
   toEvents,
   vsTarget,
 } from "./bench-util.mts";
+
+// The process setting `vigil hub` starts with (cli/src/commands/distributed.ts).
+keepBatchObjectsYoung();
 
 const TARGET = 200_000;
 const POOL_EVENTS = 20_000;

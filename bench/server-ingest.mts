@@ -1,7 +1,7 @@
 // Server ingest per core. Target (DESIGN.md §4): 100k events/s per core into
 // JetStream; memory per idle agent stream reported.
 //   decode+normalize+encode   AgentMessage.decode (what gRPC deserialisation
-//                             runs) + normalizeEvent + BusEventBatch.encode
+//                             runs) + normalizeBatch + BusEventBatch encode
 //   gRPC ingress → bus        startVigilServer in this process, a real agent
 //                             gRPC client (AgentServiceClient) in a child
 //                             process sending batches of 1000 with a window;
@@ -15,9 +15,15 @@
 import { fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Bus, connectNatsBus, createMemoryBus, silentLogger } from "@vigil/common";
-import { AgentMessage, BusEventBatch, type CanonicalEvent } from "@vigil/proto";
-import { normalizeEvent, serverConfigSchema, startVigilServer } from "@vigil/server";
+import {
+  type Bus,
+  connectNatsBus,
+  createMemoryBus,
+  keepBatchObjectsYoung,
+  silentLogger,
+} from "@vigil/common";
+import { AgentMessage, BusEventBatch, reusedWriterEncoder } from "@vigil/proto";
+import { normalizeBatch, serverConfigSchema, startVigilServer } from "@vigil/server";
 import {
   benchIdentity,
   benchSeconds,
@@ -30,6 +36,9 @@ import {
   vsTarget,
 } from "./bench-util.mts";
 import type { ClientReport, IdleClientParams, StreamClientParams } from "./grpc-agent-client.mts";
+
+// The process setting `vigil server` starts with (cli/src/commands/distributed.ts).
+keepBatchObjectsYoung();
 
 const TARGET = 100_000;
 const BATCH_EVENTS = 1000;
@@ -57,14 +66,12 @@ function cpuPath(): void {
   });
   let index = 0;
   let sink = 0;
+  // What the server's session and publisher run: normalizeBatch, then one kept writer encoding.
+  const encodeBatch = reusedWriterEncoder(BusEventBatch);
   const normalizeEncode = (sequence: number, batch: (typeof decoded)[number]): number => {
     const receivedUs = Date.now() * 1000;
-    const canonical: CanonicalEvent[] = [];
-    for (let i = 0; i < batch.events.length; i++) {
-      const event = normalizeEvent(identity, batch.events[i], { sequence, index: i, receivedUs });
-      if (event) canonical.push(event);
-    }
-    const data = BusEventBatch.encode({
+    const { events: canonical, parents } = normalizeBatch(identity, sequence, batch.events, receivedUs);
+    const data = encodeBatch({
       agentId: identity.agentId,
       sequence,
       serverId: "bench-server",
@@ -72,7 +79,8 @@ function cpuPath(): void {
       events: canonical,
       host: identity.host,
       agent: identity.agent,
-    }).finish();
+      parents,
+    });
     sink += data.byteLength;
     return canonical.length;
   };
@@ -88,11 +96,7 @@ function cpuPath(): void {
 
   const normalizeOnly = measure(() => {
     const batch = decoded[index++ % decoded.length];
-    let count = 0;
-    for (let i = 0; i < batch.events.length; i++) {
-      if (normalizeEvent(identity, batch.events[i], { sequence: index, index: i, receivedUs: 1 })) count++;
-    }
-    return count;
+    return normalizeBatch(identity, index, batch.events, 1).events.length;
   }, SECONDS);
   report("server normalize only", {
     ...rateFields(normalizeOnly),

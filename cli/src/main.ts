@@ -90,6 +90,7 @@ program
         : undefined;
     // Each program's modules load only when it runs (see commands/run-agent.ts).
     const { startEmbedded } = await import("./commands/embedded.js");
+    (await import("@vigil/common")).keepBatchObjectsYoung();
     await untilSignal(
       startEmbedded({
         configFile: options.config,

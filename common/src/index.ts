@@ -64,7 +64,7 @@ export type {
   ConsulServiceEntry,
   ConsulServiceRegistration,
 } from "./discovery/consul-types";
-export { withBatchIdentity } from "./ecs/batch-identity";
+export { completeBatchEvents } from "./ecs/batch-events";
 export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";
@@ -108,6 +108,7 @@ export {
   rssLimitSchema,
   watchedPrefixesSchema,
 } from "./policy/agent-policy";
+export { keepBatchObjectsYoung } from "./runtime/young-batch-objects";
 export {
   AGENT_ID_PATTERN,
   ALERTS_STREAM,

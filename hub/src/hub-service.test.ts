@@ -69,6 +69,7 @@ async function publishBatch(bus: MemoryBus, sequence: number, events: CanonicalE
     // As the server sends them: once per batch, not on each event.
     host: { id: "agent-1", name: "web-01", hostname: "web-01", architecture: "", ip: [], os: undefined },
     agent: { id: "agent-1", type: "vigil-agent", version: "0.1.0" },
+    parents: [],
   }).finish();
   await bus.publish(eventsSubject("agent-1"), data, { msgId: `agent-1:${sequence}` });
 }

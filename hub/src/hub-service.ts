@@ -5,6 +5,7 @@ import {
   type Bus,
   type BusMessage,
   type Consumption,
+  completeBatchEvents,
   createMetricsRegistry,
   defaultStreams,
   type EcsDocument,
@@ -14,7 +15,6 @@ import {
   type Logger,
   type Registry,
   toEcsDocument,
-  withBatchIdentity,
 } from "@vigil/common";
 import { BusEventBatch } from "@vigil/proto";
 import type { AlertCountUpdate, AlertDeduplicator } from "./alerts/alert-dedup";
@@ -121,7 +121,7 @@ export class HubService {
   /** Evaluates one batch; exported for the benchmark and tests. */
   evaluateBatch(batch: BusEventBatch, now = new Date(), correlated?: CorrelatedMatch[]): Alert[] {
     const alerts: Alert[] = [];
-    for (const event of withBatchIdentity(batch)) {
+    for (const event of completeBatchEvents(batch)) {
       const document = toEcsDocument(event);
       const matched = this.options.rules.evaluate(document, correlated);
       for (const rule of matched) alerts.push(buildAlert(rule, document, now));
@@ -135,6 +135,7 @@ export class HubService {
     let batch: BusEventBatch;
     try {
       batch = BusEventBatch.decode(message.data);
+      completeBatchEvents(batch); // a parent index past the batch's parents is as undecodable
     } catch (error) {
       metrics.batches.inc({ outcome: "poison" });
       const reason = `undecodable BusEventBatch on ${message.subject}: ${(error as Error).message}`;

@@ -65,6 +65,7 @@ describe("proto - generated code", () => {
       receivedUs: 2,
       host: undefined,
       agent: undefined,
+      parents: [],
       events: [],
     }).finish();
     expect(() => BusEventBatch.decode(bytes.subarray(0, bytes.length - 1))).toThrow();

@@ -18,6 +18,7 @@ export type {
 export { AGENT_ID_METADATA } from "./ingress/connect-auth";
 export type { AgentIdentity } from "./normalize/agent-identity";
 export { identityFromHello } from "./normalize/agent-identity";
+export { normalizeBatch } from "./normalize/normalize-batch";
 export type { EventPosition } from "./normalize/normalize-event";
 export { normalizeEvent } from "./normalize/normalize-event";
 export type { EffectivePolicy } from "./policy/effective-policy";

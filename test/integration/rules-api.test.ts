@@ -118,6 +118,7 @@ describe("rules API - real NATS, two servers, a live hub", () => {
         events: [event],
         host: undefined,
         agent: undefined,
+        parents: [],
       }).finish(),
       { msgId: `rules-agent:${sequence}` },
     );

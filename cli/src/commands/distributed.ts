@@ -1,4 +1,11 @@
-import { connectNatsBus, createLogger, ErrorCodes, SqliteAlertStore, VigilError } from "@vigil/common";
+import {
+  connectNatsBus,
+  createLogger,
+  ErrorCodes,
+  keepBatchObjectsYoung,
+  SqliteAlertStore,
+  VigilError,
+} from "@vigil/common";
 import { ElasticsearchAlertReader, loadHubConfig, startHub } from "@vigil/hub";
 import { loadServerConfig, startVigilServer } from "@vigil/server";
 import type { Stopper } from "./stopper";
@@ -7,6 +14,7 @@ import type { Stopper } from "./stopper";
 // environment, joined through NATS JetStream.
 
 export async function runServer(configFile: string | undefined): Promise<Stopper> {
+  keepBatchObjectsYoung();
   const config = loadServerConfig({ file: configFile });
   const logger = createLogger({ name: "vigil-server", level: config.logLevel });
   if (!config.nats) throw missing("nats.servers (VIGIL_SERVER_NATS__SERVERS)", "vigil server");
@@ -30,6 +38,7 @@ export async function runServer(configFile: string | undefined): Promise<Stopper
 }
 
 export async function runHub(configFile: string | undefined): Promise<Stopper> {
+  keepBatchObjectsYoung();
   const config = loadHubConfig({ file: configFile });
   const logger = createLogger({ name: "vigil-hub", level: config.logLevel });
   if (!config.nats) throw missing("nats.servers (VIGIL_HUB_NATS__SERVERS)", "vigil hub");

@@ -1,7 +1,7 @@
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
-import { withBatchIdentity } from "./batch-identity";
+import { completeBatchEvents } from "./batch-events";
 
-describe("withBatchIdentity", () => {
+describe("completeBatchEvents", () => {
   test("events without a host or agent get the batch's; an event that has its own keeps it", () => {
     const batch = BusEventBatch.decode(
       BusEventBatch.encode(
@@ -22,7 +22,7 @@ describe("withBatchIdentity", () => {
         }),
       ).finish(),
     );
-    const events = withBatchIdentity(batch);
+    const events = completeBatchEvents(batch);
     expect(events.map((event) => [event.host?.hostname, event.agent?.version])).toEqual([
       ["web-01", "0.2.0"],
       ["old-name", "0.1.0"],
@@ -31,8 +31,19 @@ describe("withBatchIdentity", () => {
 
   test("a batch without host or agent (an older server) leaves its events as they are", () => {
     const event = CanonicalEvent.fromPartial({ event: { id: "a1:1:0" }, host: { hostname: "web-02" } });
-    const [out] = withBatchIdentity(BusEventBatch.fromPartial({ agentId: "a1", events: [event] }));
+    const [out] = completeBatchEvents(BusEventBatch.fromPartial({ agentId: "a1", events: [event] }));
     expect(out.host?.hostname).toBe("web-02");
     expect(out.agent).toBeUndefined();
+  });
+});
+
+describe("completeBatchEvents - parents", () => {
+  test("a process.parent_index past the batch's parents is refused, naming both", () => {
+    const batch = BusEventBatch.fromPartial({
+      agentId: "a1",
+      events: [CanonicalEvent.fromPartial({ process: { pid: 5, parentIndex: 3 } })],
+      parents: [{ pid: 1 }],
+    });
+    expect(() => completeBatchEvents(batch)).toThrow("process.parent_index 3 is past the batch's 1 parents");
   });
 });

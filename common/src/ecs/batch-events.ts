@@ -1,17 +1,26 @@
 import type { BusEventBatch, CanonicalEvent } from "@vigil/proto";
 
 /**
- * The batch's events, each with the batch's host and agent when it carries
- * none of its own. The server sends those once per batch (they are the same
- * for every event of an agent), which halves what it encodes per event; an
- * event from an older server that still carries them keeps its own.
+ * The batch's events made whole. The server sends what events of a batch
+ * share once per batch — the agent's host and agent facts, and each distinct
+ * parent process (BusEventBatch.parents, pointed at by process.parent_index) —
+ * which halves what it encodes per event. This puts them back on each event.
+ * An event from an older server that carries its own keeps them. Parents are
+ * shared objects between events: readers must not modify them.
  */
-export function withBatchIdentity(batch: BusEventBatch): CanonicalEvent[] {
-  const { host, agent, events } = batch;
-  if (!host && !agent) return events;
+export function completeBatchEvents(batch: BusEventBatch): CanonicalEvent[] {
+  const { host, agent, parents, events } = batch;
   for (const event of events) {
     event.host ??= host;
     event.agent ??= agent;
+    const process = event.process;
+    if (process && process.parentIndex > 0 && !process.parent) {
+      process.parent = parents[process.parentIndex - 1];
+      if (!process.parent)
+        throw new Error(
+          `process.parent_index ${process.parentIndex} is past the batch's ${parents.length} parents`,
+        );
+    }
   }
   return events;
 }

@@ -4,7 +4,6 @@ import { AGENT_ID_PATTERN, type Logger } from "@vigil/common";
 import {
   AckStatus,
   type AgentMessage,
-  type CanonicalEvent,
   type ConfigUpdate,
   type EventBatch,
   type Hello,
@@ -12,8 +11,8 @@ import {
 } from "@vigil/proto";
 import type { AgentControl, AgentLink } from "../control/agent-link";
 import { type AgentIdentity, identityFromHello } from "../normalize/agent-identity";
-import { normalizeEvent } from "../normalize/normalize-event";
-import type { EventPublisher, PublishedBatch } from "../publish/event-publisher";
+import { normalizeBatch } from "../normalize/normalize-batch";
+import type { EncodedBatch, EventPublisher, PublishedBatch } from "../publish/event-publisher";
 import { type AgentRegistry, boundedCounters } from "../registry/agent-registry";
 import type { ServerMetrics } from "../server-metrics";
 import type { IngressBudget } from "./ingress-budget";
@@ -331,50 +330,60 @@ export class AgentSession {
       this.updateFlow();
       if (this.closed) return;
     }
-    const receivedUs = Date.now() * 1000;
-    const canonical: CanonicalEvent[] = [];
-    for (let index = 0; index < batch.events.length; index++) {
-      const event = normalizeEvent(identity, batch.events[index], {
-        sequence: batch.sequence,
-        index,
-        receivedUs,
-      });
-      if (event) canonical.push(event);
-      else metrics.eventsDropped.inc({ reason: "no-payload" });
-    }
+    const sequence = batch.sequence;
+    // From here on only the encoded bytes are kept: the decoded and canonical events
+    // become garbage before the bus ack is awaited instead of surviving into the old heap.
+    const { encoded, events } = this.normalizeAndEncode(identity, batch);
     const stopTimer = metrics.publishSeconds.startTimer();
     let published: PublishedBatch;
     try {
-      published = await this.deps.publisher.publish(identity, batch.sequence, canonical, receivedUs);
+      published = await this.deps.publisher.send(encoded);
     } catch (error) {
       // Not acked: the agent keeps the batch and resends it on its next stream.
       metrics.batches.inc({ status: "failed" });
-      this.logger.error(
-        { err: error, sequence: batch.sequence },
-        "publish failed; ending stream so the agent resends",
-      );
+      this.logger.error({ err: error, sequence }, "publish failed; ending stream so the agent resends");
       return this.fail(GrpcStatus.UNAVAILABLE, "event bus unavailable, retry later", "bus-unavailable");
     }
     stopTimer();
     if (published.oversizedEvents > 0) {
       metrics.eventsDropped.inc({ reason: "larger-than-bus-message" }, published.oversizedEvents);
       this.logger.warn(
-        { sequence: batch.sequence, dropped: published.oversizedEvents },
+        { sequence, dropped: published.oversizedEvents },
         "events larger than the bus message limit dropped",
       );
     }
     if (record) {
-      record.lastSequence = batch.sequence;
+      record.lastSequence = sequence;
       record.lastSeen = new Date().toISOString();
-      record.eventsReceived += canonical.length;
+      record.eventsReceived += events;
     }
-    metrics.events.inc(canonical.length - published.oversizedEvents);
+    metrics.events.inc(events - published.oversizedEvents);
     metrics.batches.inc({ status: published.duplicate ? "duplicate" : "stored" });
     this.ack(
-      batch.sequence,
+      sequence,
       published.duplicate ? AckStatus.ACK_STATUS_DUPLICATE : AckStatus.ACK_STATUS_STORED,
       "",
     );
+  }
+
+  private normalizeAndEncode(
+    identity: AgentIdentity,
+    batch: EventBatch,
+  ): { encoded: EncodedBatch; events: number } {
+    const receivedUs = Date.now() * 1000;
+    const normalized = normalizeBatch(identity, batch.sequence, batch.events, receivedUs);
+    if (normalized.withoutPayload > 0) {
+      this.deps.metrics.eventsDropped.inc({ reason: "no-payload" }, normalized.withoutPayload);
+    }
+    const { publisher } = this.deps;
+    const encoded = publisher.encode(
+      identity,
+      batch.sequence,
+      normalized.events,
+      receivedUs,
+      normalized.parents,
+    );
+    return { encoded, events: normalized.events.length };
   }
 
   private requireIdentity(what: string): AgentIdentity | undefined {

@@ -1,4 +1,4 @@
-import { toEcsDocument, withBatchIdentity } from "@vigil/common";
+import { completeBatchEvents, toEcsDocument } from "@vigil/common";
 import {
   CONNECT_OUT,
   EXEC_CAT_SHADOW,
@@ -17,7 +17,7 @@ function ecs(event: typeof EXEC_CAT_SHADOW) {
   const canonical = normalizeEvent(identity, event, position);
   if (!canonical) throw new Error("expected a canonical event");
   // The host and agent travel on the batch, as the publisher sends them.
-  const [withHost] = withBatchIdentity({
+  const [withHost] = completeBatchEvents({
     agentId: identity.agentId,
     sequence: position.sequence,
     serverId: "s1",
@@ -25,6 +25,7 @@ function ecs(event: typeof EXEC_CAT_SHADOW) {
     events: [canonical],
     host: identity.host,
     agent: identity.agent,
+    parents: [],
   });
   // biome-ignore lint/suspicious/noExplicitAny: assertions walk the nested ECS document freely
   return toEcsDocument(withHost) as Record<string, any>;

@@ -5,14 +5,13 @@ import {
   type CanonicalEvent,
   type EcsEvent,
   EcsProcess,
-  EcsProcessParent,
   type Event,
   type ExecStdio,
   type Process,
-  type ProcessRef,
 } from "@vigil/proto";
 import type { AgentIdentity } from "./agent-identity";
 import { decodeOpenFlags, isWriteOpen } from "./open-flags";
+import { type ParentTable, parentFields } from "./parent-table";
 
 /** Where one event sits in the agent's stream; makes event.id unique and stable. */
 export interface EventPosition {
@@ -26,12 +25,14 @@ export interface EventPosition {
  * gives the same output, which is what lets a resent batch dedup cleanly.
  * Returns undefined for an event without a payload (nothing to say).
  * host and agent are left out: they are the batch's (BusEventBatch.host/agent,
- * from the same identity), encoded once per batch rather than per event.
+ * from the same identity), encoded once per batch rather than per event; so
+ * is the parent process when a batch's `parents` table is given.
  */
 export function normalizeEvent(
   identity: AgentIdentity,
   event: Event,
   position: EventPosition,
+  parents?: ParentTable,
 ): CanonicalEvent | undefined {
   const payload = event.payload;
   if (!payload) return undefined;
@@ -40,7 +41,7 @@ export function normalizeEvent(
     event: baseEvent(identity, event, position),
     host: undefined,
     agent: undefined,
-    process: event.process ? processFields(identity.agentId, event.process) : undefined,
+    process: event.process ? processFields(identity.agentId, event.process, parents) : undefined,
     user: event.process ? userFields(event.process) : undefined,
     source: undefined,
     destination: undefined,
@@ -271,7 +272,7 @@ function ensureProcess(canonical: CanonicalEvent): EcsProcess {
   return canonical.process;
 }
 
-function processFields(agentId: string, process: Process): EcsProcess {
+function processFields(agentId: string, process: Process, parents: ParentTable | undefined): EcsProcess {
   const fields = EcsProcess.create();
   fields.pid = process.pid;
   // The agent's process cache sends the id; older agents get the same value computed here.
@@ -296,27 +297,15 @@ function processFields(agentId: string, process: Process): EcsProcess {
     effective: undefined,
     changes: undefined,
   };
-  if (process.parent) {
+  if (process.parent && parents) {
+    fields.parentIndex = parents.indexOf(process.parent, process.grandparent);
+  } else if (process.parent) {
     fields.parent = parentFields(agentId, process.parent);
     if (process.grandparent) fields.parent.parent = parentFields(agentId, process.grandparent);
   } else if (process.ppid) {
     fields.parent = { ...parentFields(agentId, undefined), pid: process.ppid };
   }
   return fields;
-}
-
-function parentFields(agentId: string, ref: ProcessRef | undefined): EcsProcessParent {
-  if (!ref) return EcsProcessParent.create();
-  return {
-    pid: ref.pid,
-    entityId: ref.entityId || processEntityId(agentId, ref.pid, ref.startTimeUs),
-    name: ref.name || (ref.executable ? posix.basename(ref.executable) : ""),
-    executable: ref.executable,
-    args: ref.args,
-    commandLine: ref.args.join(" "),
-    parent: undefined,
-    execFilename: ref.execFilename,
-  };
 }
 
 function userFields(process: Process): CanonicalEvent["user"] {

@@ -1,9 +1,9 @@
 import {
+  completeBatchEvents,
   createMemoryBus,
   defaultStreams,
   EVENTS_STREAM,
   type MemoryBus,
-  withBatchIdentity,
 } from "@vigil/common";
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
 import { SAMPLE_HELLO } from "../../../test/fixtures/sample-events";
@@ -11,6 +11,10 @@ import { identityFromHello } from "../normalize/agent-identity";
 import { EventPublisher } from "./event-publisher";
 
 const AGENT = identityFromHello({ ...SAMPLE_HELLO, agentId: "agent-1" });
+
+function publish(publisher: EventPublisher, sequence: number, events: CanonicalEvent[]) {
+  return publisher.send(publisher.encode(AGENT, sequence, events, 1));
+}
 
 const LIMIT = 64 * 1024;
 
@@ -39,7 +43,7 @@ async function drain(bus: MemoryBus): Promise<{ ids: string[]; hosts: string[]; 
     async (message) => {
       seen.messages++;
       expect(message.data.byteLength).toBeLessThanOrEqual(LIMIT);
-      for (const decoded of withBatchIdentity(BusEventBatch.decode(message.data))) {
+      for (const decoded of completeBatchEvents(BusEventBatch.decode(message.data))) {
         seen.ids.push(decoded.event?.id ?? "");
         seen.hosts.push(`${decoded.host?.hostname}/${decoded.agent?.id}`);
       }
@@ -60,7 +64,7 @@ describe("event publisher - batches larger than a bus message", () => {
   afterEach(() => bus.close());
 
   test("a batch within the limit is one message with the batch id", async () => {
-    const result = await new EventPublisher(bus, "s1").publish(AGENT, 9, [event(0), event(1)], 1);
+    const result = await publish(new EventPublisher(bus, "s1"), 9, [event(0), event(1)]);
     expect(result).toMatchObject({ duplicate: false, parts: 1, oversizedEvents: 0 });
     expect((await drain(bus)).messages).toBe(1);
   });
@@ -68,11 +72,11 @@ describe("event publisher - batches larger than a bus message", () => {
   test("a batch over the limit is split into parts that each fit; every event arrives once, in order", async () => {
     const events = Array.from({ length: 300 }, (_, index) => event(index));
     const publisher = new EventPublisher(bus, "s1");
-    const first = await publisher.publish(AGENT, 9, events, 1);
+    const first = await publish(publisher, 9, events);
     expect(first.parts).toBeGreaterThan(2);
     expect(first.duplicate).toBe(false);
     // The agent resends the batch (its ack was lost): every part is a duplicate.
-    const again = await publisher.publish(AGENT, 9, events, 1);
+    const again = await publish(publisher, 9, events);
     expect(again).toMatchObject({ duplicate: true, parts: first.parts });
     const seen = await drain(bus);
     expect(seen.messages).toBe(first.parts);
@@ -83,7 +87,7 @@ describe("event publisher - batches larger than a bus message", () => {
 
   test("an event that alone exceeds the limit is dropped and counted; the rest are published", async () => {
     const events = [event(0), event(1, 2 * LIMIT), event(2)];
-    const result = await new EventPublisher(bus, "s1").publish(AGENT, 10, events, 1);
+    const result = await publish(new EventPublisher(bus, "s1"), 10, events);
     expect(result.oversizedEvents).toBe(1);
     expect((await drain(bus)).ids).toEqual(["agent-1:9:0", "agent-1:9:2"]);
   });

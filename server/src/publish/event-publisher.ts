@@ -1,5 +1,5 @@
 import { type Bus, batchMessageId, eventsSubject } from "@vigil/common";
-import { BusEventBatch, type CanonicalEvent, reusedWriterEncoder } from "@vigil/proto";
+import { BusEventBatch, type CanonicalEvent, type EcsProcessParent, reusedWriterEncoder } from "@vigil/proto";
 import type { AgentIdentity } from "../normalize/agent-identity";
 import { PublishSlots } from "./publish-slots";
 
@@ -13,6 +13,15 @@ export interface PublishedBatch {
   oversizedEvents: number;
 }
 
+/** A batch encoded for the bus: only bytes, so nothing of the decoded events stays alive while the bus acks. */
+export interface EncodedBatch {
+  agentId: string;
+  sequence: number;
+  /** One bus message, or several when the batch exceeded the bus's message limit. */
+  parts: Uint8Array[];
+  oversizedEvents: number;
+}
+
 /** Room left in a bus message for headers and protocol framing. */
 const MESSAGE_OVERHEAD_BYTES = 4096;
 /** Publishes awaiting their bus ack at once, server-wide (JetStream acks in ~1 ms: plenty). */
@@ -23,6 +32,9 @@ export const DEFAULT_CONCURRENT_PUBLISHES = 256;
  * the bus's message limit (NATS max_payload). Message ids are the batch's
  * dedup id, with a part suffix when split, so a resent batch is dropped by the
  * bus either way; the split is deterministic for the same events.
+ * Encoding (synchronous) and sending (awaits the bus ack) are separate steps so
+ * that a thousand canonical events are garbage before the wait, not kept
+ * through it and promoted to the old generation of the heap.
  */
 export class EventPublisher {
   private readonly slots: PublishSlots;
@@ -36,12 +48,14 @@ export class EventPublisher {
     this.slots = new PublishSlots(concurrentPublishes);
   }
 
-  async publish(
+  encode(
     identity: AgentIdentity,
     sequence: number,
     events: CanonicalEvent[],
     receivedUs: number,
-  ): Promise<PublishedBatch> {
+    /** The events' shared parents (ParentTable); each part of a split batch carries them all. */
+    parents: EcsProcessParent[] = [],
+  ): EncodedBatch {
     const { agentId, host, agent } = identity;
     const limit = this.bus.maxMessageBytes() - MESSAGE_OVERHEAD_BYTES;
     const encode = (part: CanonicalEvent[]) =>
@@ -53,19 +67,21 @@ export class EventPublisher {
         events: part,
         host,
         agent,
+        parents,
       });
     const whole = encode(events);
-    const subject = eventsSubject(agentId);
-    const batchId = batchMessageId(agentId, sequence);
-    if (whole.byteLength <= limit) {
-      const ack = await this.slots.run(() => this.bus.publish(subject, whole, { msgId: batchId }));
-      return { duplicate: ack.duplicate, bytes: whole.byteLength, parts: 1, oversizedEvents: 0 };
-    }
-    const { parts, oversizedEvents } = splitToFit(events, encode, limit);
+    if (whole.byteLength <= limit) return { agentId, sequence, parts: [whole], oversizedEvents: 0 };
+    return { agentId, sequence, ...splitToFit(events, encode, limit) };
+  }
+
+  async send(batch: EncodedBatch): Promise<PublishedBatch> {
+    const subject = eventsSubject(batch.agentId);
+    const batchId = batchMessageId(batch.agentId, batch.sequence);
+    const { parts, oversizedEvents } = batch;
     let duplicates = 0;
     let bytes = 0;
     for (let index = 0; index < parts.length; index++) {
-      const msgId = `${batchId}:${index + 1}/${parts.length}`;
+      const msgId = parts.length === 1 ? batchId : `${batchId}:${index + 1}/${parts.length}`;
       const ack = await this.slots.run(() => this.bus.publish(subject, parts[index], { msgId }));
       if (ack.duplicate) duplicates++;
       bytes += parts[index].byteLength;

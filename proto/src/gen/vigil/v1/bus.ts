@@ -26,10 +26,18 @@ export interface BusEventBatch {
   /**
    * The agent's host and agent facts, the same for every event of the batch,
    * so they travel once per batch instead of once per event. Readers put them
-   * on each event that has none (withBatchIdentity in @vigil/common).
+   * on each event that has none (completeBatchEvents in @vigil/common).
    */
   host: EcsHost | undefined;
-  agent: EcsAgent | undefined;
+  agent:
+    | EcsAgent
+    | undefined;
+  /**
+   * Parent processes (each with its own parent) of the batch's events, each
+   * distinct one once: most events of a batch share a few parents. An
+   * event's process.parent_index points here; readers put the parent back.
+   */
+  parents: EcsProcessParent[];
 }
 
 /**
@@ -124,6 +132,11 @@ export interface EcsProcess {
    */
   loginUser: EcsUserRef | undefined;
   loginSessionId: number;
+  /**
+   * 1-based index into BusEventBatch.parents when `parent` is sent there
+   * instead of here (0: `parent` is inline, or there is none).
+   */
+  parentIndex: number;
 }
 
 export interface EcsHash {
@@ -193,7 +206,16 @@ export interface EcsContainer {
 }
 
 function createBaseBusEventBatch(): BusEventBatch {
-  return { agentId: "", sequence: 0, serverId: "", receivedUs: 0, events: [], host: undefined, agent: undefined };
+  return {
+    agentId: "",
+    sequence: 0,
+    serverId: "",
+    receivedUs: 0,
+    events: [],
+    host: undefined,
+    agent: undefined,
+    parents: [],
+  };
 }
 
 export const BusEventBatch: MessageFns<BusEventBatch> = {
@@ -218,6 +240,9 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
     }
     if (message.agent !== undefined) {
       EcsAgent.encode(message.agent, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.parents) {
+      EcsProcessParent.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -291,6 +316,14 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
             message.agent = EcsAgent.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.parents.push(EcsProcessParent.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -326,6 +359,9 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
         : [],
       host: isSet(object.host) ? EcsHost.fromJSON(object.host) : undefined,
       agent: isSet(object.agent) ? EcsAgent.fromJSON(object.agent) : undefined,
+      parents: globalThis.Array.isArray(object?.parents)
+        ? object.parents.map((e: any) => EcsProcessParent.fromJSON(e))
+        : [],
     };
   },
 
@@ -352,6 +388,9 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
     if (message.agent !== undefined) {
       obj.agent = EcsAgent.toJSON(message.agent);
     }
+    if (message.parents?.length) {
+      obj.parents = message.parents.map((e) => EcsProcessParent.toJSON(e));
+    }
     return obj;
   },
 
@@ -369,6 +408,7 @@ export const BusEventBatch: MessageFns<BusEventBatch> = {
     message.agent = (object.agent !== undefined && object.agent !== null)
       ? EcsAgent.fromPartial(object.agent)
       : undefined;
+    message.parents = object.parents?.map((e) => EcsProcessParent.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1380,6 +1420,7 @@ function createBaseEcsProcess(): EcsProcess {
     hash: undefined,
     loginUser: undefined,
     loginSessionId: 0,
+    parentIndex: 0,
   };
 }
 
@@ -1441,6 +1482,9 @@ export const EcsProcess: MessageFns<EcsProcess> = {
     }
     if (message.loginSessionId !== 0) {
       writer.uint32(152).uint32(message.loginSessionId);
+    }
+    if (message.parentIndex !== 0) {
+      writer.uint32(160).uint32(message.parentIndex);
     }
     return writer;
   },
@@ -1610,6 +1654,14 @@ export const EcsProcess: MessageFns<EcsProcess> = {
             message.loginSessionId = reader.uint32();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.parentIndex = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1687,6 +1739,11 @@ export const EcsProcess: MessageFns<EcsProcess> = {
         : isSet(object.login_session_id)
         ? globalThis.Number(object.login_session_id)
         : 0,
+      parentIndex: isSet(object.parentIndex)
+        ? globalThis.Number(object.parentIndex)
+        : isSet(object.parent_index)
+        ? globalThis.Number(object.parent_index)
+        : 0,
     };
   },
 
@@ -1749,6 +1806,9 @@ export const EcsProcess: MessageFns<EcsProcess> = {
     if (message.loginSessionId !== 0) {
       obj.loginSessionId = Math.round(message.loginSessionId);
     }
+    if (message.parentIndex !== 0) {
+      obj.parentIndex = Math.round(message.parentIndex);
+    }
     return obj;
   },
 
@@ -1780,6 +1840,7 @@ export const EcsProcess: MessageFns<EcsProcess> = {
       ? EcsUserRef.fromPartial(object.loginUser)
       : undefined;
     message.loginSessionId = object.loginSessionId ?? 0;
+    message.parentIndex = object.parentIndex ?? 0;
     return message;
   },
 };
