@@ -128,7 +128,7 @@ export async function startGrpcIngress(
         while (sessions.size > 0 && Date.now() < deadline) await sleep(Math.min(50, deadline - Date.now()));
         // Whatever is still read gets published and acked within the grace period.
         const settled = Promise.all([...sessions].map((session) => session.settled()));
-        await Promise.race([settled, sleep(Math.max(0, deadline - Date.now()))]);
+        await settledWithin(settled, Math.max(0, deadline - Date.now()));
       }
       await new Promise<void>((resolve) => {
         const force = setTimeout(
@@ -149,6 +149,13 @@ export async function startGrpcIngress(
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits for `promise` at most `ms`; the timer is cleared when the promise wins, so close() leaves none behind. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 function tlsCredentials(tls: NonNullable<ServerConfig["grpc"]["tls"]>): ServerCredentials {
   const read = (path: string, key: string) => {
