@@ -36,12 +36,16 @@ const versionParams = {
   properties: { version: { type: "integer", minimum: 1 } },
 } as const;
 
+/** How a rule text maps onto the API's one-rule-per-id model (shown in the OpenAPI document). */
+const RULE_TEXT =
+  "One Sigma rule (a base rule or a correlation), or a Sigma correlation file: one correlation and the base rules it uses in one multi-document YAML text, stored as one rule under the correlation's id (its base rules are listed in `contains` and change with it). A text with several documents and no correlation, two correlations, or a base rule the correlation does not use is refused: send other rules one per request. The whole resulting ruleset is compiled as hubs compile it (base rules and correlations together) before anything is stored; a 400 lists each problem with the rule id, line and column.";
+
 const ruleBody = {
   type: "object",
   required: ["yaml"],
   additionalProperties: false,
   properties: {
-    yaml: { type: "string", minLength: 1, maxLength: MAX_RULE_BYTES },
+    yaml: { type: "string", minLength: 1, maxLength: MAX_RULE_BYTES, description: RULE_TEXT },
     enabled: { type: "boolean" },
   },
 } as const;
@@ -51,8 +55,14 @@ const dryRunBody = {
   required: ["yaml", "events"],
   additionalProperties: false,
   properties: {
-    yaml: { type: "string", minLength: 1, maxLength: MAX_RULE_BYTES },
-    events: { type: "array", maxItems: MAX_DRY_RUN_EVENTS, items: { type: "object" } },
+    yaml: { type: "string", minLength: 1, maxLength: MAX_RULE_BYTES, description: RULE_TEXT },
+    events: {
+      type: "array",
+      maxItems: MAX_DRY_RUN_EVENTS,
+      items: { type: "object" },
+      description:
+        "ECS events in order; a correlation counts them by their @timestamp through the correlation engine, with windows that exist for this request only",
+    },
   },
 } as const;
 
@@ -115,7 +125,15 @@ export function registerRuleRoutes(app: App, options: RuleRoutesOptions): void {
 
   app.post<{ Body: { yaml: string; enabled?: boolean } }>(
     "/api/v1/rules",
-    { config: operator, bodyLimit: RULE_BODY_LIMIT, schema: { tags: ["rules"], body: ruleBody } },
+    {
+      config: operator,
+      bodyLimit: RULE_BODY_LIMIT,
+      schema: {
+        tags: ["rules"],
+        description: `Adds a rule. ${RULE_TEXT}`,
+        body: ruleBody,
+      },
+    },
     async (request, reply) => {
       try {
         const { yaml, enabled } = request.body;
@@ -131,7 +149,13 @@ export function registerRuleRoutes(app: App, options: RuleRoutesOptions): void {
     {
       config: operator,
       bodyLimit: RULE_BODY_LIMIT,
-      schema: { tags: ["rules"], params: ruleIdParams, body: ruleBody },
+      schema: {
+        tags: ["rules"],
+        description:
+          "Replaces a rule's text (its id must stay the same); enabled stays as it was unless given.",
+        params: ruleIdParams,
+        body: ruleBody,
+      },
     },
     async (request, reply) => {
       try {
@@ -149,7 +173,17 @@ export function registerRuleRoutes(app: App, options: RuleRoutesOptions): void {
   ] as const) {
     app.post<{ Params: { id: string } }>(
       `/api/v1/rules/:id/${verb}`,
-      { config: operator, schema: { tags: ["rules"], params: ruleIdParams } },
+      {
+        config: operator,
+        schema: {
+          tags: ["rules"],
+          description:
+            verb === "disable"
+              ? "Disables a rule. Refused (400, naming the correlation) while an enabled correlation uses it: a correlation would otherwise stop silently; disable or change the correlation first."
+              : "Enables a rule. A correlation is enabled only if the rules it uses are.",
+          params: ruleIdParams,
+        },
+      },
       async (request, reply) => {
         try {
           return await rules.setEnabled(request.params.id, enabled, request.actor);
@@ -162,7 +196,15 @@ export function registerRuleRoutes(app: App, options: RuleRoutesOptions): void {
 
   app.delete<{ Params: { id: string } }>(
     "/api/v1/rules/:id",
-    { config: operator, schema: { tags: ["rules"], params: ruleIdParams } },
+    {
+      config: operator,
+      schema: {
+        tags: ["rules"],
+        description:
+          "Deletes a rule. Refused (400, naming the correlation) while any correlation, enabled or not, uses it: delete or change the correlation first, so no stored rule is left unable to run.",
+        params: ruleIdParams,
+      },
+    },
     async (request, reply) => {
       try {
         return await rules.delete(request.params.id, request.actor);
@@ -175,8 +217,23 @@ export function registerRuleRoutes(app: App, options: RuleRoutesOptions): void {
   // Stores nothing, but runs a caller's regular expressions: an operator's tool.
   app.post<{ Body: { yaml: string; events: EcsDocument[] } }>(
     "/api/v1/rules/dry-run",
-    { config: operator, bodyLimit: DRY_RUN_BODY_LIMIT, schema: { tags: ["rules"], body: dryRunBody } },
-    async (request) => rules.dryRun(request.body.yaml, request.body.events),
+    {
+      config: operator,
+      bodyLimit: DRY_RUN_BODY_LIMIT,
+      schema: {
+        tags: ["rules"],
+        description:
+          "Validates a rule as it would be stored (replacing the stored rule with its id) and runs it over sample events; stores nothing. A base rule: which events it matches. A correlation: the events through the correlation engine with the current ruleset's rules it uses; matched lists the events whose arrival fired it, fires its alert messages.",
+        body: dryRunBody,
+      },
+    },
+    async (request, reply) => {
+      try {
+        return await rules.dryRun(request.body.yaml, request.body.events);
+      } catch (error) {
+        return refused(reply, error);
+      }
+    },
   );
 
   app.get<{ Querystring: { limit: number; before?: number } }>(
