@@ -4,12 +4,14 @@ import { join } from "node:path";
 import {
   type Bus,
   connectNatsBus,
+  createLogger,
   type EcsDocument,
   eventsSubject,
+  type Logger,
   SqliteAlertStore,
   silentLogger,
 } from "@vigil/common";
-import { hubConfigSchema, type RunningHub, startHub } from "@vigil/hub";
+import { DEFAULT_RULES_DIR, hubConfigSchema, listRuleFiles, type RunningHub, startHub } from "@vigil/hub";
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
@@ -22,6 +24,13 @@ import { waitFor } from "../harness/wait-for";
 
 const ADMIN = "rules-api-admin-token-0123456789";
 const logger = silentLogger();
+/** Server A's log lines: seeding the default rules must log no error. */
+const serverALines: string[] = [];
+const serverALogger = createLogger({
+  name: "rules-a",
+  level: "info",
+  destination: { write: (line) => serverALines.push(line) },
+});
 
 const RULE_ID = "3c6f0a8e-5d4b-4f1e-9a7c-2b8d1e0f4a11";
 
@@ -81,13 +90,13 @@ describe("rules API - real NATS, two servers, a live hub", () => {
     return bus;
   }
 
-  async function startServer(serverId: string): Promise<VigilServer> {
+  async function startServer(serverId: string, serverLogger: Logger = logger): Promise<VigilServer> {
     const config = serverConfigSchema.parse({
       serverId,
       grpc: { port: 0, agentToken: "rules-agent-token-0123456789" },
       api: { port: 0, token: ADMIN },
     });
-    return startVigilServer({ config, bus: await connect(serverId), logger });
+    return startVigilServer({ config, bus: await connect(serverId), logger: serverLogger });
   }
 
   async function api(
@@ -135,7 +144,7 @@ describe("rules API - real NATS, two servers, a live hub", () => {
   beforeAll(async () => {
     nats = await startNatsServer();
     dataDir = mkdtempSync(join(tmpdir(), "rules-api-it-"));
-    serverA = await startServer("rules-a");
+    serverA = await startServer("rules-a", serverALogger);
     serverB = await startServer("rules-b");
     const hubBus = await connect("rules-hub");
     hub = await startHub(
@@ -164,8 +173,18 @@ describe("rules API - real NATS, two servers, a live hub", () => {
     const versions = a.body.versions as Array<{ version: number; change: { action: string }; rules: number }>;
     expect(versions).toHaveLength(1);
     expect(versions[0].change.action).toBe("ruleset.seed");
-    expect(versions[0].rules).toBeGreaterThan(5);
-    expect(hub.rulesets?.version).toBe(1);
+    // Every file of the default rules directory, the correlation files included (71 base rules and 2 correlations).
+    expect(versions[0].rules).toBe(listRuleFiles(DEFAULT_RULES_DIR).length);
+    expect(versions[0].rules).toBe(73);
+    const listed = await api(serverB, "GET", "/api/v1/rules");
+    const kinds = (listed.body.rules as Array<{ kind: string }>).map((rule) => rule.kind);
+    expect(kinds.filter((kind) => kind === "correlation")).toHaveLength(2);
+    const errors = serverALines.map((line) => JSON.parse(line)).filter((line) => line.level >= 50);
+    expect(errors).toEqual([]);
+    expect(serverALines.some((line) => line.includes('"rules":73') && line.includes("ruleset seeded"))).toBe(
+      true,
+    );
+    await waitFor(() => hub.rulesets?.version === 1, 15_000, "hub to install version 1");
   });
 
   it("rules API - a created rule fires on the running hub's next event; disabled it stops; enabled it fires again", async () => {
@@ -337,5 +356,80 @@ describe("rules API - real NATS, two servers, a live hub", () => {
       expect.arrayContaining(["rule.create", "rule.disable", "rule.enable", "rule.update"]),
     );
     expect(records.some((record) => record.action === "ruleset.rollback")).toBe(true);
+  });
+
+  it("rules API - a correlation pushed through the API fires on the running hub at its threshold; its base rule cannot be deleted under it", async () => {
+    const baseId = "4d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9e01";
+    const corrId = "4d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9ec1";
+    const base = ruleYaml("corr-canary", baseId).replace(
+      "status: test",
+      "name: corr_canary_run\nstatus: test",
+    );
+    expect((await api(serverA, "POST", "/api/v1/rules", { yaml: base })).status).toBe(201);
+    const correlationYaml = `title: corr-canary three times on one host
+id: ${corrId}
+status: test
+level: critical
+correlation:
+  type: event_count
+  rules:
+    - corr_canary_run
+  group-by:
+    - host.name
+  timespan: 10m
+  condition:
+    gte: 3
+`;
+    const created = await api(serverB, "POST", "/api/v1/rules", { yaml: correlationYaml });
+    expect(created.status).toBe(201);
+    expect(created.body.rule).toMatchObject({ id: corrId, kind: "correlation", uses: [baseId] });
+    const version = created.body.version as number;
+    await waitFor(() => hub.rulesets?.version === version, 15_000, `hub to install version ${version}`);
+
+    // The base rule alerts only through the correlation (Sigma: generate is false by default).
+    expect(await fire("echo corr-canary 1")).toEqual([]);
+    expect(await fire("echo corr-canary 2")).toEqual([]);
+    const fired = await fire("echo corr-canary 3");
+    expect(fired).toHaveLength(1);
+    expect(fired[0].rule).toMatchObject({ id: corrId, version: String(version) });
+    expect(fired[0].message).toContain("host.name=rules-host");
+
+    const deleted = await api(serverA, "DELETE", `/api/v1/rules/${baseId}`);
+    expect(deleted.status).toBe(400);
+    expect(deleted.body.message).toContain(`used by correlation ${corrId}`);
+    expect(deleted.body.problems).toEqual([expect.objectContaining({ ruleId: corrId, line: 8, column: 7 })]);
+    const disabled = await api(serverB, "POST", `/api/v1/rules/${baseId}/disable`);
+    expect(disabled.status).toBe(400);
+    expect(await currentVersion(serverA)).toBe(version);
+  });
+
+  it("rules API - a correlation referring to an unknown rule gets a 400 naming it and its line, and changes nothing", async () => {
+    const before = await currentVersion(serverA);
+    const refused = await api(serverA, "POST", "/api/v1/rules", {
+      yaml: `title: refers to nothing
+id: 4d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9ec2
+status: test
+level: high
+correlation:
+  type: event_count
+  rules:
+    - no_such_rule_anywhere
+  group-by:
+    - host.name
+  timespan: 1m
+  condition:
+    gte: 2
+`,
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe("rule_invalid");
+    expect(refused.body.message).toMatch(
+      /^line 8: correlation\.rules\[0\]: unknown rule 'no_such_rule_anywhere'/,
+    );
+    expect(refused.body.problems).toEqual([expect.objectContaining({ line: 8, column: 7 })]);
+    expect(await currentVersion(serverB)).toBe(before);
+    expect((await api(serverB, "GET", "/api/v1/rules/4d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9ec2")).status).toBe(
+      404,
+    );
   });
 });
