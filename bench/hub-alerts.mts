@@ -25,10 +25,12 @@ import {
 import {
   AlertDeduplicator,
   alertDedupBucket,
+  CORRELATION_BUCKET,
+  CorrelationEngine,
   DEFAULT_RULES_DIR,
   ElasticsearchSink,
   HubService,
-  loadRuleset,
+  loadRuleSources,
   Ruleset,
   SigmaRuleEvaluator,
 } from "@vigil/hub";
@@ -44,8 +46,10 @@ const BATCH_EVENTS = 100;
 const TARGET_P99_MS = 1000;
 const logger = silentLogger();
 
-const loaded = loadRuleset(DEFAULT_RULES_DIR);
-const evaluator = new SigmaRuleEvaluator(new Ruleset(loaded.rules));
+// Base rules and correlations, as the hub loads the directory.
+const loaded = loadRuleSources(DEFAULT_RULES_DIR);
+for (const error of loaded.errors) process.stderr.write(`rule error: ${error.message}\n`);
+const evaluator = new SigmaRuleEvaluator(new Ruleset(loaded.rules), "1", loaded.correlations);
 
 // ---- 1. bulk write throughput --------------------------------------------------
 
@@ -121,6 +125,8 @@ async function latency(): Promise<void> {
     consumer: { maxInFlight: 64, ackWaitMs: 30_000, maxDeliver: 10, retryDelayMs: 200 },
     logger,
     dedup: new AlertDeduplicator({ kv: await hubBus.openKv(alertDedupBucket()) }),
+    // Correlation windows in KV, as startHub runs them.
+    correlation: new CorrelationEngine({ kv: await hubBus.openKv(CORRELATION_BUCKET), logger }),
   });
   await hub.start();
 
@@ -160,6 +166,8 @@ async function latency(): Promise<void> {
   const sorted = [...latencies].sort((left, right) => left - right);
   const p99 = percentile(sorted, 99);
   report(`hub event→alert latency (${nats ? "nats" : "memory"})`, {
+    rules: loaded.rules.length,
+    correlations: loaded.correlations.length,
     "events/s": Math.round(total / sendSeconds),
     events_evaluated: await evaluated(),
     alerts: latencies.length,
