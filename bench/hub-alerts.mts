@@ -17,6 +17,7 @@ import {
   type Bus,
   connectNatsBus,
   createMemoryBus,
+  decodeBusBatch,
   defaultStreams,
   type EcsDocument,
   eventsSubject,
@@ -34,7 +35,7 @@ import {
   Ruleset,
   SigmaRuleEvaluator,
 } from "@vigil/hub";
-import { BusEventBatch } from "@vigil/proto";
+import type { BusEventBatch } from "@vigil/proto";
 import { ElasticsearchDouble } from "../test/doubles/elasticsearch-double.ts";
 import { findNatsServer, startNatsServer } from "../test/harness/nats-server.ts";
 import { benchIdentity, encodeBusBatch, eventMix, report, toBusBatches, toEvents } from "./bench-util.mts";
@@ -65,7 +66,7 @@ async function writeThroughput(): Promise<void> {
   const alerts: Alert[] = [];
   const batches = toBusBatches(benchIdentity(), toEvents(eventMix(ALERTS_TO_WRITE, 1)));
   for (const batch of batches) {
-    alerts.push(...evaluatorOnly.evaluateBatch(BusEventBatch.decode(encodeBusBatch(batch))));
+    alerts.push(...evaluatorOnly.evaluateBatch(decodeBusBatch(encodeBusBatch(batch))));
     if (alerts.length >= ALERTS_TO_WRITE) break;
   }
   alerts.length = Math.min(alerts.length, ALERTS_TO_WRITE);

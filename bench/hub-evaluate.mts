@@ -3,12 +3,13 @@
 // normalised by the server's normalizeEvent into BusEventBatches of 1000.
 //   ruleset match only        Ruleset.match on prepared ECS documents
 //   decode / +toEcs           the stages before matching, for the breakdown
-//   decode+ecs+match+alert    BusEventBatch.decode + HubService.evaluateBatch
+//   decode+ecs+match+alert    decodeBusBatch + HubService.evaluateBatch
 //                             (toEcsDocument, SigmaRuleEvaluator, buildAlert)
 // Target (DESIGN.md §4): 200k events/s per core through the full ruleset.
 //   npm run build && node bench/hub-evaluate.mts [seconds-per-measurement]
 import {
   createMemoryBus,
+  decodeBusBatch,
   type EcsDocument,
   keepBatchObjectsYoung,
   silentLogger,
@@ -22,7 +23,6 @@ import {
   Ruleset,
   SigmaRuleEvaluator,
 } from "@vigil/hub";
-import { BusEventBatch } from "@vigil/proto";
 import {
   benchIdentity,
   benchSeconds,
@@ -93,7 +93,7 @@ report("hub ruleset match only", {
 
 let batchIndex = 0;
 const decode = measure(() => {
-  const batch = BusEventBatch.decode(encoded[batchIndex]);
+  const batch = decodeBusBatch(encoded[batchIndex]);
   batchIndex = (batchIndex + 1) % encoded.length;
   return batch.events.length;
 }, SECONDS);
@@ -102,7 +102,7 @@ report("hub decode only", {
 });
 
 const decodeEcs = measure(() => {
-  const batch = BusEventBatch.decode(encoded[batchIndex]);
+  const batch = decodeBusBatch(encoded[batchIndex]);
   batchIndex = (batchIndex + 1) % encoded.length;
   for (const event of batch.events) sink += Object.keys(toEcsDocument(event)).length;
   return batch.events.length;
@@ -115,7 +115,7 @@ report("hub decode+toEcs", {
 // windows' KV updates are bench/correlation.mts's figure).
 const correlated: CorrelatedMatch[] = [];
 const full = measure(() => {
-  const batch = BusEventBatch.decode(encoded[batchIndex]);
+  const batch = decodeBusBatch(encoded[batchIndex]);
   batchIndex = (batchIndex + 1) % encoded.length;
   correlated.length = 0;
   sink += service.evaluateBatch(batch, new Date(), correlated).length + correlated.length;
@@ -125,7 +125,7 @@ let alerts = 0;
 let correlatedMatches = 0;
 for (const data of encoded) {
   correlated.length = 0;
-  alerts += service.evaluateBatch(BusEventBatch.decode(data), new Date(), correlated).length;
+  alerts += service.evaluateBatch(decodeBusBatch(data), new Date(), correlated).length;
   correlatedMatches += correlated.length;
 }
 report("hub decode+ecs+match+alert", {

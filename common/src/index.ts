@@ -64,7 +64,7 @@ export type {
   ConsulServiceEntry,
   ConsulServiceRegistration,
 } from "./discovery/consul-types";
-export { completeBatchEvents } from "./ecs/batch-events";
+export { completeBatchEvents, decodeBusBatch } from "./ecs/batch-events";
 export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";

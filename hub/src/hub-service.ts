@@ -5,8 +5,8 @@ import {
   type Bus,
   type BusMessage,
   type Consumption,
-  completeBatchEvents,
   createMetricsRegistry,
+  decodeBusBatch,
   defaultStreams,
   type EcsDocument,
   EVENTS_STREAM,
@@ -16,7 +16,7 @@ import {
   type Registry,
   toEcsDocument,
 } from "@vigil/common";
-import { BusEventBatch } from "@vigil/proto";
+import type { BusEventBatch } from "@vigil/proto";
 import type { AlertCountUpdate, AlertDeduplicator } from "./alerts/alert-dedup";
 import { type AlertingRule, buildAlert } from "./alerts/build-alert";
 import type { CorrelationEngine } from "./correlation/correlation-engine";
@@ -118,10 +118,10 @@ export class HubService {
     };
   }
 
-  /** Evaluates one batch; exported for the benchmark and tests. */
+  /** Evaluates one batch as decodeBusBatch returns it; exported for the benchmark and tests. */
   evaluateBatch(batch: BusEventBatch, now = new Date(), correlated?: CorrelatedMatch[]): Alert[] {
     const alerts: Alert[] = [];
-    for (const event of completeBatchEvents(batch)) {
+    for (const event of batch.events) {
       const document = toEcsDocument(event);
       const matched = this.options.rules.evaluate(document, correlated);
       for (const rule of matched) alerts.push(buildAlert(rule, document, now));
@@ -134,8 +134,7 @@ export class HubService {
     const metrics = this.metrics;
     let batch: BusEventBatch;
     try {
-      batch = BusEventBatch.decode(message.data);
-      completeBatchEvents(batch); // a parent index past the batch's parents is as undecodable
+      batch = decodeBusBatch(message.data);
     } catch (error) {
       metrics.batches.inc({ outcome: "poison" });
       const reason = `undecodable BusEventBatch on ${message.subject}: ${(error as Error).message}`;

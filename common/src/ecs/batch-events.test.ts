@@ -1,5 +1,5 @@
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
-import { completeBatchEvents } from "./batch-events";
+import { completeBatchEvents, decodeBusBatch } from "./batch-events";
 
 describe("completeBatchEvents", () => {
   test("events without a host or agent get the batch's; an event that has its own keeps it", () => {
@@ -45,5 +45,27 @@ describe("completeBatchEvents - parents", () => {
       parents: [{ pid: 1 }],
     });
     expect(() => completeBatchEvents(batch)).toThrow("process.parent_index 3 is past the batch's 1 parents");
+  });
+});
+
+describe("decodeBusBatch", () => {
+  test("decodes and puts each event's shared parent back; bad bytes and a bad parent index throw", () => {
+    const batch = BusEventBatch.fromPartial({
+      agentId: "a1",
+      events: [
+        CanonicalEvent.fromPartial({ process: { pid: 5, parentIndex: 1 } }),
+        CanonicalEvent.fromPartial({ process: { pid: 6, parentIndex: 1 } }),
+      ],
+      parents: [{ pid: 1, executable: "/usr/bin/bash" }],
+    });
+    const decoded = decodeBusBatch(BusEventBatch.encode(batch).finish());
+    expect(decoded.events.map((event) => event.process?.parent?.executable)).toEqual([
+      "/usr/bin/bash",
+      "/usr/bin/bash",
+    ]);
+    const bytes = BusEventBatch.encode(batch).finish();
+    expect(() => decodeBusBatch(bytes.subarray(0, bytes.length - 1))).toThrow();
+    const pastTheEnd = BusEventBatch.encode({ ...batch, parents: [] }).finish();
+    expect(() => decodeBusBatch(pastTheEnd)).toThrow("process.parent_index 1 is past the batch's 0 parents");
   });
 });

@@ -1,4 +1,4 @@
-import type { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import { BusEventBatch, type CanonicalEvent } from "@vigil/proto";
 
 /**
  * The batch's events made whole. The server sends what events of a batch
@@ -23,4 +23,15 @@ export function completeBatchEvents(batch: BusEventBatch): CanonicalEvent[] {
     }
   }
   return events;
+}
+
+/**
+ * A bus message's batch as readers use it: decoded, with its events made
+ * whole (completeBatchEvents). Throws on bytes that are not a BusEventBatch
+ * and on a parent index past the batch's parents — both an undecodable batch.
+ */
+export function decodeBusBatch(data: Uint8Array): BusEventBatch {
+  const batch = BusEventBatch.decode(data);
+  completeBatchEvents(batch);
+  return batch;
 }
