@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { processEntityId } from "@vigil/common";
-import type { EcsProcessParent, ProcessRef } from "@vigil/proto";
+import { EcsProcessParent, type ProcessRef } from "@vigil/proto";
 
 /**
  * The distinct parent processes (with their own parents) of one batch's
@@ -66,18 +66,7 @@ function sameRef(a: ProcessRef, b: ProcessRef): boolean {
 }
 
 export function parentFields(agentId: string, ref: ProcessRef | undefined): EcsProcessParent {
-  if (!ref) {
-    return {
-      pid: 0,
-      entityId: "",
-      name: "",
-      executable: "",
-      args: [],
-      commandLine: "",
-      parent: undefined,
-      execFilename: "",
-    };
-  }
+  if (!ref) return EcsProcessParent.create();
   return {
     pid: ref.pid,
     entityId: ref.entityId || processEntityId(agentId, ref.pid, ref.startTimeUs),
