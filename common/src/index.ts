@@ -65,6 +65,7 @@ export type {
   ConsulServiceRegistration,
 } from "./discovery/consul-types";
 export { completeBatchEvents, decodeBusBatch } from "./ecs/batch-events";
+export { ecsDocumentOf, ecsEventView } from "./ecs/ecs-event-view";
 export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";

@@ -10,11 +10,12 @@ import {
   defaultStreams,
   type EcsDocument,
   EVENTS_STREAM,
+  ecsDocumentOf,
+  ecsEventView,
   type HealthReport,
   HUB_DURABLE,
   type Logger,
   type Registry,
-  toEcsDocument,
 } from "@vigil/common";
 import type { BusEventBatch } from "@vigil/proto";
 import type { AlertCountUpdate, AlertDeduplicator } from "./alerts/alert-dedup";
@@ -30,7 +31,11 @@ export const DEAD_LETTER_SUBJECT = "vigil.deadletter.alerts";
 /** The ruleset as the hub uses it: which rules does this document fire? */
 export interface RuleEvaluator {
   readonly size: number;
-  /** With `correlated`, matches that feed correlation rules are added to it. */
+  /**
+   * With `correlated`, matches that feed correlation rules are added to it.
+   * The document may be an ecsEventView: read fields by name, keep only
+   * ecsDocumentOf(document).
+   */
   evaluate(document: EcsDocument, correlated?: CorrelatedMatch[]): AlertingRule[];
 }
 
@@ -122,8 +127,11 @@ export class HubService {
   evaluateBatch(batch: BusEventBatch, now = new Date(), correlated?: CorrelatedMatch[]): Alert[] {
     const alerts: Alert[] = [];
     for (const event of batch.events) {
-      const document = toEcsDocument(event);
-      const matched = this.options.rules.evaluate(document, correlated);
+      // Rules read the fields they need; the whole document is built only for an alert.
+      const view = ecsEventView(event);
+      const matched = this.options.rules.evaluate(view, correlated);
+      if (matched.length === 0) continue;
+      const document = ecsDocumentOf(view);
       for (const rule of matched) alerts.push(buildAlert(rule, document, now));
     }
     return alerts;

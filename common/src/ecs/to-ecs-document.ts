@@ -1,6 +1,7 @@
 import type {
   CanonicalEvent,
   EcsEndpoint,
+  EcsEvent,
   EcsFile,
   EcsHost,
   EcsProcess,
@@ -10,45 +11,103 @@ import type {
 import type { EcsDocument } from "../alerts/types";
 
 /**
+ * ISO 8601 text of microsecond timestamps (millisecond precision, as ECS dates
+ * are indexed), remembering the last second formatted: one clock per field,
+ * since a batch's event times, ingest times and process start times each fall
+ * within a few seconds of their own (Date#toISOString was a twentieth of the
+ * hub's time per event).
+ */
+export class IsoClock {
+  private second = Number.NaN;
+  private prefix = "";
+
+  format(us: number): string {
+    const ms = Math.floor(us / 1000);
+    const second = Math.floor(ms / 1000);
+    if (second !== this.second) {
+      const iso = new Date(second * 1000).toISOString();
+      // Years past 9999 or before 0 change the text's shape.
+      if (iso.length !== 24) return new Date(ms).toISOString();
+      this.second = second;
+      this.prefix = iso.slice(0, 20);
+    }
+    const millis = ms - second * 1000;
+    return `${this.prefix}${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
+  }
+}
+
+const eventTimes = new IsoClock();
+const ingestTimes = new IsoClock();
+const processStarts = new IsoClock();
+
+function eventDocument(e: EcsEvent): EcsDocument {
+  return compact({
+    id: e.id,
+    kind: e.kind,
+    category: e.category,
+    type: e.type,
+    action: e.action,
+    outcome: e.outcome,
+    module: e.module,
+    dataset: e.dataset,
+    sequence: e.sequence || undefined,
+    ingested: e.ingestedUs ? ingestTimes.format(e.ingestedUs) : undefined,
+  });
+}
+
+/**
+ * The top-level fields of an event's ECS document, in document order, each
+ * built from the CanonicalEvent on its own (undefined: the field is left
+ * out). toEcsDocument builds them all; the hub's EcsEventView builds only the
+ * ones its rules read.
+ */
+export const ECS_TOP_LEVEL_FIELDS: ReadonlyArray<readonly [string, (event: CanonicalEvent) => unknown]> = [
+  ["@timestamp", (event) => eventTimes.format(event.timestampUs)],
+  ["event", (event) => (event.event ? eventDocument(event.event) : undefined)],
+  ["host", (event) => (event.host ? hostDocument(event.host) : undefined)],
+  [
+    "agent",
+    (event) =>
+      event.agent
+        ? compact({ id: event.agent.id, type: event.agent.type, version: event.agent.version })
+        : undefined,
+  ],
+  ["process", (event) => (event.process ? processDocument(event.process) : undefined)],
+  ["user", (event) => (event.user ? userDocument(event.user) : undefined)],
+  ["source", (event) => (event.source ? endpointDocument(event.source) : undefined)],
+  ["destination", (event) => (event.destination ? endpointDocument(event.destination) : undefined)],
+  [
+    "network",
+    (event) =>
+      event.network
+        ? compact({
+            transport: event.network.transport,
+            type: event.network.type,
+            direction: event.network.direction,
+          })
+        : undefined,
+  ],
+  ["file", (event) => (event.file ? fileDocument(event.file) : undefined)],
+  [
+    "container",
+    (event) =>
+      event.container ? compact({ id: event.container.id, runtime: event.container.runtime }) : undefined,
+  ],
+  ["vigil", (event) => (isEmptyObject(event.vigil) ? undefined : { ...event.vigil })],
+];
+
+/**
  * Turns a bus CanonicalEvent into the ECS JSON document that rules match and
  * alerts carry. Empty strings, empty lists and unset messages are left out so
  * that "field is absent" means the same thing in a rule, in SQLite and in
  * Elasticsearch.
  */
 export function toEcsDocument(event: CanonicalEvent): EcsDocument {
-  const doc: EcsDocument = { "@timestamp": new Date(Math.floor(event.timestampUs / 1000)).toISOString() };
-  if (event.event) {
-    const e = event.event;
-    doc.event = compact({
-      id: e.id,
-      kind: e.kind,
-      category: e.category,
-      type: e.type,
-      action: e.action,
-      outcome: e.outcome,
-      module: e.module,
-      dataset: e.dataset,
-      sequence: e.sequence || undefined,
-      ingested: e.ingestedUs ? new Date(Math.floor(e.ingestedUs / 1000)).toISOString() : undefined,
-    });
+  const doc: EcsDocument = {};
+  for (const [name, build] of ECS_TOP_LEVEL_FIELDS) {
+    const value = build(event);
+    if (value !== undefined) doc[name] = value;
   }
-  if (event.host) doc.host = hostDocument(event.host);
-  if (event.agent)
-    doc.agent = compact({ id: event.agent.id, type: event.agent.type, version: event.agent.version });
-  if (event.process) doc.process = processDocument(event.process);
-  if (event.user) doc.user = userDocument(event.user);
-  if (event.source) doc.source = endpointDocument(event.source);
-  if (event.destination) doc.destination = endpointDocument(event.destination);
-  if (event.network) {
-    doc.network = compact({
-      transport: event.network.transport,
-      type: event.network.type,
-      direction: event.network.direction,
-    });
-  }
-  if (event.file) doc.file = fileDocument(event.file);
-  if (event.container) doc.container = compact({ id: event.container.id, runtime: event.container.runtime });
-  if (Object.keys(event.vigil).length > 0) doc.vigil = { ...event.vigil };
   return doc;
 }
 
@@ -76,7 +135,7 @@ function processDocument(process: EcsProcess): EcsDocument {
     args_count: process.args.length > 0 ? process.argsCount : undefined,
     command_line: process.commandLine,
     working_directory: process.workingDirectory,
-    start: process.startUs ? new Date(Math.floor(process.startUs / 1000)).toISOString() : undefined,
+    start: process.startUs ? processStarts.format(process.startUs) : undefined,
     exit_code: process.hasExitCode ? process.exitCode : undefined,
     session_leader: process.sessionLeaderPid ? { pid: process.sessionLeaderPid } : undefined,
     tty: process.tty?.name ? { name: process.tty.name } : undefined,

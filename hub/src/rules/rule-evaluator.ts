@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { EcsDocument } from "@vigil/common";
+import { type EcsDocument, ecsDocumentOf } from "@vigil/common";
 import type { AlertingRule } from "../alerts/build-alert";
 import { CorrelationIndex } from "../correlation/correlation-index";
 import type { CorrelatedMatch, CorrelationRule } from "../correlation/types";
@@ -49,13 +49,15 @@ export class SigmaRuleEvaluator implements RuleEvaluator {
     return this.ruleset.size;
   }
 
-  evaluate(document: EcsDocument, correlated?: CorrelatedMatch[]): AlertingRule[] {
-    const matched = this.ruleset.match(document);
+  evaluate(view: EcsDocument, correlated?: CorrelatedMatch[]): AlertingRule[] {
+    const matched = this.ruleset.match(view);
     if (matched.length === 0) return [];
     if (this.correlations.size === 0) return matched.map((rule) => this.alerting.get(rule) as AlertingRule);
     const out: AlertingRule[] = [];
     for (const rule of matched) {
       if (correlated !== undefined && this.correlations.linksOf(rule.id) !== undefined) {
+        // Correlation windows keep the document: a plain one, not the hub's lazy view.
+        const document = ecsDocumentOf(view);
         const timestampMs = Date.parse(String(document["@timestamp"]));
         this.correlations.collect(
           rule.id,

@@ -58,6 +58,7 @@ export function compileRule(yamlText: string, source: string): CompiledRule {
       matchesDetection,
       matches: (doc) => isCategory(doc, category) && matchesDetection(doc),
       requiredPaths: detection.requiredPaths,
+      gate: detection.gate,
       ...extensions,
     };
   } catch (error) {

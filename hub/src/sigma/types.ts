@@ -2,6 +2,7 @@
 // intermediate forms the compiler works on, and the compiled rule the hub runs.
 
 import type { EcsDocument, VigilError } from "@vigil/common";
+import type { Gate } from "./literal-gates";
 
 export type { EcsDocument };
 
@@ -132,6 +133,12 @@ export interface CompiledRule extends RuleMetadata {
    * for documents lacking any of them (a DestinationPort rule never runs on an exec).
    */
   requiredPaths: readonly string[];
+  /**
+   * Lower-cased literals of which one must occur in its field for the detection to match
+   * (literal-gates.ts): the Ruleset runs the rule only on events holding one. Undefined
+   * when some match needs none.
+   */
+  gate: Gate | undefined;
   /** `vigil.output`, when given. */
   output: OutputTemplate | undefined;
   /** `vigil.suppress`, when given. */
