@@ -191,6 +191,48 @@ condition: ${condition}`),
     }
   });
 
+  test("correlation rules - the fields a correlation shares with a base rule are refused in the same words", () => {
+    // `line` replaces the document's own top-level `key:` line, if any.
+    const withField = (text: string, key: string, line: string) =>
+      `${line}\n${text
+        .split("\n")
+        .filter((old) => !old.startsWith(`${key}:`))
+        .join("\n")}`;
+    const section =
+      "type: event_count\nrules: [b]\ngroup-by: [host.name]\ntimespan: 5m\ncondition: { gte: 2 }";
+    const badFields: Array<[string, string, string]> = [
+      ["level", "level: severe", "level: 'severe' is not supported (one of informational, low, medium"],
+      ["status", "status: beta", "status: 'beta' is not supported (one of"],
+      ["title", "title: '  '", "title: must not be empty"],
+      ["title", "title: [x]", "title: must be a string"],
+      ["author", "author: 5", "author: must be a string"],
+      ["tags", "tags: [execution]", "tags[0]: 'execution' is not namespace.value"],
+      ["references", "references: [1]", "references[0]: must be a string"],
+      ["falsepositives", "falsepositives: { a: 1 }", "falsepositives: must be a list of strings"],
+    ];
+    for (const [key, line, expected] of badFields) {
+      expect(errorsOf(withField(base(BASE_ID, "b", "x"), key, line))).toEqual([
+        expect.stringContaining(`rule ${BASE_ID}: ${expected}`),
+      ]);
+      expect(errorsOf(base(BASE_ID, "b", "x"), withField(correlation(section), key, line))).toEqual([
+        expect.stringContaining(`rule ${CORR_ID}: ${expected}`),
+      ]);
+    }
+  });
+
+  test("correlation rules - an empty name in rules or group-by is refused", () => {
+    const b = base(BASE_ID, "b", "x");
+    expect(
+      errorsOf(b, correlation("type: event_count\nrules: [b, '']\ntimespan: 5m\ncondition: { gte: 2 }")),
+    ).toEqual([expect.stringContaining("correlation.rules[1]: must not be empty")]);
+    expect(
+      errorsOf(
+        b,
+        correlation("type: event_count\nrules: [b]\ngroup-by: ['']\ntimespan: 5m\ncondition: { gte: 2 }"),
+      ),
+    ).toEqual([expect.stringContaining("correlation.group-by[0]: must not be empty")]);
+  });
+
   test("correlation rules - aliases give each rule its own field for one group-by key", () => {
     const connect = `title: Outbound
 id: ${OTHER_ID}

@@ -2,7 +2,7 @@
 // section). References to other rules are resolved later, against the whole
 // ruleset (compile-rule-sources.ts).
 
-import { attackFromTags, RULE_LEVELS, RULE_STATUSES, type RuleLevel, type RuleStatus } from "../sigma";
+import { isMap, yamlFields } from "../sigma/yaml-fields";
 import { parseTimespan } from "./timespan";
 import {
   CONDITION_OPERATORS,
@@ -27,9 +27,7 @@ export class CorrelationSyntaxError extends Error {
  */
 export const MAX_CORRELATION_THRESHOLD = 1000;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-const TAG = /^[a-z0-9_-]+\.[a-z0-9._-]+$/i;
 const CORRELATION_KEYS = new Set([
   "type",
   "rules",
@@ -40,47 +38,11 @@ const CORRELATION_KEYS = new Set([
   "generate",
 ]);
 
-function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+const fields = yamlFields(CorrelationSyntaxError);
 
 /** A YAML map is a correlation rule when it has a `correlation` key. */
 export function isCorrelationDocument(raw: unknown): raw is Record<string, unknown> {
   return isMap(raw) && raw.correlation !== undefined;
-}
-
-function text(raw: Record<string, unknown>, key: string, required: boolean): string {
-  const value = raw[key];
-  if (value === undefined || value === null) {
-    if (required) throw new CorrelationSyntaxError(`${key}: missing`);
-    return "";
-  }
-  if (typeof value !== "string" || (required && value.trim() === "")) {
-    throw new CorrelationSyntaxError(`${key}: must be a non-empty string`);
-  }
-  return value;
-}
-
-function textList(raw: Record<string, unknown>, key: string, where = key): string[] {
-  const value = raw[key];
-  if (value === undefined || value === null) return [];
-  const list = typeof value === "string" ? [value] : value;
-  if (!Array.isArray(list)) throw new CorrelationSyntaxError(`${where}: must be a list of strings`);
-  return list.map((item, i) => {
-    if (typeof item !== "string" || item === "") {
-      throw new CorrelationSyntaxError(`${where}[${i}]: must be a non-empty string`);
-    }
-    return item;
-  });
-}
-
-function oneOf<T extends string>(value: unknown, where: string, allowed: readonly T[], fallback?: T): T {
-  if ((value === undefined || value === null) && fallback !== undefined) return fallback;
-  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    const got = value === undefined ? "missing" : `'${String(value)}' is not supported`;
-    throw new CorrelationSyntaxError(`${where}: ${got} (one of ${allowed.join(", ")})`);
-  }
-  return value as T;
 }
 
 function parseCondition(
@@ -199,18 +161,11 @@ function parseGenerate(raw: Record<string, unknown>, section: Record<string, unk
 
 /** Validates a correlation document; throws CorrelationSyntaxError naming the key. */
 export function parseCorrelation(raw: Record<string, unknown>, source: string): ParsedCorrelation {
-  const id = text(raw, "id", true);
-  if (!UUID.test(id)) throw new CorrelationSyntaxError(`id: '${id}' is not a UUID`);
-  const title = text(raw, "title", true);
-  if (title.length > 256) throw new CorrelationSyntaxError("title: longer than 256 characters");
-  const name = raw.name === undefined ? undefined : text(raw, "name", true);
+  const header = fields.header(raw, "medium");
+  const name = raw.name === undefined ? undefined : fields.text(raw.name, "name", true);
   if (name !== undefined && !NAME.test(name)) {
     throw new CorrelationSyntaxError(`name: '${name}' must be 1-128 characters of A-Z a-z 0-9 _ . -`);
   }
-  const tags = textList(raw, "tags");
-  tags.forEach((tag, i) => {
-    if (!TAG.test(tag)) throw new CorrelationSyntaxError(`tags[${i}]: '${tag}' is not namespace.value`);
-  });
   if (raw.detection !== undefined || raw.logsource !== undefined) {
     throw new CorrelationSyntaxError(
       "a correlation rule has no detection or logsource (put the base rule in its own YAML document)",
@@ -225,8 +180,8 @@ export function parseCorrelation(raw: Record<string, unknown>, source: string): 
       );
     }
   }
-  const type = oneOf<CorrelationType>(section.type, "correlation.type", CORRELATION_TYPES);
-  const rules = textList(section, "rules", "correlation.rules");
+  const type = fields.oneOf<CorrelationType>(section.type, "correlation.type", CORRELATION_TYPES);
+  const rules = fields.textList(section.rules, "correlation.rules", { nonEmpty: true });
   if (rules.length === 0)
     throw new CorrelationSyntaxError("correlation.rules: missing (the rules to correlate)");
   if ((type === "temporal" || type === "temporal_ordered") && rules.length < 2) {
@@ -235,7 +190,7 @@ export function parseCorrelation(raw: Record<string, unknown>, source: string): 
   if (type === "temporal" && new Set(rules).size !== rules.length) {
     throw new CorrelationSyntaxError("correlation.rules: a rule is listed twice");
   }
-  const groupBy = textList(section, "group-by", "correlation.group-by");
+  const groupBy = fields.textList(section["group-by"], "correlation.group-by", { nonEmpty: true });
   if (new Set(groupBy).size !== groupBy.length) {
     throw new CorrelationSyntaxError("correlation.group-by: a field is listed twice");
   }
@@ -245,20 +200,9 @@ export function parseCorrelation(raw: Record<string, unknown>, source: string): 
   if (!timespan.ok) throw new CorrelationSyntaxError(`correlation.timespan: ${timespan.reason}`);
   const { condition, field } = parseCondition(section.condition, type, rules.length);
   conditionBounds(condition, type, new Set(rules).size);
-  const { techniques, tactics } = attackFromTags(tags);
   return {
-    id: id.toLowerCase(),
+    ...header,
     name,
-    title,
-    status: oneOf<RuleStatus>(raw.status, "status", RULE_STATUSES, "experimental"),
-    description: text(raw, "description", false),
-    author: text(raw, "author", false),
-    references: textList(raw, "references"),
-    tags,
-    techniques,
-    tactics,
-    falsepositives: textList(raw, "falsepositives"),
-    level: oneOf<RuleLevel>(raw.level, "level", RULE_LEVELS, "medium"),
     type,
     rules,
     groupBy,

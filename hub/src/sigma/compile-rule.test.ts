@@ -62,7 +62,7 @@ describe("compile-rule - metadata", () => {
     [ruleYaml({ s: { Image: "x" }, condition: "s" }, { title: undefined }), /title: missing/],
     [
       ruleYaml({ s: { Image: "x" }, condition: "s" }, { level: "severe" }),
-      /level: 'severe' is not one of informational/,
+      /level: 'severe' is not supported \(one of informational/,
     ],
     [ruleYaml({ s: { Image: "x" }, condition: "s" }, { level: undefined }), /level: missing/],
     [ruleYaml({ s: { Image: "x" }, condition: "s" }, { status: "beta" }), /status: 'beta'/],
