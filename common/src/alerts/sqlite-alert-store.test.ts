@@ -153,6 +153,91 @@ describe("sqlite-alert-store", () => {
     await expect(store.write([alert])).rejects.toThrow(`alert ${alert.id} level: unknown level "severe"`);
   });
 
+  /** vigil.alert of the stored alert with this id, as the search returns it. */
+  async function alertStateOf(store: SqliteAlertStore, id: string): Promise<unknown> {
+    const found = (await store.search({ size: 100 })).alerts.find(
+      (document) => (document.vigil as { alert_id: string }).alert_id === id,
+    );
+    if (found === undefined) throw new Error(`alert ${id} not found`);
+    return (found.vigil as Record<string, unknown>).alert;
+  }
+
+  test("sqlite-alert-store - updateCounts raises a stored alert's count and last_seen, never lowers it", async () => {
+    const store = openStore();
+    const [first, second] = [makeAlert({ seed: 1 }), makeAlert({ seed: 2 })];
+    await store.write([first, second]);
+    await store.updateCounts([
+      { alertId: first.id, count: 5, lastSeen: "2025-01-15T12:00:09.000Z" },
+      { alertId: second.id, count: 2, lastSeen: "2025-01-15T12:00:04.000Z" },
+    ]);
+    // Redelivered (same count) and late (lower count, an older view): nothing changes.
+    await store.updateCounts([{ alertId: first.id, count: 5, lastSeen: "2025-01-15T12:00:30.000Z" }]);
+    await store.updateCounts([{ alertId: first.id, count: 3, lastSeen: "2025-01-15T12:00:40.000Z" }]);
+    expect(await alertStateOf(store, first.id)).toEqual({ count: 5, last_seen: "2025-01-15T12:00:09.000Z" });
+    expect(await alertStateOf(store, second.id)).toEqual({ count: 2, last_seen: "2025-01-15T12:00:04.000Z" });
+    // The rest of the document is as written; no row added.
+    const [newest] = (await store.search({ size: 1, ruleId: first.rule.id, untilUs: second.timestampUs }))
+      .alerts;
+    expect(newest?.process).toEqual(first.document.process);
+    expect(newest?.message).toBe(first.document.message);
+    expect((await store.stats()).total).toBe(2);
+    // The count is in the database: a reopened store reads it.
+    await store.close();
+    expect(await alertStateOf(openStore(), first.id)).toMatchObject({ count: 5 });
+  });
+
+  test("sqlite-alert-store - updateCounts keeps what an alert's vigil.alert already holds", async () => {
+    const store = openStore();
+    const alert = makeAlert({ seed: 1 });
+    (alert.document.vigil as Record<string, unknown>).alert = {
+      level: "high",
+      count: 2,
+      last_seen: "2025-01-15T12:00:01.000Z",
+      suppression: { key: '["alice"]', window_ms: 600_000 },
+    };
+    await store.write([alert]);
+    await store.updateCounts([{ alertId: alert.id, count: 4, lastSeen: "2025-01-15T12:00:03.000Z" }]);
+    expect(await alertStateOf(store, alert.id)).toEqual({
+      level: "high",
+      count: 4,
+      last_seen: "2025-01-15T12:00:03.000Z",
+      suppression: { key: '["alice"]', window_ms: 600_000 },
+    });
+  });
+
+  test("sqlite-alert-store - updateCounts for an alert not stored fails the whole call, transiently", async () => {
+    const store = openStore();
+    const stored = makeAlert({ seed: 1 });
+    await store.write([stored]);
+    const error = await store
+      .updateCounts([
+        { alertId: stored.id, count: 3, lastSeen: "2025-01-15T12:00:03.000Z" },
+        { alertId: "not-written-yet", count: 2, lastSeen: "2025-01-15T12:00:02.000Z" },
+      ])
+      .catch((caught: unknown) => caught);
+    expect(isVigilError(error, ErrorCodes.SINK_WRITE)).toBe(true);
+    expect((error as Error).message).toContain("not-written-yet");
+    expect((error as Error).message).toContain("retry later");
+    // Rolled back: the stored alert's count did not move either, so the retry starts clean.
+    expect(await alertStateOf(store, stored.id)).toBeUndefined();
+  });
+
+  test("sqlite-alert-store - updateCounts rejects a malformed update naming it, touching nothing", async () => {
+    const store = openStore();
+    const alert = makeAlert({ seed: 1 });
+    await store.write([alert]);
+    await expect(
+      store.updateCounts([
+        { alertId: alert.id, count: 2, lastSeen: "2025-01-15T12:00:03.000Z" },
+        { alertId: alert.id, count: 0, lastSeen: "2025-01-15T12:00:03.000Z" },
+      ]),
+    ).rejects.toThrow(`alert count update for ${alert.id}: count 0 is not a positive integer`);
+    await expect(
+      store.updateCounts([{ alertId: alert.id, count: 2, lastSeen: "yesterday" }]),
+    ).rejects.toThrow("lastSeen yesterday is not an ISO time");
+    expect(await alertStateOf(store, alert.id)).toBeUndefined();
+  });
+
   test("sqlite-alert-store - a closed store refuses writes", async () => {
     const store = openStore();
     await store.close();

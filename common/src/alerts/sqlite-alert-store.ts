@@ -38,6 +38,15 @@ export interface AlertStoreStats {
   newestUs: number | null;
 }
 
+/** A deduplicated alert's new count (the hub's AlertCountUpdate, same shape). */
+export interface AlertCountUpdate {
+  alertId: string;
+  /** Events the alert stands for, its own included. */
+  count: number;
+  /** Time of the latest of them (ISO). */
+  lastSeen: string;
+}
+
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 /** Upper bound on one query's result size, whatever the caller asks for. */
 export const MAX_QUERY_LIMIT = 10_000;
@@ -73,6 +82,8 @@ export class SqliteAlertStore implements AlertSink, AlertReader {
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly insert: StatementSync;
+  private readonly raiseCount: StatementSync;
+  private readonly exists: StatementSync;
   private readonly statsByLevel: StatementSync;
   private readonly statsRange: StatementSync;
   private readonly queries = new Map<number, StatementSync>();
@@ -110,6 +121,13 @@ export class SqliteAlertStore implements AlertSink, AlertReader {
            (id, timestamp_us, level, severity, rule_id, rule_name, host_name, stored_at_us, document)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
+      // Only ever raises: a redelivered or late (lower) count leaves the alert as it is.
+      this.raiseCount = this.db.prepare(
+        `UPDATE alerts
+            SET document = json_set(document, '$.vigil.alert.count', ?, '$.vigil.alert.last_seen', ?)
+          WHERE id = ? AND COALESCE(json_extract(document, '$.vigil.alert.count'), 1) < ?`,
+      );
+      this.exists = this.db.prepare("SELECT 1 AS found FROM alerts WHERE id = ?");
       this.statsByLevel = this.db.prepare("SELECT level, COUNT(*) AS n FROM alerts GROUP BY level");
       this.statsRange = this.db.prepare(
         "SELECT COUNT(*) AS total, MIN(timestamp_us) AS oldest, MAX(timestamp_us) AS newest FROM alerts",
@@ -154,6 +172,47 @@ export class SqliteAlertStore implements AlertSink, AlertReader {
       throw new VigilError(
         ErrorCodes.SINK_WRITE,
         `alert store ${this.path}: writing ${alerts.length} alerts failed: ${message(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Raises vigil.alert.count and last_seen of stored alerts (dedup folded more
+   * matches into them), in one transaction. A count at or below the stored one
+   * changes nothing, so a redelivered batch cannot count twice or lower a
+   * count. An alert not stored fails the whole call (transient, like the
+   * Elasticsearch sink: another writer may not have committed it yet), and the
+   * hub redelivers the batch.
+   */
+  async updateCounts(updates: readonly AlertCountUpdate[]): Promise<void> {
+    this.assertOpen();
+    if (updates.length === 0) return;
+    for (const update of updates) checkCountUpdate(update);
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const missing: string[] = [];
+      for (const update of updates) {
+        const changed = this.raiseCount.run(update.count, update.lastSeen, update.alertId, update.count);
+        if (Number(changed.changes) === 0 && this.exists.get(update.alertId) === undefined) {
+          missing.push(update.alertId);
+        }
+      }
+      if (missing.length > 0) {
+        throw new VigilError(
+          ErrorCodes.SINK_WRITE,
+          `alert store ${this.path}: count of ${missing.length} alerts not updated, not stored (yet): ${missing
+            .slice(0, 5)
+            .join(", ")}${missing.length > 5 ? ", ..." : ""}; retry later`,
+        );
+      }
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      if (error instanceof VigilError) throw error;
+      throw new VigilError(
+        ErrorCodes.SINK_WRITE,
+        `alert store ${this.path}: updating ${updates.length} alert counts failed: ${message(error)}`,
         { cause: error },
       );
     }
@@ -363,6 +422,24 @@ function toRow(alert: Alert): PreparedRow {
     hostName: typeof host?.name === "string" ? host.name : null,
     document,
   };
+}
+
+function checkCountUpdate(update: AlertCountUpdate): void {
+  if (typeof update.alertId !== "string" || update.alertId === "") {
+    throw new VigilError(ErrorCodes.SINK_WRITE, "alert count update: alertId is not a non-empty string");
+  }
+  if (!Number.isSafeInteger(update.count) || update.count < 1) {
+    throw new VigilError(
+      ErrorCodes.SINK_WRITE,
+      `alert count update for ${update.alertId}: count ${String(update.count)} is not a positive integer`,
+    );
+  }
+  if (typeof update.lastSeen !== "string" || Number.isNaN(Date.parse(update.lastSeen))) {
+    throw new VigilError(
+      ErrorCodes.SINK_WRITE,
+      `alert count update for ${update.alertId}: lastSeen ${String(update.lastSeen)} is not an ISO time`,
+    );
+  }
 }
 
 function severityOf(level: AlertLevel, what: string): number {
