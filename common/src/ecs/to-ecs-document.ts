@@ -41,18 +41,18 @@ const ingestTimes = new IsoClock();
 const processStarts = new IsoClock();
 
 function eventDocument(e: EcsEvent): EcsDocument {
-  return compact({
-    id: e.id,
-    kind: e.kind,
-    category: e.category,
-    type: e.type,
-    action: e.action,
-    outcome: e.outcome,
-    module: e.module,
-    dataset: e.dataset,
-    sequence: e.sequence || undefined,
-    ingested: e.ingestedUs ? ingestTimes.format(e.ingestedUs) : undefined,
-  });
+  const out: EcsDocument = {};
+  put(out, "id", e.id);
+  put(out, "kind", e.kind);
+  put(out, "category", e.category);
+  put(out, "type", e.type);
+  put(out, "action", e.action);
+  put(out, "outcome", e.outcome);
+  put(out, "module", e.module);
+  put(out, "dataset", e.dataset);
+  put(out, "sequence", e.sequence || undefined);
+  put(out, "ingested", e.ingestedUs ? ingestTimes.format(e.ingestedUs) : undefined);
+  return out;
 }
 
 /**
@@ -125,51 +125,57 @@ function hostDocument(host: EcsHost): EcsDocument {
 }
 
 function processDocument(process: EcsProcess): EcsDocument {
-  return compact({
-    pid: process.pid || undefined,
-    entity_id: process.entityId,
-    name: process.name,
-    executable: process.executable,
-    exec_filename: process.execFilename,
-    args: process.args,
-    args_count: process.args.length > 0 ? process.argsCount : undefined,
-    command_line: process.commandLine,
-    working_directory: process.workingDirectory,
-    start: process.startUs ? processStarts.format(process.startUs) : undefined,
-    exit_code: process.hasExitCode ? process.exitCode : undefined,
-    session_leader: process.sessionLeaderPid ? { pid: process.sessionLeaderPid } : undefined,
-    tty: process.tty?.name ? { name: process.tty.name } : undefined,
-    user: process.user ? userDocument(process.user) : undefined,
-    hash: process.hash?.sha256 ? { sha256: process.hash.sha256 } : undefined,
-    login_user: process.loginUser
-      ? compact({ id: process.loginUser.id, name: process.loginUser.name })
-      : undefined,
-    login_session_id: process.loginSessionId || undefined,
-    parent: process.parent ? parentDocument(process.parent) : undefined,
-  });
+  const out: EcsDocument = {};
+  put(out, "pid", process.pid || undefined);
+  put(out, "entity_id", process.entityId);
+  put(out, "name", process.name);
+  put(out, "executable", process.executable);
+  put(out, "exec_filename", process.execFilename);
+  put(out, "args", process.args);
+  put(out, "args_count", process.args.length > 0 ? process.argsCount : undefined);
+  put(out, "command_line", process.commandLine);
+  put(out, "working_directory", process.workingDirectory);
+  put(out, "start", process.startUs ? processStarts.format(process.startUs) : undefined);
+  put(out, "exit_code", process.hasExitCode ? process.exitCode : undefined);
+  put(out, "session_leader", process.sessionLeaderPid ? { pid: process.sessionLeaderPid } : undefined);
+  put(out, "tty", process.tty?.name ? { name: process.tty.name } : undefined);
+  put(out, "user", process.user ? userDocument(process.user) : undefined);
+  put(out, "hash", process.hash?.sha256 ? { sha256: process.hash.sha256 } : undefined);
+  put(
+    out,
+    "login_user",
+    process.loginUser ? compact({ id: process.loginUser.id, name: process.loginUser.name }) : undefined,
+  );
+  put(out, "login_session_id", process.loginSessionId || undefined);
+  put(out, "parent", process.parent ? parentDocument(process.parent) : undefined);
+  return out;
 }
 
 function parentDocument(parent: EcsProcessParent): EcsDocument {
-  return compact({
-    pid: parent.pid || undefined,
-    entity_id: parent.entityId,
-    name: parent.name,
-    executable: parent.executable,
-    exec_filename: parent.execFilename,
-    args: parent.args,
-    command_line: parent.commandLine,
-    parent: parent.parent ? parentDocument(parent.parent) : undefined,
-  });
+  const out: EcsDocument = {};
+  put(out, "pid", parent.pid || undefined);
+  put(out, "entity_id", parent.entityId);
+  put(out, "name", parent.name);
+  put(out, "executable", parent.executable);
+  put(out, "exec_filename", parent.execFilename);
+  put(out, "args", parent.args);
+  put(out, "command_line", parent.commandLine);
+  put(out, "parent", parent.parent ? parentDocument(parent.parent) : undefined);
+  return out;
 }
 
 function userDocument(user: EcsUser): EcsDocument {
-  return compact({
-    id: user.id,
-    name: user.name,
-    group: user.group ? compact({ id: user.group.id, name: user.group.name }) : undefined,
-    effective: user.effective ? compact({ id: user.effective.id, name: user.effective.name }) : undefined,
-    changes: user.changes ? compact({ id: user.changes.id, name: user.changes.name }) : undefined,
-  });
+  const out: EcsDocument = {};
+  put(out, "id", user.id);
+  put(out, "name", user.name);
+  put(out, "group", user.group ? compact({ id: user.group.id, name: user.group.name }) : undefined);
+  put(
+    out,
+    "effective",
+    user.effective ? compact({ id: user.effective.id, name: user.effective.name }) : undefined,
+  );
+  put(out, "changes", user.changes ? compact({ id: user.changes.id, name: user.changes.name }) : undefined);
+  return out;
 }
 
 function endpointDocument(endpoint: EcsEndpoint): EcsDocument {
@@ -177,14 +183,26 @@ function endpointDocument(endpoint: EcsEndpoint): EcsDocument {
 }
 
 function fileDocument(file: EcsFile): EcsDocument {
-  return compact({
-    path: file.path,
-    name: file.name,
-    directory: file.directory,
-    extension: file.extension,
-    flags: file.flags,
-    mode: file.mode,
-  });
+  const out: EcsDocument = {};
+  put(out, "path", file.path);
+  put(out, "name", file.name);
+  put(out, "directory", file.directory);
+  put(out, "extension", file.extension);
+  put(out, "flags", file.flags);
+  put(out, "mode", file.mode);
+  return out;
+}
+
+/** Whether a field value is left out of documents: undefined, '', [] or {}. */
+function isEmptyValue(value: unknown): boolean {
+  if (value === undefined || value === "") return true;
+  if (typeof value !== "object" || value === null) return false;
+  return Array.isArray(value) ? value.length === 0 : isEmptyObject(value);
+}
+
+/** Sets a field unless its value is one documents leave out. */
+function put(out: EcsDocument, key: string, value: unknown): void {
+  if (!isEmptyValue(value)) out[key] = value;
 }
 
 /**
@@ -196,15 +214,7 @@ function compact(fields: Record<string, unknown>): EcsDocument {
   const out: EcsDocument = {};
   for (const key in fields) {
     const value = fields[key];
-    if (value === undefined || value === "") continue;
-    if (typeof value === "object" && value !== null) {
-      if (Array.isArray(value)) {
-        if (value.length === 0) continue;
-      } else if (isEmptyObject(value)) {
-        continue;
-      }
-    }
-    out[key] = value;
+    if (!isEmptyValue(value)) out[key] = value;
   }
   return out;
 }

@@ -10,8 +10,12 @@ function has(value: unknown, wanted: string): boolean {
 /** Whether a document is an event of the given category (event.category / type / action). */
 export function isCategory(doc: EcsDocument, category: LogsourceCategory): boolean {
   const event = doc.event;
-  if (typeof event !== "object" || event === null) return false;
-  const { category: cat, type, action } = event as Record<string, unknown>;
+  return typeof event === "object" && event !== null && isEventOfCategory(event as EcsDocument, category);
+}
+
+/** isCategory given the document's `event` object (read once for all categories). */
+export function isEventOfCategory(event: EcsDocument, category: LogsourceCategory): boolean {
+  const { category: cat, type, action } = event;
   switch (category) {
     case "process_creation":
       // Only exec creates a new image; a fork (also process/start) repeats its parent's fields.

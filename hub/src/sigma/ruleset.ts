@@ -8,7 +8,7 @@
 
 import { fieldReader, isAbsent } from "./field-values";
 import { GateIndex } from "./gate-index";
-import { isCategory } from "./logsource";
+import { isEventOfCategory } from "./logsource";
 import { type CompiledRule, type EcsDocument, LOGSOURCE_CATEGORIES, type LogsourceCategory } from "./types";
 
 /** Statuses a Ruleset leaves out: Sigma marks these as not meant to run. */
@@ -79,9 +79,11 @@ export class Ruleset {
 
   /** The rules a document fires, per category and required-path group; a shared empty array when none. */
   match(doc: EcsDocument): readonly CompiledRule[] {
+    const event = doc.event;
+    if (typeof event !== "object" || event === null) return NO_MATCH;
     let out: CompiledRule[] | undefined;
     for (const { category, groups, gates } of this.byCategory) {
-      if (!isCategory(doc, category)) continue;
+      if (!isEventOfCategory(event as EcsDocument, category)) continue;
       // The literals are looked for once, when the first gated rule is reached.
       let scanned = false;
       nextGroup: for (const group of groups) {
