@@ -67,6 +67,7 @@ export interface DriverExercise {
   argv: string[];
   ptrace: { pid: number; request: number; target: number; result: number };
   memfd: { pid: number; name: string; result: number; execPid: number; execExitCode: number };
+  chmod: { pid: number; path: string; mode: number; result: number };
   setup: { pid: number; remoteIp: string; addressResult: number; bashResult: number };
   attacks: {
     privesc: GuestCommand & { uid: number; dropResult: number; regainResult: number; rootResult: number };
@@ -387,6 +388,17 @@ export function expectedAlerts(exercise: DriverExercise): ExpectedAlert[] {
       pid: exercise.memfd.execPid,
       fields: { process: { pid: exercise.memfd.execPid, args: ["true"] } },
       why: "busybox copied into a memfd and run with execveat(AT_EMPTY_PATH)",
+    },
+    {
+      // The FILE_CHMOD record's new mode, as ECS octal: the bit itself, not a chmod command line.
+      rule: "file_change_lnx_setuid_bit_set",
+      pid: exercise.chmod.pid,
+      fields: {
+        ...forkedFrom(exercise, exercise.chmod.pid),
+        file: { path: exercise.chmod.path, mode: (exercise.chmod.mode & 0o7777).toString(8) },
+        vigil: { old_mode: "0644" },
+      },
+      why: `chmod(${exercise.chmod.path}, 0${exercise.chmod.mode.toString(8)}) by the exercise program`,
     },
     {
       rule: "proc_access_lnx_ptrace_attach_non_debugger",

@@ -245,6 +245,59 @@ describe("normalize - agent events to ECS", () => {
     });
   });
 
+  test("a chmod's modes are ECS octal permission strings: file.mode is the new mode, setuid bit included", () => {
+    // The driver reports inode modes in decimal: 0100755 -> 0104755 (chmod u+s).
+    const chmod = {
+      ...CONNECT_OUT,
+      payload: {
+        $case: "kernel" as const,
+        value: {
+          type: "file_chmod",
+          category: "file",
+          fields: { path: "/tmp/.x/bash", old_mode: String(0o100755), new_mode: String(0o104755) },
+        },
+      },
+    };
+    const doc = ecs(chmod);
+    expect(doc.event).toMatchObject({ category: ["file"], type: ["change"], action: "file-chmod" });
+    expect(doc.file).toMatchObject({ path: "/tmp/.x/bash", mode: "4755" });
+    expect(doc.vigil).toMatchObject({ old_mode: "0755", new_mode: "4755" });
+    // A mode that is not a u32 in decimal (a hostile or broken agent) is not invented.
+    const broken = {
+      ...chmod,
+      payload: {
+        $case: "kernel" as const,
+        value: { ...chmod.payload.value, fields: { path: "/tmp/x", old_mode: "-1", new_mode: "0x9ed" } },
+      },
+    };
+    expect(ecs(broken).file.mode).toBeUndefined();
+    expect(ecs(broken).vigil).toMatchObject({ old_mode: "-1", new_mode: "0x9ed" });
+  });
+
+  test("a driver file creation and a write open carry file.mode without the file-type bits", () => {
+    const create = {
+      ...CONNECT_OUT,
+      payload: {
+        $case: "kernel" as const,
+        value: {
+          type: "file_create",
+          category: "file",
+          fields: { path: "/etc/cron.d/job", mode: String(0o2644) },
+        },
+      },
+    };
+    expect(ecs(create).file.mode).toBe("2644");
+    expect(ecs(create).vigil.mode).toBe("2644");
+    const open = {
+      ...OPEN_AUTHORIZED_KEYS,
+      payload: {
+        $case: "fileOpen" as const,
+        value: { path: "/usr/bin/passwd", flags: 1, mode: 0o104755, result: 3, created: false },
+      },
+    };
+    expect(ecs(open).file.mode).toBe("4755");
+  });
+
   test("an agent spool overflow becomes a host event carrying the loss counts by reason", () => {
     const overflow = {
       timestampUs: 1_763_900_000_000_000,

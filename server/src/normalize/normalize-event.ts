@@ -10,6 +10,7 @@ import {
   type Process,
 } from "@vigil/proto";
 import type { AgentIdentity } from "./agent-identity";
+import { octalMode, octalModeField } from "./file-mode";
 import { decodeOpenFlags, isWriteOpen } from "./open-flags";
 import { type ParentTable, parentFields } from "./parent-table";
 
@@ -116,7 +117,7 @@ export function normalizeEvent(
         directory: posix.dirname(open.path),
         extension: extensionOf(open.path),
         flags: decodeOpenFlags(open.flags),
-        mode: open.mode ? open.mode.toString(8).padStart(4, "0") : "",
+        mode: octalMode(open.mode),
       };
       break;
     }
@@ -155,7 +156,7 @@ export function normalizeEvent(
           directory: posix.dirname(path),
           extension: extensionOf(path),
           flags: [],
-          mode: "",
+          mode: kernelFileMode(kernel.type, kernel.fields, canonical.vigil),
         };
       }
       break;
@@ -195,6 +196,30 @@ const KERNEL_FILE_TYPES: Record<string, string> = {
   file_unlink: "deletion",
   file_chmod: "change",
 };
+
+/**
+ * file.mode of a driver file record: a chmod's new mode (its old and new modes in
+ * vigil.* become octal too, so a rule can tell a setuid bit newly set), a
+ * creation's mode (vigil.mode too); "" for records without one.
+ */
+function kernelFileMode(type: string, fields: Record<string, string>, vigil: Record<string, string>): string {
+  switch (type) {
+    case "file_chmod": {
+      const mode = octalModeField(fields.new_mode);
+      const old = octalModeField(fields.old_mode);
+      if (mode) vigil.new_mode = mode;
+      if (old) vigil.old_mode = old;
+      return mode;
+    }
+    case "file_create": {
+      const mode = octalModeField(fields.mode);
+      if (mode) vigil.mode = mode;
+      return mode;
+    }
+    default:
+      return "";
+  }
+}
 
 /** Driver category (events.def) → ECS event.category and event.type. */
 function kernelCategory(category: string, type: string): [string, string] {
