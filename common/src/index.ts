@@ -25,6 +25,7 @@ export type {
   Bus,
   BusMessage,
   ConsumeOptions,
+  ConsumerState,
   Consumption,
   MessageHandler,
   PublishAck,

@@ -153,6 +153,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     bus,
     readiness,
     rules,
+    serverId: config.serverId,
     alerts: deps.alertReader,
     registry,
     fleet,

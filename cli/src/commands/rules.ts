@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { relativeTime, renderTable, shortTime } from "../output/table";
 import { ApiError, apiRequest } from "./api-client";
 
 // `vigil rules ...`: rules and ruleset versions through the REST API.
@@ -7,6 +8,8 @@ export interface RulesApiOptions {
   api: string;
   token?: string;
   json: boolean;
+  tokenSource?: string;
+  apiSource?: string;
 }
 
 interface RuleProblem {
@@ -43,7 +46,7 @@ function out(line: string): void {
 }
 
 /** Calls the API; a refusal becomes an Error naming the status and, for a bad rule, each problem with its line. */
-async function call<T>(
+export async function ruleCall<T>(
   options: RulesApiOptions,
   method: string,
   path: string,
@@ -112,20 +115,23 @@ function printRuleChange(
 }
 
 export async function listRules(options: RulesApiOptions): Promise<void> {
-  const body = await call<{ version: number; rules: RuleSummary[] }>(options, "GET", "/api/v1/rules");
+  const body = await ruleCall<{ version: number; rules: RuleSummary[] }>(options, "GET", "/api/v1/rules");
   if (options.json) return out(JSON.stringify(body));
   out(`ruleset version ${body.version}, ${body.rules.length} rules`);
-  for (const rule of body.rules) {
-    out(`${rule.id}  ${rule.enabled ? "enabled " : "disabled"}  ${rule.level.padEnd(13)} ${rule.title}`);
-  }
+  process.stdout.write(
+    renderTable(body.rules, [
+      { header: "ID", value: (rule) => rule.id },
+      { header: "STATE", value: (rule) => (rule.enabled ? "enabled" : "disabled") },
+      { header: "LEVEL", value: (rule) => rule.level },
+      { header: "TITLE", value: (rule) => rule.title, shrink: true },
+    ]),
+  );
 }
 
 export async function showRule(options: RulesApiOptions, id: string): Promise<void> {
-  const rule = await call<RuleSummary & { yaml: string; rulesetVersion: number; history: VersionSummary[] }>(
-    options,
-    "GET",
-    `/api/v1/rules/${encodeURIComponent(id)}`,
-  );
+  const rule = await ruleCall<
+    RuleSummary & { yaml: string; rulesetVersion: number; history: VersionSummary[] }
+  >(options, "GET", `/api/v1/rules/${encodeURIComponent(id)}`);
   if (options.json) return out(JSON.stringify(rule));
   out(`# ${rule.id} (${rule.enabled ? "enabled" : "disabled"}) in ruleset version ${rule.rulesetVersion}`);
   for (const entry of rule.history) {
@@ -137,7 +143,7 @@ export async function showRule(options: RulesApiOptions, id: string): Promise<vo
 }
 
 export async function addRule(options: RulesApiOptions, file: string, enabled: boolean): Promise<void> {
-  const result = await call<{ version: number; rule: RuleSummary }>(
+  const result = await ruleCall<{ version: number; rule: RuleSummary }>(
     options,
     "POST",
     "/api/v1/rules",
@@ -148,7 +154,7 @@ export async function addRule(options: RulesApiOptions, file: string, enabled: b
 }
 
 export async function updateRule(options: RulesApiOptions, id: string, file: string): Promise<void> {
-  const result = await call<{ version: number; rule: RuleSummary }>(
+  const result = await ruleCall<{ version: number; rule: RuleSummary }>(
     options,
     "PUT",
     `/api/v1/rules/${encodeURIComponent(id)}`,
@@ -160,7 +166,7 @@ export async function updateRule(options: RulesApiOptions, id: string, file: str
 
 export async function setRuleEnabled(options: RulesApiOptions, id: string, enabled: boolean): Promise<void> {
   const verb = enabled ? "enable" : "disable";
-  const result = await call<{ version: number; rule: RuleSummary }>(
+  const result = await ruleCall<{ version: number; rule: RuleSummary }>(
     options,
     "POST",
     `/api/v1/rules/${encodeURIComponent(id)}/${verb}`,
@@ -169,7 +175,7 @@ export async function setRuleEnabled(options: RulesApiOptions, id: string, enabl
 }
 
 export async function deleteRule(options: RulesApiOptions, id: string): Promise<void> {
-  const result = await call<{ version: number }>(
+  const result = await ruleCall<{ version: number }>(
     options,
     "DELETE",
     `/api/v1/rules/${encodeURIComponent(id)}`,
@@ -180,7 +186,7 @@ export async function deleteRule(options: RulesApiOptions, id: string): Promise<
 
 /** Dry run: validates the rule and shows which sample events it fires on. Exits 1 when the rule is invalid. */
 export async function testRule(options: RulesApiOptions, file: string, eventsFile: string): Promise<void> {
-  const result = await call<{
+  const result = await ruleCall<{
     valid: boolean;
     problems: RuleProblem[];
     rule?: { id: string; title: string };
@@ -202,25 +208,50 @@ export async function testRule(options: RulesApiOptions, file: string, eventsFil
   if (!result.valid) process.exitCode = 1;
 }
 
+const VERSION_COLUMNS = (current: number) => [
+  {
+    header: "VERSION",
+    value: (v: VersionSummary) => `${v.version === current ? "*" : " "}${v.version}`,
+    align: "right" as const,
+  },
+  { header: "TIME", value: (v: VersionSummary) => shortTime(v.change.time) },
+  { header: "AGE", value: (v: VersionSummary) => relativeTime(v.change.time) },
+  { header: "CHANGE", value: (v: VersionSummary) => v.change.action },
+  {
+    header: "WHAT",
+    value: (v: VersionSummary) =>
+      v.change.ruleId ?? (v.change.restoredVersion ? `restores version ${v.change.restoredVersion}` : "-"),
+    shrink: true,
+  },
+  { header: "ENABLED", value: (v: VersionSummary) => `${v.enabled}/${v.rules}`, align: "right" as const },
+  { header: "BY", value: (v: VersionSummary) => v.change.actor.name, shrink: true },
+];
+
+/** `vigil rules versions` (also `vigil rules history`): ruleset versions, newest first, * = current. */
 export async function listVersions(options: RulesApiOptions): Promise<void> {
-  const body = await call<{ current: number; versions: VersionSummary[] }>(
+  const body = await ruleCall<{ current: number; versions: VersionSummary[] }>(
     options,
     "GET",
     "/api/v1/rulesets",
   );
   if (options.json) return out(JSON.stringify(body));
-  for (const entry of body.versions) {
-    const { change } = entry;
-    const about =
-      change.ruleId ?? (change.restoredVersion ? `restores version ${change.restoredVersion}` : "");
-    out(
-      `${entry.version === body.current ? "*" : " "} ${String(entry.version).padStart(5)}  ${change.time}  ${change.action.padEnd(17)} ${about.padEnd(37)} ${entry.enabled}/${entry.rules} enabled  by ${change.actor.name}`,
-    );
-  }
+  process.stdout.write(renderTable(body.versions, VERSION_COLUMNS(body.current)));
+}
+
+/** `vigil rules history <id>`: the ruleset versions that changed one rule, newest first. */
+export async function ruleHistory(options: RulesApiOptions, id: string): Promise<void> {
+  const rule = await ruleCall<{ rulesetVersion: number; history: VersionSummary[] }>(
+    options,
+    "GET",
+    `/api/v1/rules/${encodeURIComponent(id)}`,
+  );
+  if (options.json) return out(JSON.stringify({ id, current: rule.rulesetVersion, history: rule.history }));
+  const columns = VERSION_COLUMNS(rule.rulesetVersion).filter((column) => column.header !== "ENABLED");
+  process.stdout.write(renderTable(rule.history, columns));
 }
 
 export async function rollbackRuleset(options: RulesApiOptions, version: number): Promise<void> {
-  const result = await call<{ version: number; restoredVersion: number }>(
+  const result = await ruleCall<{ version: number; restoredVersion: number }>(
     options,
     "POST",
     `/api/v1/rulesets/${version}/rollback`,

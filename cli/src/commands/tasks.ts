@@ -1,7 +1,10 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { relativeTime, renderTable } from "../output/table";
 import { type ApiOptions, apiRequest } from "./api-client";
 
-// `vigil tasks run <kind> --agent|--group|--label|--fleet [key=value…] | show <id>`:
-// fleet tasks through the REST API (operator to run, viewer to read).
+// `vigil tasks run <kind> --agent|--group|--label|--fleet [key=value…] [--wait]`,
+// `vigil tasks show <id>`, `vigil tasks list`: fleet tasks through the REST
+// API (operator to run, viewer to read).
 
 export interface RunTaskOptions extends ApiOptions {
   agent?: string;
@@ -9,23 +12,38 @@ export interface RunTaskOptions extends ApiOptions {
   label?: string;
   fleet: boolean;
   ttl?: number;
+  /** Wait up to this many seconds for every agent's result, then show them. */
+  wait?: number;
+  /** How often --wait looks (tests shorten it). */
+  pollMs?: number;
 }
 
-interface AgentResult {
+export interface AgentResult {
   agentId: string;
   state: string;
   serverId?: string;
+  finishedAt?: string;
   output?: unknown;
   error?: string;
 }
 
-interface TaskView {
+interface TaskDefinition {
   taskId: string;
   kind: string;
   target: string;
+  params: Record<string, string>;
+  createdAt: string;
   expiresAt: string;
+  createdBy: string;
+}
+
+interface TaskView extends TaskDefinition {
   results: { total: number; items: AgentResult[]; nextAfter?: string };
 }
+
+/** States after which an agent's part changes no more. */
+const FINAL_STATES = new Set(["succeeded", "failed", "expired"]);
+const RESULTS_PAGE = 500;
 
 function targetOf(options: RunTaskOptions): string {
   const targets = [
@@ -48,6 +66,59 @@ function paramsOf(args: string[]): Record<string, string> {
   return params;
 }
 
+/** What an agent's result says, in one cell: the error, a count for lists, else the JSON. */
+function summary(result: AgentResult): string {
+  if (result.error) return result.error;
+  const output = result.output;
+  if (output === undefined) return "";
+  if (output && typeof output === "object" && !Array.isArray(output)) {
+    const lists = Object.entries(output).filter(([, value]) => Array.isArray(value));
+    if (lists.length === 1) return `${(lists[0][1] as unknown[]).length} ${lists[0][0]}`;
+  }
+  return JSON.stringify(output);
+}
+
+const RESULT_COLUMNS = [
+  { header: "AGENT", value: (r: AgentResult) => r.agentId },
+  { header: "STATE", value: (r: AgentResult) => r.state },
+  { header: "SERVER", value: (r: AgentResult) => r.serverId ?? "-" },
+  { header: "FINISHED", value: (r: AgentResult) => relativeTime(r.finishedAt) },
+  { header: "RESULT", value: summary, shrink: true },
+];
+
+/** The task and every page of its per-agent results. */
+async function readTask(
+  options: ApiOptions,
+  taskId: string,
+): Promise<{ task: TaskView; results: AgentResult[] }> {
+  const results: AgentResult[] = [];
+  let after: string | undefined;
+  let task: TaskView;
+  do {
+    const query = new URLSearchParams({ limit: String(RESULTS_PAGE) });
+    if (after) query.set("after", after);
+    task = await apiRequest<TaskView>(options, "GET", `/api/v1/tasks/${encodeURIComponent(taskId)}?${query}`);
+    results.push(...task.results.items);
+    after = task.results.nextAfter;
+  } while (after);
+  return { task, results };
+}
+
+function printTask(options: ApiOptions, task: TaskView, results: AgentResult[]): void {
+  if (options.json) {
+    for (const result of results)
+      process.stdout.write(`${JSON.stringify({ taskId: task.taskId, ...result })}\n`);
+    return;
+  }
+  const params = Object.entries(task.params ?? {})
+    .map(([key, value]) => `${key}=${value}`)
+    .join(" ");
+  process.stdout.write(
+    `task ${task.taskId}: ${task.kind}${params ? ` ${params}` : ""} on ${task.target}, until ${task.expiresAt}, ${results.length} agents\n`,
+  );
+  if (results.length > 0) process.stdout.write(renderTable(results, RESULT_COLUMNS));
+}
+
 export async function runTask(options: RunTaskOptions, kind: string, args: string[]): Promise<void> {
   const task = await apiRequest<{ taskId: string; target: string; expiresAt: string }>(
     options,
@@ -60,41 +131,65 @@ export async function runTask(options: RunTaskOptions, kind: string, args: strin
       ...(options.ttl === undefined ? {} : { ttlMs: options.ttl * 1000 }),
     },
   );
-  process.stdout.write(
-    options.json ? `${JSON.stringify(task)}\n` : `${task.taskId}  ${task.target}  until ${task.expiresAt}\n`,
-  );
+  if (options.wait === undefined) {
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify(task)}\n`
+        : `${task.taskId}  ${task.target}  until ${task.expiresAt}\n`,
+    );
+    return;
+  }
+  const deadline = Date.now() + options.wait * 1000;
+  for (;;) {
+    const { task: view, results } = await readTask(options, task.taskId);
+    const done = results.length > 0 && results.every((result) => FINAL_STATES.has(result.state));
+    if (done || Date.now() >= deadline) {
+      printTask(options, view, results);
+      if (!done) {
+        process.stderr.write(
+          `not every agent answered within ${options.wait}s; \`vigil tasks show ${task.taskId}\` shows the results as they come\n`,
+        );
+        process.exitCode = 2;
+      } else if (results.some((result) => result.state !== "succeeded")) process.exitCode = 1;
+      return;
+    }
+    await sleep(options.pollMs ?? 500);
+  }
 }
 
-/** Every page of the task's per-agent results. */
+/** `vigil tasks show <id>`: the task and every agent's result. */
 export async function showTask(options: ApiOptions, taskId: string): Promise<void> {
-  let after: string | undefined;
-  let first = true;
-  do {
-    const query = `?limit=500${after ? `&after=${encodeURIComponent(after)}` : ""}`;
-    const view = await apiRequest<TaskView>(
-      options,
-      "GET",
-      `/api/v1/tasks/${encodeURIComponent(taskId)}${query}`,
-    );
-    if (first && !options.json) {
-      process.stdout.write(
-        `${view.taskId}  ${view.kind}  ${view.target}  until ${view.expiresAt}  ${view.results.total} agents\n`,
-      );
-    }
-    first = false;
-    for (const result of view.results.items) {
-      if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else {
-        const detail = result.error
-          ? `  ${result.error}`
-          : result.output === undefined
-            ? ""
-            : `  ${JSON.stringify(result.output).slice(0, 200)}`;
-        process.stdout.write(
-          `${result.agentId.padEnd(32)} ${result.state.padEnd(10)} ${result.serverId ?? ""}${detail}\n`,
-        );
-      }
-    }
-    after = view.results.nextAfter;
-  } while (after);
+  const { task, results } = await readTask(options, taskId);
+  printTask(options, task, results);
+}
+
+/** `vigil tasks list`: live tasks, newest first. */
+export async function listTasks(options: ApiOptions): Promise<void> {
+  const { tasks } = await apiRequest<{ tasks: TaskDefinition[] }>(options, "GET", "/api/v1/tasks?limit=1000");
+  if (options.json) {
+    for (const task of tasks) process.stdout.write(`${JSON.stringify(task)}\n`);
+    return;
+  }
+  if (tasks.length === 0) {
+    process.stdout.write("no live tasks\n");
+    return;
+  }
+  process.stdout.write(
+    renderTable(tasks, [
+      { header: "TASK", value: (t) => t.taskId },
+      { header: "KIND", value: (t) => t.kind },
+      { header: "TARGET", value: (t) => t.target, shrink: true },
+      { header: "CREATED", value: (t) => relativeTime(t.createdAt) },
+      { header: "EXPIRES", value: (t) => relativeTime(t.expiresAt) },
+      { header: "BY", value: (t) => t.createdBy, shrink: true },
+      {
+        header: "PARAMS",
+        value: (t) =>
+          Object.entries(t.params ?? {})
+            .map(([key, value]) => `${key}=${value}`)
+            .join(" ") || "-",
+        shrink: true,
+      },
+    ]),
+  );
 }

@@ -1,5 +1,6 @@
 // `vigil tokens create|list|revoke`: API tokens through the REST API (admin role).
 // For an HTTPS API signed by a private CA, point NODE_EXTRA_CA_CERTS at the CA file.
+import { relativeTime, renderTable } from "../output/table";
 import { type ApiOptions, apiRequest as request } from "./api-client";
 
 export type TokensApiOptions = ApiOptions;
@@ -21,13 +22,23 @@ interface TokenInfo {
   revokedAt?: string;
 }
 
-function line(token: TokenInfo): string {
-  const state = token.revokedAt
-    ? `revoked ${token.revokedAt}`
-    : token.expiresAt && Date.parse(token.expiresAt) <= Date.now()
-      ? `expired ${token.expiresAt}`
-      : `expires ${token.expiresAt ?? "never"}`;
-  return `${token.id}  ${token.role.padEnd(8)} ${token.name.padEnd(24)} created ${token.createdAt}  last used ${token.lastUsedAt ?? "never"}  ${state}\n`;
+function stateOf(token: TokenInfo): string {
+  if (token.revokedAt) return `revoked ${relativeTime(token.revokedAt)}`;
+  if (!token.expiresAt) return "active";
+  return Date.parse(token.expiresAt) <= Date.now()
+    ? `expired ${relativeTime(token.expiresAt)}`
+    : `expires ${relativeTime(token.expiresAt)}`;
+}
+
+function table(tokens: TokenInfo[]): string {
+  return renderTable(tokens, [
+    { header: "ID", value: (t) => t.id },
+    { header: "ROLE", value: (t) => t.role },
+    { header: "NAME", value: (t) => t.name, shrink: true },
+    { header: "CREATED", value: (t) => relativeTime(t.createdAt) },
+    { header: "LAST USED", value: (t) => (t.lastUsedAt ? relativeTime(t.lastUsedAt) : "never") },
+    { header: "STATE", value: stateOf },
+  ]);
 }
 
 export async function createToken(options: CreateTokenOptions): Promise<void> {
@@ -46,10 +57,11 @@ export async function createToken(options: CreateTokenOptions): Promise<void> {
 
 export async function listTokens(options: TokensApiOptions): Promise<void> {
   const { tokens } = await request<{ tokens: TokenInfo[] }>(options, "GET", "/api/v1/tokens");
-  for (const token of tokens) process.stdout.write(options.json ? `${JSON.stringify(token)}\n` : line(token));
+  if (options.json) for (const token of tokens) process.stdout.write(`${JSON.stringify(token)}\n`);
+  else process.stdout.write(tokens.length === 0 ? "no tokens\n" : table(tokens));
 }
 
 export async function revokeToken(options: TokensApiOptions, id: string): Promise<void> {
   const revoked = await request<TokenInfo>(options, "DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`);
-  process.stdout.write(options.json ? `${JSON.stringify(revoked)}\n` : line(revoked));
+  process.stdout.write(options.json ? `${JSON.stringify(revoked)}\n` : table([revoked]));
 }

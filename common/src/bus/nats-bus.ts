@@ -34,6 +34,7 @@ import { validateConsumeOptions, validateReadStreamOptions, validateStreamSpec }
 import type {
   Bus,
   ConsumeOptions,
+  ConsumerState,
   Consumption,
   MessageHandler,
   PublishAck,
@@ -50,6 +51,7 @@ import type {
 
 /** JetStream's "stream not found" API error code. */
 const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
 /** Bound on close(): a drain that cannot reach the server must not hang shutdown. */
 const DRAIN_TIMEOUT_MS = 5000;
 
@@ -121,6 +123,28 @@ export class NatsBus implements Bus {
     this.consumptions.add(consumption);
     consumption.start();
     return consumption;
+  }
+
+  async consumerState(stream: string, durable: string): Promise<ConsumerState | undefined> {
+    this.assertOpen();
+    try {
+      const info = await this.jsm.consumers.info(stream, durable);
+      return {
+        pending: info.num_pending,
+        ackPending: info.num_ack_pending,
+        redelivered: info.num_redelivered,
+        waiting: info.num_waiting,
+      };
+    } catch (error) {
+      if (isApiError(error, STREAM_NOT_FOUND) || isApiError(error, CONSUMER_NOT_FOUND)) return undefined;
+      throw new VigilError(
+        ErrorCodes.BUS_STREAM,
+        `consumer ${durable} on stream ${stream}: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
   }
 
   async readStream(stream: string, options: ReadStreamOptions): Promise<StoredMessage[]> {

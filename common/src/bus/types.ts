@@ -80,6 +80,18 @@ export interface ReadStreamOptions {
   limit: number;
 }
 
+/** A durable consumer's backlog, for status pages (`vigil status`). */
+export interface ConsumerState {
+  /** Stored and not yet delivered to any member. */
+  pending: number;
+  /** Delivered and not yet acked. */
+  ackPending: number;
+  /** Delivered more than once. */
+  redelivered: number;
+  /** Pull requests waiting for messages: about one per member instance with room for more. */
+  waiting: number;
+}
+
 export type MessageHandler = (message: BusMessage) => Promise<void>;
 
 export interface Consumption {
@@ -108,6 +120,8 @@ export interface Bus {
   readStream(stream: string, options: ReadStreamOptions): Promise<StoredMessage[]>;
   /** Creates or binds a key-value bucket (idempotent; a re-declared spec updates its limits). */
   openKv(spec: KvBucketSpec): Promise<KvBucket>;
+  /** A durable consumer's backlog; undefined when it does not exist. Absent on the in-process bus. */
+  consumerState?(stream: string, durable: string): Promise<ConsumerState | undefined>;
   /** Largest message the bus accepts (NATS max_payload); publishers split above it. */
   maxMessageBytes(): number;
   /** Health for /healthz. */

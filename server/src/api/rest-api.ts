@@ -28,6 +28,7 @@ import { installAuth } from "./auth/auth-hook";
 import { registerTokenRoutes } from "./auth/token-routes";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
 import { registerRuleRoutes } from "./rule-routes";
+import { registerStatusRoutes } from "./status-routes";
 import { registerTaskRoutes } from "./task-routes";
 
 export interface ReadinessReport {
@@ -66,6 +67,8 @@ export interface RestApiOptions {
   enrollment?: EnrollmentRoutesOptions;
   /** Serves /api/v1/rules and /api/v1/rulesets when present. */
   rules?: RuleService;
+  /** Named in GET /api/v1/status. */
+  serverId?: string;
   logger: Logger;
 }
 
@@ -180,6 +183,16 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
   if (options.tasks) registerTaskRoutes(app, { tasks: options.tasks, audit: options.audit });
 
   if (options.rules) registerRuleRoutes(app, { rules: options.rules });
+
+  registerStatusRoutes(app, {
+    serverId: options.serverId ?? "unnamed",
+    health: options.health,
+    readiness: options.readiness,
+    records: () => options.fleet.records(),
+    bus: options.bus,
+    rules: options.rules,
+    alerts: options.alerts,
+  });
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
