@@ -7,44 +7,15 @@
 // Rates are wall-clock windows updated per second (the KV round trip bounds
 // them, not the CPU) and the hub CPU each update costs.
 //   npm run build && node bench/correlation.mts [seconds-per-measurement]
-import { connectNatsBus, type EcsDocument, silentLogger } from "@vigil/common";
-import {
-  CORRELATION_BUCKET,
-  type CorrelatedMatch,
-  CorrelationEngine,
-  compileRuleSources,
-  Ruleset,
-  SigmaRuleEvaluator,
-} from "@vigil/hub";
-import { startNatsServer } from "../test/harness/nats-server.ts";
+import type { EcsDocument } from "@vigil/common";
+import { CORRELATION_BUCKET, type CorrelatedMatch, CorrelationEngine } from "@vigil/hub";
+import { discoveryBurstRules } from "../test/fixtures/correlation-rules.ts";
+import { compileTestRules } from "../test/harness/compile-test-rules.ts";
+import { HubOnNats } from "../test/harness/hub-on-nats.ts";
 import { benchSeconds, report } from "./bench-util.mts";
 
 const SECONDS = Number(process.argv[2] ?? benchSeconds());
-const logger = silentLogger();
-
-const RULES = `title: Discovery command
-id: 3f4e5d6c-0000-4000-8000-0000000000d1
-name: discovery_command
-level: low
-logsource: { product: linux, category: process_creation }
-detection:
-  selection: { Image|endswith: /id }
-  condition: selection
----
-title: Discovery burst
-id: 3f4e5d6c-0000-4000-8000-0000000000c1
-level: medium
-correlation:
-  type: event_count
-  rules: [discovery_command]
-  group-by: [host.name]
-  timespan: 1m
-  condition: { gte: 20 }
-`;
-
-const compiled = compileRuleSources([{ source: "bench-correlation.yml", text: RULES }]);
-if (compiled.errors.length > 0) throw compiled.errors[0];
-const rules = new SigmaRuleEvaluator(new Ruleset(compiled.rules), "1", compiled.correlations);
+const rules = compileTestRules(discoveryBurstRules(20, "1m"), "bench-correlation.yml");
 
 let sequence = 0;
 function matches(hosts: number, count: number): CorrelatedMatch[] {
@@ -89,16 +60,17 @@ async function run(
   });
 }
 
-const nats = await startNatsServer();
+const stack = await HubOnNats.start();
 try {
-  const busA = await connectNatsBus({ servers: [nats.url], name: "bench-correlation-a", logger });
-  const busB = await connectNatsBus({ servers: [nats.url], name: "bench-correlation-b", logger });
-  const engineA = new CorrelationEngine({ kv: await busA.openKv(CORRELATION_BUCKET), logger });
-  const engineB = new CorrelationEngine({ kv: await busB.openKv(CORRELATION_BUCKET), logger });
+  const engine = async (name: string) =>
+    new CorrelationEngine({
+      kv: await (await stack.connect(name)).openKv(CORRELATION_BUCKET),
+      logger: stack.logger,
+    });
+  const engineA = await engine("bench-correlation-a");
+  const engineB = await engine("bench-correlation-b");
   await run("correlation updates spread", [engineA], () => matches(200, 200));
   await run("correlation updates hot window", [engineA, engineB], () => matches(1, 1));
-  await busA.close();
-  await busB.close();
 } finally {
-  await nats.stop();
+  await stack.stop();
 }

@@ -14,6 +14,7 @@ import {
 } from "@vigil/common";
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
 import { ElasticsearchDouble } from "../../test/doubles/elasticsearch-double";
+import { commandLineRule } from "../../test/fixtures/process-rule";
 import { waitFor } from "../../test/harness/wait-for";
 import { alertId } from "./alerts/build-alert";
 import { DEAD_LETTER_SUBJECT, HubService } from "./hub-service";
@@ -21,20 +22,11 @@ import { SigmaRuleEvaluator } from "./rules/rule-evaluator";
 import { compileRule, Ruleset } from "./sigma";
 import { ElasticsearchSink } from "./sinks/elasticsearch-sink";
 
-const RULE = `
-title: Shadow file in a command line
-id: 5a0d8d4e-6a43-4c2e-9a55-3f0f1c0d7b11
-status: test
-description: test rule
-author: Vigil tests
-tags: [attack.credential-access, attack.t1003.008]
-level: high
-logsource: { product: linux, category: process_creation }
-detection:
-  selection:
-    CommandLine|contains: /etc/shadow
-  condition: selection
-`;
+const RULE = commandLineRule("/etc/shadow", {
+  id: "5a0d8d4e-6a43-4c2e-9a55-3f0f1c0d7b11",
+  title: "Shadow file in a command line",
+  tags: ["attack.credential-access", "attack.t1003.008"],
+});
 
 const logger = silentLogger();
 

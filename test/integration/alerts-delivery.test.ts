@@ -5,47 +5,22 @@
 // the deduplicated one with the count of all its events, and nothing may stay
 // unacked on the bus.
 
-import {
-  type Bus,
-  connectNatsBus,
-  DEAD_LETTER_STREAM,
-  defaultStreams,
-  type EcsDocument,
-  eventsSubject,
-  silentLogger,
-} from "@vigil/common";
-import {
-  AlertDeduplicator,
-  alertDedupBucket,
-  alertId,
-  compileRule,
-  ElasticsearchSink,
-  HubService,
-  Ruleset,
-  SigmaRuleEvaluator,
-} from "@vigil/hub";
-import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
-import { ElasticsearchDouble } from "../doubles/elasticsearch-double";
-import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { type Bus, DEAD_LETTER_STREAM, defaultStreams, type EcsDocument } from "@vigil/common";
+import { AlertDeduplicator, alertDedupBucket, alertId, type HubService } from "@vigil/hub";
+import { CanonicalEvent } from "@vigil/proto";
+import type { ElasticsearchDouble } from "../doubles/elasticsearch-double";
+import { commandLineRule } from "../fixtures/process-rule";
+import { compileTestRules } from "../harness/compile-test-rules";
+import { HubOnNats, publishBatch as publish } from "../harness/hub-on-nats";
 import { waitFor } from "../harness/wait-for";
 
 const RULE_ID = "8f1f4c55-0a8e-4f2a-bb2f-0c3f5e9d1a77";
-const RULE = `
-title: Shadow file read
-id: ${RULE_ID}
-status: test
-description: a process names /etc/shadow on its command line
-author: Vigil tests
-tags: [attack.credential-access, attack.t1003.008]
-level: high
-logsource: { product: linux, category: process_creation }
-detection:
-  selection:
-    CommandLine|contains: /etc/shadow
-  condition: selection
-`;
+const RULE = commandLineRule("/etc/shadow", {
+  id: RULE_ID,
+  title: "Shadow file read",
+  tags: ["attack.credential-access", "attack.t1003.008"],
+});
 
-const logger = silentLogger();
 const BASE_US = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 
 function execEvent(batch: number, index: number, commandLine: string): CanonicalEvent {
@@ -69,73 +44,49 @@ function execEvent(batch: number, index: number, commandLine: string): Canonical
   });
 }
 
-async function publishBatch(bus: Bus, sequence: number, events: CanonicalEvent[]): Promise<void> {
-  const data = BusEventBatch.encode(
-    BusEventBatch.fromPartial({
-      agentId: "agent-1",
-      sequence,
-      serverId: "s",
-      events,
-      host: { id: "agent-1", name: "web-01", hostname: "web-01" },
-      agent: { id: "agent-1", type: "vigil-agent", version: "0.1.0" },
-    }),
-  ).finish();
-  await bus.publish(eventsSubject("agent-1"), data, { msgId: `agent-1:${sequence}` });
+function publishBatch(bus: Bus, sequence: number, events: CanonicalEvent[]): Promise<void> {
+  return publish(bus, { agentId: "agent-1", hostName: "web-01", sequence, events });
 }
 
 describe("alerts delivery - two hubs, real NATS, Elasticsearch faults", () => {
-  let nats: NatsServerHandle;
+  let stack: HubOnNats;
   let es: ElasticsearchDouble;
-  const buses: Bus[] = [];
   const hubs: HubService[] = [];
-  const sinks: ElasticsearchSink[] = [];
 
   beforeEach(async () => {
-    nats = await startNatsServer();
-    es = await ElasticsearchDouble.start();
+    stack = await HubOnNats.start({ elasticsearch: true });
+    es = stack.es;
   });
   afterEach(async () => {
-    for (const hub of hubs.splice(0)) await hub.stop();
-    for (const sink of sinks.splice(0)) await sink.close();
-    for (const bus of buses.splice(0)) await bus.close();
-    await es.stop();
-    await nats.stop();
+    hubs.length = 0;
+    await stack.stop();
   });
 
   async function startHubs(count: number, dedupWindowMs: number): Promise<Bus> {
-    const rules = new SigmaRuleEvaluator(new Ruleset([compileRule(RULE, "shadow.yml")]));
+    const rules = compileTestRules(RULE, "shadow.yml");
     for (let index = 0; index < count; index++) {
-      const bus = await connectNatsBus({ servers: [nats.url], name: `hub-${index}`, logger });
-      buses.push(bus);
+      const bus = await stack.connect(`hub-${index}`);
       await bus.ensureStreams(defaultStreams());
-      const sink = new ElasticsearchSink({
-        config: {
-          nodes: [es.url],
-          maxRetries: 1,
-          retryBaseDelayMs: 10,
-          retryMaxDelayMs: 20,
-          requestTimeoutMs: 2000,
-          maxBatchItems: 4,
-        },
+      const sink = stack.elasticsearchSink({
+        maxRetries: 1,
+        retryBaseDelayMs: 10,
+        retryMaxDelayMs: 20,
+        requestTimeoutMs: 2000,
+        maxBatchItems: 4,
       });
-      sinks.push(sink);
-      const hub = new HubService({
+      const hub = await stack.startHubService({
         bus,
         rules,
         sinks: [sink],
         consumer: { maxInFlight: 8, ackWaitMs: 5000, maxDeliver: 1000, retryDelayMs: 50 },
-        logger,
         dedup: new AlertDeduplicator({
           kv: await bus.openKv(alertDedupBucket()),
           defaults: { fields: ["host.id", "process.command_line"], windowMs: dedupWindowMs },
         }),
       });
       hubs.push(hub);
-      await hub.start();
     }
-    const publisher = await connectNatsBus({ servers: [nats.url], name: "server", logger });
-    buses.push(publisher);
-    return publisher;
+    return stack.connect("server");
   }
 
   const acked = async () => {

@@ -9,32 +9,20 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Bus, connectNatsBus, type EcsDocument, eventsSubject, silentLogger } from "@vigil/common";
-import { hubConfigSchema, type RunningHub, startHub } from "@vigil/hub";
-import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
-import { ElasticsearchDouble } from "../doubles/elasticsearch-double";
-import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import type { EcsDocument } from "@vigil/common";
+import { CanonicalEvent } from "@vigil/proto";
+import { commandLineRule } from "../fixtures/process-rule";
+import { HubOnNats, publishBatch } from "../harness/hub-on-nats";
 import { waitFor } from "../harness/wait-for";
 
-const RULE = `
-title: Shadow file read
-id: 2b7e5f0c-6d1a-4c8e-9f3b-5a4d2c1e0f99
-status: test
-description: a process names /etc/shadow on its command line
-author: Vigil tests
-tags: [attack.credential-access, attack.t1003.008]
-level: high
-logsource: { product: linux, category: process_creation }
-detection:
-  selection:
-    CommandLine|contains: /etc/shadow
-  condition: selection
-vigil:
+const RULE = `${commandLineRule("/etc/shadow", {
+  id: "2b7e5f0c-6d1a-4c8e-9f3b-5a4d2c1e0f99",
+  title: "Shadow file read",
+  tags: ["attack.credential-access", "attack.t1003.008"],
+})}vigil:
   output: "{User} read the shadow file with {Image}"
   suppress: { window: 10m, by: [User] }
 `;
-
-const logger = silentLogger();
 
 function execEvent(index: number, user: string): CanonicalEvent {
   return CanonicalEvent.fromPartial({
@@ -59,17 +47,13 @@ function execEvent(index: number, user: string): CanonicalEvent {
 }
 
 describe("alerts - suppression and a webhook through startHub (real NATS)", () => {
-  let nats: NatsServerHandle;
-  let es: ElasticsearchDouble;
+  let stack: HubOnNats;
   let receiver: Server;
   let dir: string;
-  let hub: RunningHub | undefined;
-  const buses: Bus[] = [];
   const messages: Array<{ text: string; blocks: unknown[] }> = [];
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    es = await ElasticsearchDouble.start();
+    stack = await HubOnNats.start({ elasticsearch: true });
     receiver = createServer((request, response) => {
       let body = "";
       request.on("data", (chunk) => {
@@ -81,56 +65,38 @@ describe("alerts - suppression and a webhook through startHub (real NATS)", () =
       });
     });
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    stack.closeWith(async () => {
+      receiver.closeAllConnections();
+      await new Promise((resolve) => receiver.close(resolve));
+    });
     dir = mkdtempSync(join(tmpdir(), "alerts-suppress-"));
     writeFileSync(join(dir, "shadow.yml"), RULE);
   });
   afterAll(async () => {
-    await hub?.stop();
-    for (const bus of buses) await bus.close();
-    receiver.closeAllConnections();
-    await new Promise((resolve) => receiver.close(resolve));
-    await es.stop();
-    await nats.stop();
+    await stack.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test("three reads by alice make one alert counting 3 (in ES and in the chat message); bob's read is its own alert", async () => {
     const { port } = receiver.address() as AddressInfo;
-    const connect = async (name: string) => {
-      const bus = await connectNatsBus({ servers: [nats.url], name, logger });
-      buses.push(bus);
-      return bus;
-    };
-    const config = hubConfigSchema.parse({
+    await stack.startHub({
       hubId: "alerts-hub",
       rulesDir: dir,
       watchRulesets: false,
-      elasticsearch: { nodes: [es.url], maxRetries: 1 },
+      elasticsearch: { maxRetries: 1 },
       notify: {
         webhooks: [{ name: "soc", url: `http://127.0.0.1:${port}/hooks/secret`, minLevel: "high" }],
       },
     });
-    hub = await startHub(config, await connect("hub"), logger);
-    const server = await connect("server");
-    const publish = async (sequence: number, events: CanonicalEvent[]) => {
-      const data = BusEventBatch.encode(
-        BusEventBatch.fromPartial({
-          agentId: "agent-1",
-          sequence,
-          serverId: "s",
-          events,
-          host: { id: "agent-1", name: "db-01", hostname: "db-01" },
-          agent: { id: "agent-1", type: "vigil-agent", version: "0.1.0" },
-        }),
-      ).finish();
-      await server.publish(eventsSubject("agent-1"), data, { msgId: `agent-1:${sequence}` });
-    };
+    const server = await stack.connect("server");
+    const publish = (sequence: number, events: CanonicalEvent[]) =>
+      publishBatch(server, { agentId: "agent-1", hostName: "db-01", sequence, events });
     await publish(1, [execEvent(0, "alice"), execEvent(1, "alice")]);
     await waitFor(() => messages.length === 1, 10_000, "the first chat message");
     await publish(2, [execEvent(2, "alice"), execEvent(3, "bob")]);
     await waitFor(() => messages.length === 2, 10_000, "bob's chat message");
 
-    const stored = () => es.documents("vigil-alerts");
+    const stored = () => stack.es.documents("vigil-alerts");
     await waitFor(
       () => {
         const alice = stored().find((document) => (document.user as EcsDocument).name === "alice");

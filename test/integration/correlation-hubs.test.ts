@@ -1,23 +1,11 @@
-import {
-  type Alert,
-  type AlertSink,
-  type Bus,
-  connectNatsBus,
-  eventsSubject,
-  silentLogger,
-} from "@vigil/common";
-import {
-  CORRELATION_BUCKET,
-  CorrelationEngine,
-  compileRuleSources,
-  HubService,
-  Ruleset,
-  SigmaRuleEvaluator,
-} from "@vigil/hub";
-import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import type { Alert, AlertSink, Bus } from "@vigil/common";
+import { CORRELATION_BUCKET, CorrelationEngine, type HubService } from "@vigil/hub";
+import { CanonicalEvent } from "@vigil/proto";
 import { registerCorrelationMetrics } from "../../hub/src/correlation/correlation-metrics";
-import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
-import { startTcpProxy, type TcpProxy } from "../harness/tcp-proxy";
+import { DISCOVERY_BURST_ID as BURST, discoveryBurstRules } from "../fixtures/correlation-rules";
+import { compileTestRules } from "../harness/compile-test-rules";
+import { HubOnNats, publishBatch } from "../harness/hub-on-nats";
+import { startTcpProxy } from "../harness/tcp-proxy";
 import { waitFor } from "../harness/wait-for";
 
 // Two hub services on one real NATS share the durable consumer and the
@@ -25,28 +13,7 @@ import { waitFor } from "../harness/wait-for";
 // burst correlation must fire exactly once per 5 events, also when one hub
 // dies after writing a window that fired and before storing the alert.
 
-const logger = silentLogger();
-const BURST = "2e3d4c5b-0000-4000-8000-0000000000c1";
-const RULES = `title: Discovery command
-id: 2e3d4c5b-0000-4000-8000-0000000000d1
-name: discovery_command
-level: low
-logsource: { product: linux, category: process_creation }
-detection:
-  selection: { Image|endswith: /id }
-  condition: selection
----
-title: Discovery burst
-id: ${BURST}
-level: medium
-correlation:
-  type: event_count
-  rules: [discovery_command]
-  group-by: [host.name]
-  timespan: 10m
-  condition: { gte: 5 }
-`;
-
+const RULES = discoveryBurstRules(5, "10m");
 const CONSUMER = { maxInFlight: 1, ackWaitMs: 1500, maxDeliver: 50, retryDelayMs: 50 };
 
 /** Alerts stored by id, as Elasticsearch keeps them (_id): shared by the hubs. */
@@ -91,69 +58,40 @@ async function publishDiscovery(bus: Bus, host: string, count: number): Promise<
         argsCount: 1,
       },
     });
-    const data = BusEventBatch.encode(
-      BusEventBatch.fromPartial({
-        agentId: host,
-        sequence,
-        serverId: "s",
-        receivedUs: 0,
-        events: [event],
-        host: { id: host, name: host, hostname: host, architecture: "", ip: [], os: undefined },
-        agent: { id: host, type: "vigil-agent", version: "0.1.0" },
-      }),
-    ).finish();
-    await bus.publish(eventsSubject(host), data, { msgId: `${host}:${sequence}` });
+    await publishBatch(bus, { agentId: host, sequence, events: [event] });
   }
 }
 
-async function startHubService(
-  bus: Bus,
-  sink: AlertSink,
-): Promise<{ hub: HubService; engine: CorrelationEngine }> {
-  const compiled = compileRuleSources([{ source: "hubs-test.yml", text: RULES }]);
-  expect(compiled.errors).toEqual([]);
-  const engine = new CorrelationEngine({ kv: await bus.openKv(CORRELATION_BUCKET), logger });
-  const hub = new HubService({
-    bus,
-    rules: new SigmaRuleEvaluator(new Ruleset(compiled.rules), "1", compiled.correlations),
-    sinks: [sink],
-    consumer: CONSUMER,
-    logger,
-    correlation: engine,
-  });
-  await hub.start();
-  return { hub, engine };
-}
-
 describe("correlation across hubs - real NATS", () => {
-  let server: NatsServerHandle;
-  let proxy: TcpProxy | undefined;
-  const buses: Bus[] = [];
-  const hubs: HubService[] = [];
+  let stack: HubOnNats;
 
   beforeEach(async () => {
-    server = await startNatsServer();
+    stack = await HubOnNats.start();
   });
   afterEach(async () => {
-    for (const hub of hubs.splice(0)) await hub.stop();
-    for (const bus of buses.splice(0)) await bus.close();
-    await proxy?.close();
-    proxy = undefined;
-    await server.stop();
+    await stack.stop();
   });
 
-  async function connect(name: string, port = server.port): Promise<Bus> {
-    const bus = await connectNatsBus({ servers: [`nats://127.0.0.1:${port}`], name, logger });
-    buses.push(bus);
-    return bus;
+  async function startHubService(
+    bus: Bus,
+    sink: AlertSink,
+  ): Promise<{ hub: HubService; engine: CorrelationEngine }> {
+    const engine = new CorrelationEngine({ kv: await bus.openKv(CORRELATION_BUCKET), logger: stack.logger });
+    const hub = await stack.startHubService({
+      bus,
+      rules: compileTestRules(RULES, "hubs-test.yml"),
+      sinks: [sink],
+      consumer: CONSUMER,
+      correlation: engine,
+    });
+    return { hub, engine };
   }
 
   test("correlation across hubs - two hubs taking one host's events in turn fire once per window", async () => {
     const store = new SharedStore();
-    const a = await startHubService(await connect("hub-a"), store.sink("a"));
-    const b = await startHubService(await connect("hub-b"), store.sink("b"));
-    hubs.push(a.hub, b.hub);
-    await publishDiscovery(await connect("publisher"), "web-01", 30);
+    const a = await startHubService(await stack.connect("hub-a"), store.sink("a"));
+    const b = await startHubService(await stack.connect("hub-b"), store.sink("b"));
+    await publishDiscovery(await stack.connect("publisher"), "web-01", 30);
     await waitFor(
       () => a.engine.counters.updates + b.engine.counters.updates === 30 && store.bursts().length === 6,
       20_000,
@@ -182,31 +120,29 @@ describe("correlation across hubs - real NATS", () => {
 
   test("correlation across hubs - a hub that dies between the window write and the alert write loses no alert and counts nothing twice", async () => {
     const store = new SharedStore();
-    proxy = await startTcpProxy(server.port);
+    const proxy = await startTcpProxy(stack.nats.port);
+    stack.closeWith(() => proxy.close());
     let hungAlertId: string | undefined;
     let release: (() => void) | undefined;
-    const victimProxy = proxy;
     // Hub A goes through a proxy; its first burst alert write never completes, and then the proxy goes dark.
     const victim = await startHubService(
-      await connect("hub-victim", proxy.port),
+      await stack.connect("hub-victim", proxy.port),
       store.sink("victim", (alerts) => {
         const burst = alerts.find((alert) => alert.rule.id === BURST);
         if (burst === undefined || hungAlertId !== undefined) return undefined;
         hungAlertId = burst.id;
-        victimProxy.blackhole();
+        proxy.blackhole();
         return new Promise<void>((resolve, reject) => {
           release = () => reject(new Error("hub gone"));
           void resolve;
         });
       }),
     );
-    hubs.push(victim.hub);
-    const publisher = await connect("publisher");
+    const publisher = await stack.connect("publisher");
     // Alone, the victim takes the first five events; the fifth fires the window, then the victim dies.
     await publishDiscovery(publisher, "db-01", 5);
     await waitFor(() => hungAlertId !== undefined, 20_000, "the victim's burst alert write");
-    const survivor = await startHubService(await connect("hub-survivor"), store.sink("survivor"));
-    hubs.push(survivor.hub);
+    const survivor = await startHubService(await stack.connect("hub-survivor"), store.sink("survivor"));
     await publishDiscovery(publisher, "db-01", 15);
     await waitFor(() => store.bursts().length === 4, 30_000, "4 burst alerts");
     // The alert the dead hub never stored was stored by the survivor, from the redelivered batch.
@@ -221,6 +157,6 @@ describe("correlation across hubs - real NATS", () => {
       );
     expect(new Set(ids).size).toBe(20);
     release?.();
-    victimProxy.dropConnections();
+    proxy.dropConnections();
   });
 });

@@ -1,4 +1,4 @@
-import { type Bus, connectNatsBus, type EcsDocument, type KvBucket, silentLogger } from "@vigil/common";
+import type { Bus, EcsDocument, KvBucket } from "@vigil/common";
 import {
   CORRELATION_BUCKET,
   type CorrelatedMatch,
@@ -14,7 +14,8 @@ import {
   sha256Hex,
   versionKey,
 } from "@vigil/hub";
-import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { processRule } from "../fixtures/process-rule";
+import { HubOnNats } from "../harness/hub-on-nats";
 import { waitFor } from "../harness/wait-for";
 
 // Hot reload carries correlation rules: a KV ruleset version holding a base
@@ -22,16 +23,14 @@ import { waitFor } from "../harness/wait-for";
 // a version whose correlation refers to a rule that is not there is refused
 // and the running version stays.
 
-const logger = silentLogger();
-const BASE = `title: Curl run
-id: 4a5b6c7d-0000-4000-8000-0000000000d1
-name: curl_run
-level: low
-logsource: { product: linux, category: process_creation }
-detection:
-  selection: { Image|endswith: /curl }
-  condition: selection
-`;
+const BASE_ID = "4a5b6c7d-0000-4000-8000-0000000000d1";
+const BASE = processRule({
+  id: BASE_ID,
+  name: "curl_run",
+  title: "Curl run",
+  level: "low",
+  selection: { "Image|endswith": "/curl" },
+});
 const CORRELATION_ID = "4a5b6c7d-0000-4000-8000-0000000000c1";
 function correlation(rule: string, gte: number): string {
   return `title: Curl burst
@@ -72,23 +71,22 @@ function curl(): EcsDocument {
 }
 
 describe("correlation hot reload - real NATS KV", () => {
-  let server: NatsServerHandle;
+  let stack: HubOnNats;
   let bus: Bus;
 
   beforeAll(async () => {
-    server = await startNatsServer();
-    bus = await connectNatsBus({ servers: [server.url], name: "correlation-reload", logger });
+    stack = await HubOnNats.start();
+    bus = await stack.connect("correlation-reload");
   });
   afterAll(async () => {
-    await bus?.close();
-    await server?.stop();
+    await stack?.stop();
   });
 
   test("correlation hot reload - a version's correlations are installed with it; one that does not resolve is refused", async () => {
     const kv = await bus.openKv(RULESETS_BUCKET);
-    const engine = new CorrelationEngine({ kv: await bus.openKv(CORRELATION_BUCKET), logger });
+    const engine = new CorrelationEngine({ kv: await bus.openKv(CORRELATION_BUCKET), logger: stack.logger });
     const evaluator = new LiveRuleEvaluator(new SigmaRuleEvaluator(new Ruleset([])));
-    const watcher = new RulesetWatcher({ kv, evaluator, logger, retryDelayMs: 50 });
+    const watcher = new RulesetWatcher({ kv, evaluator, logger: stack.logger, retryDelayMs: 50 });
     await watcher.start();
     const fire = async (events: number): Promise<string[]> => {
       const correlated: CorrelatedMatch[] = [];
@@ -110,7 +108,7 @@ describe("correlation hot reload - real NATS KV", () => {
       expect(watcher.version).toBe(1);
       // Version 3 (base rule stored apart, condition raised) fires at the third event.
       await storeVersion(kv, 3, [
-        { id: "4a5b6c7d-0000-4000-8000-0000000000d1", yaml: BASE },
+        { id: BASE_ID, yaml: BASE },
         { id: CORRELATION_ID, yaml: correlation("curl_run", 3) },
       ]);
       await waitFor(() => watcher.version === 3, 10_000, "version 3 installed");

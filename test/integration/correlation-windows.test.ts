@@ -1,57 +1,46 @@
-import {
-  type Bus,
-  connectNatsBus,
-  type EcsDocument,
-  type KvBucket,
-  type KvBucketSpec,
-  silentLogger,
-} from "@vigil/common";
+import type { Bus, EcsDocument, KvBucket, KvBucketSpec } from "@vigil/common";
 import {
   CORRELATION_BUCKET,
   type CorrelatedMatch,
   CorrelationEngine,
-  compileRuleSources,
-  Ruleset,
-  SigmaRuleEvaluator,
+  type SigmaRuleEvaluator,
 } from "@vigil/hub";
-import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
+import { processRule } from "../fixtures/process-rule";
+import { compileTestRules } from "../harness/compile-test-rules";
+import { HubOnNats } from "../harness/hub-on-nats";
 
 // Correlation windows in a real NATS KV bucket: each type fires at the right
 // event and not before, groups are separate, windows end, two engines on two
 // connections racing on one window fire it once, and a window write that
 // lands but whose batch fails is neither counted twice nor loses its alert.
 
-const logger = silentLogger();
 const T0 = Date.parse("2026-11-20T10:00:00Z");
 
-const RULES = `title: Discovery command
-id: 1d2c3b4a-0000-4000-8000-0000000000d1
-name: discovery_command
-level: low
-logsource: { product: linux, category: process_creation }
-detection:
-  selection:
-    Image|endswith: [/whoami, /id, /uname, /hostname]
-  condition: selection
----
-title: Download with curl
-id: 1d2c3b4a-0000-4000-8000-0000000000d2
-name: curl_download
-level: low
-logsource: { product: linux, category: process_creation }
-detection:
-  selection: { Image|endswith: /curl }
-  condition: selection
----
-title: Execution from /tmp
-id: 1d2c3b4a-0000-4000-8000-0000000000d3
-name: tmp_exec
-level: medium
-logsource: { product: linux, category: process_creation }
-detection:
-  selection: { Image|startswith: /tmp/ }
-  condition: selection
----
+const BASE_RULES = [
+  processRule({
+    id: "1d2c3b4a-0000-4000-8000-0000000000d1",
+    name: "discovery_command",
+    title: "Discovery command",
+    level: "low",
+    selection: { "Image|endswith": "[/whoami, /id, /uname, /hostname]" },
+  }),
+  processRule({
+    id: "1d2c3b4a-0000-4000-8000-0000000000d2",
+    name: "curl_download",
+    title: "Download with curl",
+    level: "low",
+    selection: { "Image|endswith": "/curl" },
+  }),
+  processRule({
+    id: "1d2c3b4a-0000-4000-8000-0000000000d3",
+    name: "tmp_exec",
+    title: "Execution from /tmp",
+    level: "medium",
+    selection: { "Image|startswith": "/tmp/" },
+  }),
+];
+
+const RULES = `${BASE_RULES.join("---\n")}---
 title: Discovery burst
 id: 1d2c3b4a-0000-4000-8000-0000000000c1
 level: medium
@@ -107,9 +96,7 @@ function exec(host: string, image: string, secondsAfterT0: number, user = "www-d
 }
 
 function evaluator(): SigmaRuleEvaluator {
-  const compiled = compileRuleSources([{ source: "correlation-test.yml", text: RULES }]);
-  expect(compiled.errors).toEqual([]);
-  return new SigmaRuleEvaluator(new Ruleset(compiled.rules), "7", compiled.correlations);
+  return compileTestRules(RULES, "correlation-test.yml", "7");
 }
 
 /** What the hub does per batch: evaluate, then correlate; returns "<rule>@<event>" per alert, base and correlation. */
@@ -164,7 +151,7 @@ class WriteThenFailKv implements KvBucket {
 }
 
 describe("correlation windows - real NATS KV", () => {
-  let server: NatsServerHandle;
+  let stack: HubOnNats;
   let busA: Bus;
   let busB: Bus;
   let bucketIndex = 0;
@@ -176,19 +163,17 @@ describe("correlation windows - real NATS KV", () => {
   }
 
   beforeAll(async () => {
-    server = await startNatsServer();
-    busA = await connectNatsBus({ servers: [server.url], name: "correlation-a", logger });
-    busB = await connectNatsBus({ servers: [server.url], name: "correlation-b", logger });
+    stack = await HubOnNats.start();
+    busA = await stack.connect("correlation-a");
+    busB = await stack.connect("correlation-b");
   });
   afterAll(async () => {
-    await busA?.close();
-    await busB?.close();
-    await server?.stop();
+    await stack?.stop();
   });
 
   test("correlation windows - event_count fires at the 4th event of a group, not before; groups are separate; a window ends", async () => {
     const [kv] = await buckets();
-    const engine = new CorrelationEngine({ kv, logger });
+    const engine = new CorrelationEngine({ kv, logger: stack.logger });
     const rules = evaluator();
     const fired: string[] = [];
     const events = [
@@ -216,7 +201,7 @@ describe("correlation windows - real NATS KV", () => {
 
   test("correlation windows - the alert names the correlation, the group, the count and the contributing events", async () => {
     const [kv] = await buckets();
-    const engine = new CorrelationEngine({ kv, logger });
+    const engine = new CorrelationEngine({ kv, logger: stack.logger });
     const events = ["/usr/bin/id", "/usr/bin/whoami", "/usr/bin/id", "/usr/bin/uname"].map((image, i) =>
       exec("db-01", image, i),
     );
@@ -255,7 +240,7 @@ describe("correlation windows - real NATS KV", () => {
 
   test("correlation windows - temporal_ordered fires on the second step only after the first; generate keeps base alerts", async () => {
     const [kv] = await buckets();
-    const engine = new CorrelationEngine({ kv, logger });
+    const engine = new CorrelationEngine({ kv, logger: stack.logger });
     const rules = evaluator();
     const runFirst = await feed(engine, rules, [
       exec("app-01", "/tmp/x", 0),
@@ -273,8 +258,8 @@ describe("correlation windows - real NATS KV", () => {
 
   test("correlation windows - two engines on two connections, one group's events interleaved between them, fire exactly once per window", async () => {
     const [kvA, kvB] = await buckets();
-    const engineA = new CorrelationEngine({ kv: kvA, logger });
-    const engineB = new CorrelationEngine({ kv: kvB, logger });
+    const engineA = new CorrelationEngine({ kv: kvA, logger: stack.logger });
+    const engineB = new CorrelationEngine({ kv: kvB, logger: stack.logger });
     const rules = evaluator();
     const events = Array.from({ length: 40 }, (_, i) => exec("race-01", "/usr/bin/id", i / 10));
     const fired: string[] = [];
@@ -296,7 +281,7 @@ describe("correlation windows - real NATS KV", () => {
   test("correlation windows - a write that lands but fails its batch: the batch again counts nothing twice and the same alert comes", async () => {
     const [kv] = await buckets();
     const failing = new WriteThenFailKv(kv);
-    const engine = new CorrelationEngine({ kv: failing, logger });
+    const engine = new CorrelationEngine({ kv: failing, logger: stack.logger });
     const rules = evaluator();
     const batch = [0, 1, 2, 3].map((i) => exec("crash-01", "/usr/bin/id", i));
     await feed(engine, rules, batch.slice(0, 2));

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { credentialPath } from "@vigil/agent";
 import { silentLogger } from "@vigil/common";
 import { type EmbeddedVigil, startEmbedded } from "../../cli/src/commands/embedded";
+import { commandLineRule } from "../fixtures/process-rule";
 import { apiCall } from "../harness/servers-on-nats";
 import { waitFor } from "../harness/wait-for";
 
@@ -14,20 +15,7 @@ import { waitFor } from "../harness/wait-for";
 
 const SCENARIO = join(__dirname, "..", "e2e", "scenarios", "credential-access.jsonl");
 const RULE_ID = "3b1d2c4e-5f60-4a7b-8c9d-0e1f2a3b4c5d";
-const RULE_YAML = `title: Command line holds restart-canary
-id: ${RULE_ID}
-status: test
-description: embedded restart test rule
-author: Vigil tests
-level: high
-logsource:
-  product: linux
-  category: process_creation
-detection:
-  selection:
-    CommandLine|contains: restart-canary
-  condition: selection
-`;
+const RULE_YAML = commandLineRule("restart-canary", { id: RULE_ID });
 
 interface AgentView {
   agentId: string;

@@ -14,6 +14,7 @@ import {
 import { DEFAULT_RULES_DIR, hubConfigSchema, listRuleFiles, type RunningHub, startHub } from "@vigil/hub";
 import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
+import { commandLineRule } from "../fixtures/process-rule";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
 import { type ApiAnswer, apiCall } from "../harness/servers-on-nats";
 import { waitFor } from "../harness/wait-for";
@@ -35,20 +36,7 @@ const serverALogger = createLogger({
 const RULE_ID = "3c6f0a8e-5d4b-4f1e-9a7c-2b8d1e0f4a11";
 
 function ruleYaml(needle: string, id = RULE_ID): string {
-  return `title: Command line holds ${needle}
-id: ${id}
-status: test
-description: rules API test rule
-author: Vigil tests
-level: high
-logsource:
-  product: linux
-  category: process_creation
-detection:
-  selection:
-    CommandLine|contains: ${needle}
-  condition: selection
-`;
+  return commandLineRule(needle, { id });
 }
 
 let sequence = 0;
@@ -361,10 +349,7 @@ describe("rules API - real NATS, two servers, a live hub", () => {
   it("rules API - a correlation pushed through the API fires on the running hub at its threshold; its base rule cannot be deleted under it", async () => {
     const baseId = "4d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9e01";
     const corrId = "4d7e8f90-1a2b-4c3d-8e4f-5a6b7c8d9ec1";
-    const base = ruleYaml("corr-canary", baseId).replace(
-      "status: test",
-      "name: corr_canary_run\nstatus: test",
-    );
+    const base = commandLineRule("corr-canary", { id: baseId, name: "corr_canary_run" });
     expect((await api(serverA, "POST", "/api/v1/rules", { yaml: base })).status).toBe(201);
     const correlationYaml = `title: corr-canary three times on one host
 id: ${corrId}

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectNatsBus, silentLogger } from "@vigil/common";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
+import { commandLineRule } from "../../../test/fixtures/process-rule";
 import { type NatsServerHandle, startNatsServer } from "../../../test/harness/nats-server";
 import {
   addRule,
@@ -22,21 +23,8 @@ import {
 const TOKEN = "cli-rules-admin-token-0123456789";
 const RULE_ID = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d";
 
-function ruleYaml(needle: string): string {
-  return `title: Command line holds ${needle}
-id: ${RULE_ID}
-status: test
-description: CLI test rule
-author: Vigil tests
-level: medium
-logsource:
-  product: linux
-  category: process_creation
-detection:
-  selection:
-    CommandLine|contains: ${needle}
-  condition: selection
-`;
+function ruleYaml(needle: string, id = RULE_ID): string {
+  return commandLineRule(needle, { id, level: "medium" });
 }
 
 describe("vigil rules - against a real server", () => {

@@ -6,6 +6,7 @@ import {
   type KvBucket,
   silentLogger,
 } from "@vigil/common";
+import { commandLineRule } from "../../../test/fixtures/process-rule";
 import { type NatsServerHandle, startNatsServer } from "../../../test/harness/nats-server";
 import { compileRule } from "../sigma";
 import { AlertDeduplicator, alertDedupBucket } from "./alert-dedup";
@@ -14,19 +15,10 @@ import { type AlertingRule, buildAlert } from "./build-alert";
 // Dedup and suppression state lives in NATS KV: two connections stand for two
 // hub instances, and a restarted hub (a new connection) sees the same windows.
 
-const RULE = `
-title: Shadow read
-id: 0b6a3c1e-2f44-4a7e-9d51-8d2c1f0e6a01
-status: test
-description: test
-author: tests
-level: high
-logsource: { product: linux, category: process_creation }
-detection:
-  selection:
-    CommandLine|contains: /etc/shadow
-  condition: selection
-`;
+const RULE = commandLineRule("/etc/shadow", {
+  id: "0b6a3c1e-2f44-4a7e-9d51-8d2c1f0e6a01",
+  title: "Shadow read",
+});
 
 const BASE_MS = Date.UTC(2026, 10, 23, 12, 0, 0);
 const WINDOW_MS = 60_000;

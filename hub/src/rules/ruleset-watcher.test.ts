@@ -1,4 +1,5 @@
 import { type Bus, connectNatsBus, createLogger, type KvBucket } from "@vigil/common";
+import { commandLineRule } from "../../../test/fixtures/process-rule";
 import { type NatsServerHandle, startNatsServer } from "../../../test/harness/nats-server";
 import { waitFor } from "../../../test/harness/wait-for";
 import { Ruleset } from "../sigma";
@@ -16,18 +17,7 @@ import {
 import { RulesetWatcher } from "./ruleset-watcher";
 
 function rule(id: string, needle: string): string {
-  return `title: Command line holds ${needle}
-id: ${id}
-status: test
-description: watcher test rule
-author: Vigil tests
-level: high
-logsource: { product: linux, category: process_creation }
-detection:
-  selection:
-    CommandLine|contains: ${needle}
-  condition: selection
-`;
+  return commandLineRule(needle, { id });
 }
 
 const RULE_A = "0b8e3c55-2f0e-4e8a-9d1e-000000000001";

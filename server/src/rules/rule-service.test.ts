@@ -1,5 +1,6 @@
 import { type Bus, createMemoryBus, defaultStreams, silentLogger } from "@vigil/common";
 import { RULESETS_BUCKET, sha256Hex } from "@vigil/hub";
+import { commandLineRule } from "../../../test/fixtures/process-rule";
 import { BusAuditTrail } from "../audit/bus-audit-trail";
 import type { AuditActor } from "../audit/types";
 import type { RuleChangeRefused } from "./rule-change-refused";
@@ -18,19 +19,7 @@ const FILE_BASE_ID = "0c4f7a1e-2b3d-4e5f-8a6b-7c8d9e0f1a02";
 const FILE_CORR_ID = "0c4f7a1e-2b3d-4e5f-8a6b-7c8d9e0f1ac2";
 
 function base(id: string, name: string, needle: string): string {
-  return `title: ${needle} run
-id: ${id}
-name: ${name}
-status: test
-level: low
-logsource:
-  product: linux
-  category: process_creation
-detection:
-  selection:
-    CommandLine|contains: ${needle}
-  condition: selection
-`;
+  return commandLineRule(needle, { id, name, title: `${needle} run`, level: "low" });
 }
 
 function correlation(id: string, uses: string, gte = 3): string {

@@ -1,38 +1,16 @@
 import type { RulesetRule } from "@vigil/hub";
+import { commandLineRule } from "../../../test/fixtures/process-rule";
 import { type RuleProblem, readRuleText } from "./rule-validation";
 import { checkRuleset, correlationsUsing } from "./ruleset-check";
 
 const GOOD_ID = "5a0d8d4e-6a43-4c2e-9a55-3f0f1c0d7b11";
-const GOOD = `title: Shadow file in a command line
-id: ${GOOD_ID}
-status: test
-description: test rule
-author: Vigil tests
-level: high
-logsource:
-  product: linux
-  category: process_creation
-detection:
-  selection:
-    CommandLine|contains: /etc/shadow
-  condition: selection
-`;
+const GOOD = commandLineRule("/etc/shadow", { id: GOOD_ID, title: "Shadow file in a command line" });
 
 const BASE_ID = "6b1e9e5f-7b54-4d3f-8b66-4a1f2d1e8c21";
 const CORR_ID = "6b1e9e5f-7b54-4d3f-8b66-4a1f2d1e8cc1";
 
 function base(id = BASE_ID, name = "whoami_run"): string {
-  return `title: whoami run
-id: ${id}
-name: ${name}
-status: test
-level: low
-logsource: { product: linux, category: process_creation }
-detection:
-  selection:
-    CommandLine|contains: whoami
-  condition: selection
-`;
+  return commandLineRule("whoami", { id, name, title: "whoami run", level: "low" });
 }
 
 function correlation(uses = "whoami_run", id = CORR_ID): string {
@@ -141,9 +119,11 @@ describe("rule validation - correlations among the ruleset", () => {
   });
 
   it("rule validation - a correlation file holding a rule its correlation does not use is refused at that document", () => {
-    const [problem] = problemsOf(`${correlation()}---\n${base()}---\n${GOOD}`);
+    const before = `${correlation()}---\n${base()}---\n`;
+    const [problem] = problemsOf(`${before}${GOOD}`);
     expect(problem.message).toContain(`rule ${GOOD_ID} is not one the correlation uses`);
-    expect(problem.line).toBe(26);
+    // The first line of the third document.
+    expect(problem.line).toBe(before.split("\n").length);
     const two = problemsOf(`${correlation()}---\n${correlation("whoami_run", GOOD_ID)}`)[0];
     expect(two).toMatchObject({ line: 15, message: expect.stringContaining("found 2 correlations") });
   });

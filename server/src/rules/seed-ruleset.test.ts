@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, createMemoryBus, silentLogger } from "@vigil/common";
 import { DEFAULT_RULES_DIR, listRuleFiles, RULESETS_BUCKET } from "@vigil/hub";
+import { commandLineRule } from "../../../test/fixtures/process-rule";
 import { RulesetStore } from "./ruleset-store";
 import { seedRuleset } from "./seed-ruleset";
 
@@ -12,20 +13,9 @@ import { seedRuleset } from "./seed-ruleset";
 const logger = silentLogger();
 
 function ruleYaml(index: number): string {
-  return `title: Command line holds seed-canary-${index}
-id: 5e3d2c1b-0000-4a7b-8c9d-${String(index).padStart(12, "0")}
-status: test
-description: seed test rule
-author: Vigil tests
-level: high
-logsource:
-  product: linux
-  category: process_creation
-detection:
-  selection:
-    CommandLine|contains: seed-canary-${index}
-  condition: selection
-`;
+  return commandLineRule(`seed-canary-${index}`, {
+    id: `5e3d2c1b-0000-4a7b-8c9d-${String(index).padStart(12, "0")}`,
+  });
 }
 
 describe("seed ruleset - persistent store", () => {
