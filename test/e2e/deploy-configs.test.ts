@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { loadAgentConfig } from "@vigil/agent";
 import { loadHubConfig } from "@vigil/hub";
 import { DEFAULT_GRPC_PORT, loadServerConfig } from "@vigil/server";
-import YAML from "yaml";
 import { findNatsServer } from "../harness/nats-server";
 
 // The examples in deploy/ are what operators copy: every one of them is loaded
@@ -84,52 +83,6 @@ describe("deploy - config examples load with the real config loaders", () => {
       overrides: { servers: ["127.0.0.1:7443"], token: "embedded-token-0123456789", stateDir: "/tmp" },
     });
     expect(agent.collectors).toEqual(["driver", "ftrace", "procfs"]);
-  });
-});
-
-describe("deploy - docker-compose.yml's Vigil services are valid configurations", () => {
-  const compose = YAML.parse(readFileSync(join(DEPLOY, "docker-compose.yml"), "utf8"), { merge: true }) as {
-    services: Record<string, { environment?: Record<string, string>; command?: string[]; image?: string }>;
-  };
-
-  /** What `docker compose` would pass, with every ${VAR...} from .env replaced by a stand-in. */
-  function environmentOf(service: string): NodeJS.ProcessEnv {
-    const environment = compose.services[service]?.environment;
-    if (!environment) throw new Error(`docker-compose.yml has no environment for ${service}`);
-    const resolved: NodeJS.ProcessEnv = {};
-    for (const [name, value] of Object.entries(environment)) {
-      resolved[name] = String(value).replace(/\$\{[A-Z_]+(?::[-?][^}]*)?\}/g, "stand-in-secret-0123456789");
-    }
-    return resolved;
-  }
-
-  test("deploy-compose - the full stack is there", () => {
-    expect(Object.keys(compose.services).sort()).toEqual(
-      ["es01", "kibana", "nats", "setup", "vigil-agent", "vigil-hub", "vigil-server"].sort(),
-    );
-    expect(compose.services.nats.command).toContain("-c");
-    for (const name of ["vigil-server", "vigil-hub", "vigil-agent"]) {
-      expect(compose.services[name].image).toMatch(/^node:24/);
-    }
-  });
-
-  test("deploy-compose - vigil-server environment", () => {
-    const config = loadServerConfig({ env: environmentOf("vigil-server") });
-    expect(config.grpc.host).toBe("0.0.0.0");
-    expect(config.grpc.tls).toBeDefined();
-    expect(config.nats?.servers).toEqual(["nats://nats:4222"]);
-  });
-
-  test("deploy-compose - vigil-hub environment", () => {
-    const config = loadHubConfig({ env: environmentOf("vigil-hub") });
-    expect(config.elasticsearch?.nodes).toEqual(["https://es01:9200"]);
-    expect(config.alertStorePath).toBe("/var/lib/vigil/alerts.db");
-  });
-
-  test("deploy-compose - vigil-agent environment", () => {
-    const config = loadAgentConfig({ env: environmentOf("vigil-agent") });
-    expect(config.servers).toEqual(["vigil-server:7443"]);
-    expect(config.tls?.caFile).toBe("/certs/ca/ca.crt");
   });
 });
 
