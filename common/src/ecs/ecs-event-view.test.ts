@@ -60,6 +60,18 @@ describe("ecsEventView", () => {
     expect(ecsDocumentOf(view)).toBe(ecsDocumentOf(view));
   });
 
+  test("events sharing a parent process (as a bus batch's do) share its document, equal to its own build", () => {
+    const first = execEvent();
+    const second = execEvent();
+    if (second.process) second.process.parent = first.process?.parent;
+    const [a, b] = [toEcsDocument(first), toEcsDocument(second)];
+    expect((a.process as Record<string, unknown>).parent).toBe((b.process as Record<string, unknown>).parent);
+    const unshared = toEcsDocument(CanonicalEvent.fromPartial(CanonicalEvent.toJSON(first) as object));
+    expect((a.process as Record<string, unknown>).parent).toEqual(
+      (unshared.process as Record<string, unknown>).parent,
+    );
+  });
+
   test("a plain document is its own document", () => {
     const doc = toEcsDocument(execEvent());
     expect(ecsDocumentOf(doc)).toBe(doc);

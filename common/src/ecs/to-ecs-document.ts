@@ -151,7 +151,23 @@ function processDocument(process: EcsProcess): EcsDocument {
   return out;
 }
 
+/**
+ * Parent documents by parent: a bus batch carries each distinct parent once
+ * and its events share it (completeBatchEvents), so their documents share one
+ * parent document too. Like the parents, documents must not be modified.
+ */
+const parentDocuments = new WeakMap<EcsProcessParent, EcsDocument>();
+
 function parentDocument(parent: EcsProcessParent): EcsDocument {
+  let doc = parentDocuments.get(parent);
+  if (doc === undefined) {
+    doc = buildParentDocument(parent);
+    parentDocuments.set(parent, doc);
+  }
+  return doc;
+}
+
+function buildParentDocument(parent: EcsProcessParent): EcsDocument {
   const out: EcsDocument = {};
   put(out, "pid", parent.pid || undefined);
   put(out, "entity_id", parent.entityId);
