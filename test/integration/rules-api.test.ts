@@ -161,15 +161,15 @@ describe("rules API - real NATS, two servers, a live hub", () => {
     const versions = a.body.versions as Array<{ version: number; change: { action: string }; rules: number }>;
     expect(versions).toHaveLength(1);
     expect(versions[0].change.action).toBe("ruleset.seed");
-    // Every file of the default rules directory, the correlation files included (72 base rules and 2 correlations).
+    // Every file of the default rules directory, the correlation files included (73 base rules and 2 correlations).
     expect(versions[0].rules).toBe(listRuleFiles(DEFAULT_RULES_DIR).length);
-    expect(versions[0].rules).toBe(74);
+    expect(versions[0].rules).toBe(75);
     const listed = await api(serverB, "GET", "/api/v1/rules");
     const kinds = (listed.body.rules as Array<{ kind: string }>).map((rule) => rule.kind);
     expect(kinds.filter((kind) => kind === "correlation")).toHaveLength(2);
     const errors = serverALines.map((line) => JSON.parse(line)).filter((line) => line.level >= 50);
     expect(errors).toEqual([]);
-    expect(serverALines.some((line) => line.includes('"rules":74') && line.includes("ruleset seeded"))).toBe(
+    expect(serverALines.some((line) => line.includes('"rules":75') && line.includes("ruleset seeded"))).toBe(
       true,
     );
     await waitFor(() => hub.rulesets?.version === 1, 15_000, "hub to install version 1");

@@ -76,7 +76,7 @@ describe("seed ruleset - the default rules directory", () => {
       const rules = (await store.current())?.rules ?? [];
       const files = listRuleFiles(DEFAULT_RULES_DIR);
       expect(rules).toHaveLength(files.length);
-      expect(rules).toHaveLength(74);
+      expect(rules).toHaveLength(75);
       const correlations = rules.filter((rule) => /^correlation:/m.test(rule.yaml));
       expect(correlations.map((rule) => rule.id).sort()).toEqual([
         "1886e7fd-ad80-4952-887c-affbf9ff9b1c",
