@@ -12,8 +12,9 @@ import {
   SqliteAlertStore,
   silentLogger,
 } from "@vigil/common";
-import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import { BusEventBatch, type CanonicalEvent } from "@vigil/proto";
 import { ElasticsearchDouble } from "../../test/doubles/elasticsearch-double";
+import { busExecEvent } from "../../test/fixtures/bus-exec-event";
 import { commandLineRule } from "../../test/fixtures/process-rule";
 import { waitFor } from "../../test/harness/wait-for";
 import { alertId } from "./alerts/build-alert";
@@ -31,23 +32,11 @@ const RULE = commandLineRule("/etc/shadow", {
 const logger = silentLogger();
 
 function execEvent(index: number, commandLine: string): CanonicalEvent {
-  return CanonicalEvent.fromPartial({
+  return busExecEvent({
+    id: `agent-1:1:${index}`,
     timestampUs: 1_763_900_000_000_000 + index,
-    event: {
-      id: `agent-1:1:${index}`,
-      kind: "event",
-      category: ["process"],
-      type: ["start"],
-      action: "exec",
-    },
-    process: {
-      pid: 100 + index,
-      name: "cat",
-      executable: "/usr/bin/cat",
-      args: commandLine.split(" "),
-      argsCount: 2,
-      commandLine,
-    },
+    pid: 100 + index,
+    commandLine,
   });
 }
 

@@ -7,8 +7,9 @@
 
 import { type Bus, DEAD_LETTER_STREAM, defaultStreams, type EcsDocument } from "@vigil/common";
 import { AlertDeduplicator, alertDedupBucket, alertId, type HubService } from "@vigil/hub";
-import { CanonicalEvent } from "@vigil/proto";
+import type { CanonicalEvent } from "@vigil/proto";
 import type { ElasticsearchDouble } from "../doubles/elasticsearch-double";
+import { busExecEvent } from "../fixtures/bus-exec-event";
 import { commandLineRule } from "../fixtures/process-rule";
 import { compileTestRules } from "../harness/compile-test-rules";
 import { HubOnNats, publishBatch as publish } from "../harness/hub-on-nats";
@@ -24,23 +25,11 @@ const RULE = commandLineRule("/etc/shadow", {
 const BASE_US = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 
 function execEvent(batch: number, index: number, commandLine: string): CanonicalEvent {
-  return CanonicalEvent.fromPartial({
+  return busExecEvent({
+    id: `agent-1:${batch}:${index}`,
     timestampUs: BASE_US + (batch * 10 + index) * 1000,
-    event: {
-      id: `agent-1:${batch}:${index}`,
-      kind: "event",
-      category: ["process"],
-      type: ["start"],
-      action: "exec",
-    },
-    process: {
-      pid: 1000 + batch * 10 + index,
-      name: "cat",
-      executable: "/usr/bin/cat",
-      args: commandLine.split(" "),
-      argsCount: 2,
-      commandLine,
-    },
+    pid: 1000 + batch * 10 + index,
+    commandLine,
   });
 }
 

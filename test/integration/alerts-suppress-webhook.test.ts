@@ -10,7 +10,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EcsDocument } from "@vigil/common";
-import { CanonicalEvent } from "@vigil/proto";
+import type { CanonicalEvent } from "@vigil/proto";
+import { busExecEvent } from "../fixtures/bus-exec-event";
 import { commandLineRule } from "../fixtures/process-rule";
 import { HubOnNats, publishBatch } from "../harness/hub-on-nats";
 import { waitFor } from "../harness/wait-for";
@@ -25,24 +26,13 @@ const RULE = `${commandLineRule("/etc/shadow", {
 `;
 
 function execEvent(index: number, user: string): CanonicalEvent {
-  return CanonicalEvent.fromPartial({
+  return busExecEvent({
+    id: `agent-1:1:${index}`,
     timestampUs: Date.now() * 1000 + index,
-    event: {
-      id: `agent-1:1:${index}`,
-      kind: "event",
-      category: ["process"],
-      type: ["start"],
-      action: "exec",
-    },
+    pid: 500 + index,
+    commandLine: `cat /etc/shadow # ${index}`,
+    args: ["cat", "/etc/shadow"],
     user: { id: user === "root" ? "0" : "1000", name: user },
-    process: {
-      pid: 500 + index,
-      name: "cat",
-      executable: "/usr/bin/cat",
-      args: ["cat", "/etc/shadow"],
-      argsCount: 2,
-      commandLine: `cat /etc/shadow # ${index}`,
-    },
   });
 }
 

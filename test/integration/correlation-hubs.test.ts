@@ -1,7 +1,7 @@
 import type { Alert, AlertSink, Bus } from "@vigil/common";
 import { CORRELATION_BUCKET, CorrelationEngine, type HubService } from "@vigil/hub";
-import { CanonicalEvent } from "@vigil/proto";
 import { registerCorrelationMetrics } from "../../hub/src/correlation/correlation-metrics";
+import { busExecEvent } from "../fixtures/bus-exec-event";
 import { DISCOVERY_BURST_ID as BURST, discoveryBurstRules } from "../fixtures/correlation-rules";
 import { compileTestRules } from "../harness/compile-test-rules";
 import { HubOnNats, publishBatch } from "../harness/hub-on-nats";
@@ -41,22 +41,12 @@ const started = Date.now();
 async function publishDiscovery(bus: Bus, host: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     sequence++;
-    const event = CanonicalEvent.fromPartial({
+    const event = busExecEvent({
+      id: `${host}:1:${sequence}`,
       timestampUs: (started + sequence) * 1000,
-      event: {
-        id: `${host}:1:${sequence}`,
-        kind: "event",
-        category: ["process"],
-        type: ["start"],
-        action: "exec",
-      },
-      process: {
-        pid: 100 + sequence,
-        executable: "/usr/bin/id",
-        commandLine: "id",
-        args: ["id"],
-        argsCount: 1,
-      },
+      pid: 100 + sequence,
+      executable: "/usr/bin/id",
+      commandLine: "id",
     });
     await publishBatch(bus, { agentId: host, sequence, events: [event] });
   }

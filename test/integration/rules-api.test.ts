@@ -12,8 +12,9 @@ import {
   silentLogger,
 } from "@vigil/common";
 import { DEFAULT_RULES_DIR, hubConfigSchema, listRuleFiles, type RunningHub, startHub } from "@vigil/hub";
-import { BusEventBatch, CanonicalEvent } from "@vigil/proto";
+import { BusEventBatch, type CanonicalEvent } from "@vigil/proto";
 import { serverConfigSchema, startVigilServer, type VigilServer } from "@vigil/server";
+import { busExecEvent } from "../fixtures/bus-exec-event";
 import { commandLineRule } from "../fixtures/process-rule";
 import { type NatsServerHandle, startNatsServer } from "../harness/nats-server";
 import { type ApiAnswer, apiCall } from "../harness/servers-on-nats";
@@ -43,23 +44,13 @@ let sequence = 0;
 
 function exec(commandLine: string): CanonicalEvent {
   sequence++;
-  return CanonicalEvent.fromPartial({
+  return busExecEvent({
+    id: `rules-agent:1:${sequence}`,
     timestampUs: Date.now() * 1000,
-    event: {
-      id: `rules-agent:1:${sequence}`,
-      kind: "event",
-      category: ["process"],
-      type: ["start"],
-      action: "exec",
-    },
-    host: { id: "rules-agent", name: "rules-host", hostname: "rules-host" },
-    process: {
-      pid: 1000 + sequence,
-      name: "sh",
-      executable: "/bin/sh",
-      commandLine,
-      args: commandLine.split(" "),
-    },
+    pid: 1000 + sequence,
+    executable: "/bin/sh",
+    commandLine,
+    hostName: "rules-host",
   });
 }
 
