@@ -192,6 +192,48 @@ describe("normalize - agent events to ECS", () => {
     expect(doc.user.changes).toEqual({ id: "0" });
   });
 
+  test("a credential change from vigil.ko carries its capability sets by name and what it added", () => {
+    const CAP_NET_RAW = 1 << 13;
+    const CAP_SYS_ADMIN = 2 ** 21;
+    const withCaps = (oldCapEffective: number | undefined, newCapEffective: number | undefined) => ({
+      ...SETUID_ROOT,
+      payload: {
+        $case: "credentialChange" as const,
+        value: {
+          ...(SETUID_ROOT.payload?.value as object),
+          syscall: "capset",
+          oldUid: 1000,
+          oldEuid: 1000,
+          newUid: 1000,
+          newEuid: 1000,
+          oldCapEffective,
+          newCapEffective,
+        },
+      },
+    });
+    const gained = ecs(withCaps(CAP_NET_RAW, CAP_NET_RAW + CAP_SYS_ADMIN) as typeof SETUID_ROOT);
+    expect(gained.vigil).toMatchObject({
+      syscall: "capset",
+      old_cap_effective: "CAP_NET_RAW",
+      new_cap_effective: "CAP_NET_RAW CAP_SYS_ADMIN",
+      cap_added: "CAP_SYS_ADMIN",
+    });
+    // Root dropping everything: the empty set is left out (ECS leaves out empty values), nothing added.
+    const full = 2 ** 41 - 1;
+    const dropped = ecs(withCaps(full, 0) as typeof SETUID_ROOT);
+    expect(dropped.vigil.old_cap_effective.split(" ")).toHaveLength(41);
+    expect(dropped.vigil.old_cap_effective).toMatch(
+      /^CAP_CHOWN CAP_DAC_OVERRIDE .* CAP_BPF CAP_CHECKPOINT_RESTORE$/,
+    );
+    expect(dropped.vigil.new_cap_effective).toBeUndefined();
+    expect(dropped.vigil.cap_added).toBeUndefined();
+    // A bit newer than the table is still shown.
+    expect(ecs(withCaps(0, 2 ** 45) as typeof SETUID_ROOT).vigil.cap_added).toBe("CAP_45");
+    // Collectors that do not see capabilities (ftrace) add none of these fields.
+    const unknown = ecs(withCaps(undefined, undefined) as typeof SETUID_ROOT);
+    expect(Object.keys(unknown.vigil).filter((key) => key.includes("cap"))).toEqual([]);
+  });
+
   test("a refused connect is a failure", () => {
     const refused = {
       ...CONNECT_OUT,

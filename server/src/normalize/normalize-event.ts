@@ -10,6 +10,7 @@ import {
   type Process,
 } from "@vigil/proto";
 import type { AgentIdentity } from "./agent-identity";
+import { addedCapabilities, capabilityNames } from "./capabilities";
 import { octalMode, octalModeField } from "./file-mode";
 import { decodeOpenFlags, isWriteOpen } from "./open-flags";
 import { type ParentTable, parentFields } from "./parent-table";
@@ -134,6 +135,7 @@ export function normalizeEvent(
         new_euid: String(change.newEuid),
         new_gid: String(change.newGid),
       };
+      setCapabilities(canonical.vigil, change.oldCapEffective, change.newCapEffective);
       if (canonical.user) canonical.user.changes = { id: String(change.newEuid), name: "" };
       break;
     }
@@ -196,6 +198,22 @@ const KERNEL_FILE_TYPES: Record<string, string> = {
   file_unlink: "deletion",
   file_chmod: "change",
 };
+
+/**
+ * vigil.old_cap_effective / vigil.new_cap_effective: the effective capability
+ * sets as names ("CAP_SETUID CAP_SYS_ADMIN"; absent when empty), and
+ * vigil.cap_added: the ones the change gave (absent when none). Nothing when
+ * the collector did not see the sets (only vigil.ko does).
+ */
+function setCapabilities(vigil: Record<string, string>, before?: number, after?: number): void {
+  if (before === undefined || after === undefined) return;
+  const had = capabilityNames(before).join(" ");
+  const has = capabilityNames(after).join(" ");
+  const added = addedCapabilities(before, after).join(" ");
+  if (had) vigil.old_cap_effective = had;
+  if (has) vigil.new_cap_effective = has;
+  if (added) vigil.cap_added = added;
+}
 
 /**
  * file.mode of a driver file record: a chmod's new mode (its old and new modes in

@@ -46,6 +46,10 @@ const CRED_SYSCALLS: Record<number, string> = {
   119: "setresgid",
   122: "setfsuid",
   123: "setfsgid",
+  126: "capset",
+  157: "prctl",
+  272: "unshare",
+  308: "setns",
   322: "execveat",
 };
 
@@ -234,6 +238,8 @@ function typedPayload(record: DriverRecord): Event["payload"] {
           newEuid: num(f.new_euid),
           newGid: num(f.new_gid),
           result: 0,
+          oldCapEffective: capSet(f.old_cap_effective),
+          newCapEffective: capSet(f.new_cap_effective),
         },
       };
     }
@@ -320,6 +326,12 @@ function num(value: DriverFieldValue | undefined): number {
   if (typeof value === "number") return value;
   if (typeof value === "bigint") return Number(value);
   return 0;
+}
+
+/** A capability set (u64, kept to the 53 bits a number holds exactly; the kernel uses 41); undefined when the record lacks it. */
+function capSet(value: DriverFieldValue | undefined): number | undefined {
+  if (typeof value === "bigint") return Number(value & 0x1f_ffff_ffff_ffffn);
+  return typeof value === "number" ? value : undefined;
 }
 
 function str(value: DriverFieldValue | undefined): string {

@@ -565,6 +565,12 @@ export interface CredentialChange {
   newEuid: number;
   newGid: number;
   result: number;
+  /**
+   * Effective capability sets before and after (bit n = capability n, as in
+   * <linux/capability.h>); only vigil.ko sees them, absent from other collectors.
+   */
+  oldCapEffective?: number | undefined;
+  newCapEffective?: number | undefined;
 }
 
 function createBaseAgentMessage(): AgentMessage {
@@ -6447,7 +6453,18 @@ export const FileOpen: MessageFns<FileOpen> = {
 };
 
 function createBaseCredentialChange(): CredentialChange {
-  return { syscall: "", oldUid: 0, oldEuid: 0, oldGid: 0, newUid: 0, newEuid: 0, newGid: 0, result: 0 };
+  return {
+    syscall: "",
+    oldUid: 0,
+    oldEuid: 0,
+    oldGid: 0,
+    newUid: 0,
+    newEuid: 0,
+    newGid: 0,
+    result: 0,
+    oldCapEffective: undefined,
+    newCapEffective: undefined,
+  };
 }
 
 export const CredentialChange: MessageFns<CredentialChange> = {
@@ -6475,6 +6492,12 @@ export const CredentialChange: MessageFns<CredentialChange> = {
     }
     if (message.result !== 0) {
       writer.uint32(64).int32(message.result);
+    }
+    if (message.oldCapEffective !== undefined) {
+      writer.uint32(72).uint64(message.oldCapEffective);
+    }
+    if (message.newCapEffective !== undefined) {
+      writer.uint32(80).uint64(message.newCapEffective);
     }
     return writer;
   },
@@ -6556,6 +6579,22 @@ export const CredentialChange: MessageFns<CredentialChange> = {
             message.result = reader.int32();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.oldCapEffective = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.newCapEffective = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6602,6 +6641,16 @@ export const CredentialChange: MessageFns<CredentialChange> = {
         ? globalThis.Number(object.new_gid)
         : 0,
       result: isSet(object.result) ? globalThis.Number(object.result) : 0,
+      oldCapEffective: isSet(object.oldCapEffective)
+        ? globalThis.Number(object.oldCapEffective)
+        : isSet(object.old_cap_effective)
+        ? globalThis.Number(object.old_cap_effective)
+        : undefined,
+      newCapEffective: isSet(object.newCapEffective)
+        ? globalThis.Number(object.newCapEffective)
+        : isSet(object.new_cap_effective)
+        ? globalThis.Number(object.new_cap_effective)
+        : undefined,
     };
   },
 
@@ -6631,6 +6680,12 @@ export const CredentialChange: MessageFns<CredentialChange> = {
     if (message.result !== 0) {
       obj.result = Math.round(message.result);
     }
+    if (message.oldCapEffective !== undefined) {
+      obj.oldCapEffective = Math.round(message.oldCapEffective);
+    }
+    if (message.newCapEffective !== undefined) {
+      obj.newCapEffective = Math.round(message.newCapEffective);
+    }
     return obj;
   },
 
@@ -6647,6 +6702,8 @@ export const CredentialChange: MessageFns<CredentialChange> = {
     message.newEuid = object.newEuid ?? 0;
     message.newGid = object.newGid ?? 0;
     message.result = object.result ?? 0;
+    message.oldCapEffective = object.oldCapEffective ?? undefined;
+    message.newCapEffective = object.newCapEffective ?? undefined;
     return message;
   },
 };
