@@ -59,8 +59,6 @@ beforeAll(() => {
 afterAll(async () => {
   await running?.stop();
   rmSync(dataDir, { recursive: true, force: true });
-  await new Promise((r) => setTimeout(r, 200));
-  console.log("DEBUG", process.getActiveResourcesInfo());
 });
 
 test("embedded restart - rules, API tokens, agent config and the agent's enrolment survive; no second seed, no new enrolment", async () => {
