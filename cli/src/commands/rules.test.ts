@@ -40,7 +40,7 @@ describe("vigil rules - against a real server", () => {
   let options: RulesApiOptions;
   let printed: string[];
 
-  async function run(command: () => Promise<void>): Promise<string> {
+  async function run(command: () => Promise<unknown>): Promise<string> {
     printed = [];
     await command();
     return printed.join("");
