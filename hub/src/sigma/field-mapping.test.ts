@@ -31,6 +31,16 @@ describe("field-mapping - fields by category", () => {
     ],
     ["file.path", "process_creation", /field 'file.path' is not in process_creation events/],
     ["OriginalFileName", "process_creation", /'OriginalFileName' has no equivalent in Vigil events/],
+    [
+      "DestinationHostname",
+      "network_connection",
+      /'DestinationHostname' \(destination.domain\) is never set: vigil.ko reports DNS queries but not their answers/,
+    ],
+    [
+      "destination.domain",
+      "network_connection",
+      /'destination.domain' \(Sigma DestinationHostname, is never set: .*QueryName.*DestinationIp/,
+    ],
     ["Imagee", "process_creation", /unknown field 'Imagee'/],
   ])("%s in %s is refused", (field, category, message) => {
     expect(rejects({ s: { [field]: 1 }, condition: "s" }, category)).toMatch(
@@ -41,7 +51,7 @@ describe("field-mapping - fields by category", () => {
   test.each<[string, LogsourceCategory, string]>([
     ["Image", "network_connection", "process.executable"],
     ["GrandparentCommandLine", "file_event", "process.parent.parent.command_line"],
-    ["DestinationHostname", "network_connection", "destination.domain"],
+    ["DestinationIp", "network_connection", "destination.ip"],
     ["TargetFilename", "file_delete", "file.path"],
     ["SourceFilename", "file_rename", "vigil.old_path"],
     ["QueryName", "dns_query", "vigil.query_name"],

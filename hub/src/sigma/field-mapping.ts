@@ -54,7 +54,6 @@ const FILE_FIELDS: Readonly<Record<string, FieldMapping>> = {
 const NETWORK_FIELDS: Readonly<Record<string, FieldMapping>> = {
   DestinationIp: { path: "destination.ip" },
   DestinationPort: { path: "destination.port" },
-  DestinationHostname: { path: "destination.domain" },
   SourceIp: { path: "source.ip" },
   SourcePort: { path: "source.port" },
   Protocol: { path: "network.transport" },
@@ -110,6 +109,24 @@ export const UNAVAILABLE_FIELDS: ReadonlySet<string> = new Set([
   "TerminalSessionId",
 ]);
 
+/**
+ * Fields Vigil's events never carry, each with why, so a rule using one is
+ * refused with the reason instead of loading and never matching. Also refused
+ * as their ECS paths.
+ */
+const NEVER_SET_FIELDS: Readonly<Record<string, { path: string; reason: string }>> = {
+  DestinationHostname: {
+    path: "destination.domain",
+    reason:
+      "is never set: vigil.ko reports DNS queries but not their answers, so no connection's address can be tied to a name " +
+      "(match the lookup in a dns_query rule with QueryName, or the address with DestinationIp)",
+  },
+};
+
+const NEVER_SET_PATHS: ReadonlyMap<string, string> = new Map(
+  Object.entries(NEVER_SET_FIELDS).map(([field, { path, reason }]) => [path, `${field}, ${reason}`]),
+);
+
 const ECS_PATH = /^(@timestamp|[a-z_][a-z0-9_]*(\.[a-z0-9_@]+)+)$/;
 
 /** Top-level ECS objects every event may carry. */
@@ -156,6 +173,12 @@ export function resolveField(field: string, category: LogsourceCategory): FieldR
   if (UNAVAILABLE_FIELDS.has(field)) {
     return { ok: false, reason: `field '${field}' has no equivalent in Vigil events` };
   }
+  const neverSet = NEVER_SET_FIELDS[field];
+  if (neverSet !== undefined) {
+    return { ok: false, reason: `field '${field}' (${neverSet.path}) ${neverSet.reason}` };
+  }
+  const neverSetPath = NEVER_SET_PATHS.get(field);
+  if (neverSetPath !== undefined) return { ok: false, reason: `field '${field}' (Sigma ${neverSetPath})` };
   const elsewhere = categoriesWith(field);
   if (elsewhere.length > 0) {
     return {
