@@ -42,16 +42,16 @@ const processStarts = new IsoClock();
 
 function eventDocument(e: EcsEvent): EcsDocument {
   const out: EcsDocument = {};
-  put(out, "id", e.id);
-  put(out, "kind", e.kind);
-  put(out, "category", e.category);
-  put(out, "type", e.type);
-  put(out, "action", e.action);
-  put(out, "outcome", e.outcome);
-  put(out, "module", e.module);
-  put(out, "dataset", e.dataset);
-  put(out, "sequence", e.sequence || undefined);
-  put(out, "ingested", e.ingestedUs ? ingestTimes.format(e.ingestedUs) : undefined);
+  putText(out, "id", e.id);
+  putText(out, "kind", e.kind);
+  putList(out, "category", e.category);
+  putList(out, "type", e.type);
+  putText(out, "action", e.action);
+  putText(out, "outcome", e.outcome);
+  putText(out, "module", e.module);
+  putText(out, "dataset", e.dataset);
+  putNumber(out, "sequence", e.sequence);
+  if (e.ingestedUs) out.ingested = ingestTimes.format(e.ingestedUs);
   return out;
 }
 
@@ -126,28 +126,24 @@ function hostDocument(host: EcsHost): EcsDocument {
 
 function processDocument(process: EcsProcess): EcsDocument {
   const out: EcsDocument = {};
-  put(out, "pid", process.pid || undefined);
-  put(out, "entity_id", process.entityId);
-  put(out, "name", process.name);
-  put(out, "executable", process.executable);
-  put(out, "exec_filename", process.execFilename);
-  put(out, "args", process.args);
-  put(out, "args_count", process.args.length > 0 ? process.argsCount : undefined);
-  put(out, "command_line", process.commandLine);
-  put(out, "working_directory", process.workingDirectory);
-  put(out, "start", process.startUs ? processStarts.format(process.startUs) : undefined);
-  put(out, "exit_code", process.hasExitCode ? process.exitCode : undefined);
-  put(out, "session_leader", process.sessionLeaderPid ? { pid: process.sessionLeaderPid } : undefined);
-  put(out, "tty", process.tty?.name ? { name: process.tty.name } : undefined);
-  put(out, "user", process.user ? userDocument(process.user) : undefined);
-  put(out, "hash", process.hash?.sha256 ? { sha256: process.hash.sha256 } : undefined);
-  put(
-    out,
-    "login_user",
-    process.loginUser ? compact({ id: process.loginUser.id, name: process.loginUser.name }) : undefined,
-  );
-  put(out, "login_session_id", process.loginSessionId || undefined);
-  put(out, "parent", process.parent ? parentDocument(process.parent) : undefined);
+  putNumber(out, "pid", process.pid);
+  putText(out, "entity_id", process.entityId);
+  putText(out, "name", process.name);
+  putText(out, "executable", process.executable);
+  putText(out, "exec_filename", process.execFilename);
+  putList(out, "args", process.args);
+  if (process.args.length > 0) out.args_count = process.argsCount;
+  putText(out, "command_line", process.commandLine);
+  putText(out, "working_directory", process.workingDirectory);
+  if (process.startUs) out.start = processStarts.format(process.startUs);
+  if (process.hasExitCode) out.exit_code = process.exitCode;
+  if (process.sessionLeaderPid) out.session_leader = { pid: process.sessionLeaderPid };
+  if (process.tty?.name) out.tty = { name: process.tty.name };
+  if (process.user) putDocument(out, "user", userDocument(process.user));
+  if (process.hash?.sha256) out.hash = { sha256: process.hash.sha256 };
+  if (process.loginUser) putDocument(out, "login_user", idAndName(process.loginUser));
+  putNumber(out, "login_session_id", process.loginSessionId);
+  if (process.parent) putDocument(out, "parent", parentDocument(process.parent));
   return out;
 }
 
@@ -169,28 +165,31 @@ function parentDocument(parent: EcsProcessParent): EcsDocument {
 
 function buildParentDocument(parent: EcsProcessParent): EcsDocument {
   const out: EcsDocument = {};
-  put(out, "pid", parent.pid || undefined);
-  put(out, "entity_id", parent.entityId);
-  put(out, "name", parent.name);
-  put(out, "executable", parent.executable);
-  put(out, "exec_filename", parent.execFilename);
-  put(out, "args", parent.args);
-  put(out, "command_line", parent.commandLine);
-  put(out, "parent", parent.parent ? parentDocument(parent.parent) : undefined);
+  putNumber(out, "pid", parent.pid);
+  putText(out, "entity_id", parent.entityId);
+  putText(out, "name", parent.name);
+  putText(out, "executable", parent.executable);
+  putText(out, "exec_filename", parent.execFilename);
+  putList(out, "args", parent.args);
+  putText(out, "command_line", parent.commandLine);
+  if (parent.parent) putDocument(out, "parent", parentDocument(parent.parent));
   return out;
 }
 
 function userDocument(user: EcsUser): EcsDocument {
   const out: EcsDocument = {};
-  put(out, "id", user.id);
-  put(out, "name", user.name);
-  put(out, "group", user.group ? compact({ id: user.group.id, name: user.group.name }) : undefined);
-  put(
-    out,
-    "effective",
-    user.effective ? compact({ id: user.effective.id, name: user.effective.name }) : undefined,
-  );
-  put(out, "changes", user.changes ? compact({ id: user.changes.id, name: user.changes.name }) : undefined);
+  putText(out, "id", user.id);
+  putText(out, "name", user.name);
+  if (user.group) putDocument(out, "group", idAndName(user.group));
+  if (user.effective) putDocument(out, "effective", idAndName(user.effective));
+  if (user.changes) putDocument(out, "changes", idAndName(user.changes));
+  return out;
+}
+
+function idAndName(ref: { id: string; name: string }): EcsDocument {
+  const out: EcsDocument = {};
+  putText(out, "id", ref.id);
+  putText(out, "name", ref.name);
   return out;
 }
 
@@ -200,12 +199,12 @@ function endpointDocument(endpoint: EcsEndpoint): EcsDocument {
 
 function fileDocument(file: EcsFile): EcsDocument {
   const out: EcsDocument = {};
-  put(out, "path", file.path);
-  put(out, "name", file.name);
-  put(out, "directory", file.directory);
-  put(out, "extension", file.extension);
-  put(out, "flags", file.flags);
-  put(out, "mode", file.mode);
+  putText(out, "path", file.path);
+  putText(out, "name", file.name);
+  putText(out, "directory", file.directory);
+  putText(out, "extension", file.extension);
+  putList(out, "flags", file.flags);
+  putText(out, "mode", file.mode);
   return out;
 }
 
@@ -216,9 +215,23 @@ function isEmptyValue(value: unknown): boolean {
   return Array.isArray(value) ? value.length === 0 : isEmptyObject(value);
 }
 
-/** Sets a field unless its value is one documents leave out. */
-function put(out: EcsDocument, key: string, value: unknown): void {
-  if (!isEmptyValue(value)) out[key] = value;
+// Setters that leave out what documents leave out ('', 0 for ids and counts,
+// [] and {}); small and typed so that V8 inlines them on the hot path.
+
+function putText(out: EcsDocument, key: string, value: string): void {
+  if (value !== "") out[key] = value;
+}
+
+function putNumber(out: EcsDocument, key: string, value: number): void {
+  if (value) out[key] = value;
+}
+
+function putList(out: EcsDocument, key: string, value: readonly unknown[]): void {
+  if (value.length > 0) out[key] = value;
+}
+
+function putDocument(out: EcsDocument, key: string, value: EcsDocument): void {
+  if (!isEmptyObject(value)) out[key] = value;
 }
 
 /**
