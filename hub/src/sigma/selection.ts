@@ -10,8 +10,8 @@ import type { FieldSpec, LogsourceCategory, Predicate } from "./types";
 /**
  * Fields a keyword (a value without a field) is searched in. Vigil events have no
  * free-text message, so keywords look in the text an analyst would grep: the
- * process's and its parent's command line and executable, the file path, the
- * destination host name and the DNS query name.
+ * process's and its parent's command line and executable, the file path and
+ * the DNS query name.
  */
 export const KEYWORD_FIELDS = [
   "process.command_line",
@@ -20,7 +20,6 @@ export const KEYWORD_FIELDS = [
   "process.parent.command_line",
   "process.parent.executable",
   "file.path",
-  "destination.domain",
   "vigil.query_name",
 ] as const;
 

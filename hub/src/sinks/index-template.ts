@@ -8,7 +8,7 @@ import type { estypes } from "@elastic/elasticsearch";
 export const ALERTS_DATA_STREAM = "vigil-alerts";
 export const ALERTS_INDEX_TEMPLATE_NAME = "vigil-alerts";
 /** Bump when the mappings change; stored as the template's version for operators. */
-export const ALERTS_INDEX_TEMPLATE_VERSION = 2;
+export const ALERTS_INDEX_TEMPLATE_VERSION = 3;
 
 type Mapping = estypes.MappingProperty;
 
@@ -111,6 +111,9 @@ export const ALERTS_MAPPINGS: estypes.MappingTypeMapping = {
       name: keyword,
       directory: keyword,
       extension: keyword,
+      // Octal permission bits as text ("4755"), as ECS has it.
+      mode: keyword,
+      flags: keyword,
       target_path: keywordWithText,
       hash: object({ sha256: keyword }),
     }),
