@@ -21,6 +21,7 @@ export const ErrorCodes = {
   KV_CONFLICT: "VIGIL_ERR_KV_CONFLICT",
   KV_VALUE_TOO_LARGE: "VIGIL_ERR_KV_VALUE_TOO_LARGE",
   ALERT_QUERY: "VIGIL_ERR_ALERT_QUERY",
+  EVENT_QUERY: "VIGIL_ERR_EVENT_QUERY",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -53,6 +54,8 @@ export const ERROR_DOCS: Record<ErrorCode, string> = {
     "A value exceeds its key-value bucket's size limit; the message names bucket and key.",
   VIGIL_ERR_ALERT_QUERY:
     "An alert search was malformed (the message names the parameter) or the alert store could not answer it.",
+  VIGIL_ERR_EVENT_QUERY:
+    "An event search, process tree or alert context query was malformed (the message names the parameter) or the event store could not answer it.",
 };
 
 export class VigilError extends Error {

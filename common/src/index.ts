@@ -71,6 +71,39 @@ export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";
 export { ERROR_DOCS, ErrorCodes, isVigilError, VigilError } from "./errors";
+export type { EventColumns } from "./events/event-columns";
+export { eventColumns } from "./events/event-columns";
+export type { EventCursor } from "./events/event-cursor";
+export { decodeEventCursor, encodeEventCursor } from "./events/event-cursor";
+export type { CheckedEventSearch } from "./events/event-search-check";
+export { checkEventSearch } from "./events/event-search-check";
+export type { ChildLink, ProcessEventLookup, TimeWindow } from "./events/process-tree";
+export { buildProcessTree, checkTreeQuery, ProcessNotFoundError } from "./events/process-tree";
+export { EVENT_STORE_MIGRATIONS, EVENT_STORE_SCHEMA_VERSION } from "./events/sqlite-event-schema";
+export type { EventStoreStats, RetentionResult, SqliteEventStoreOptions } from "./events/sqlite-event-store";
+export { SqliteEventStore } from "./events/sqlite-event-store";
+export type {
+  AlertContext,
+  EventOrder,
+  EventPage,
+  EventQueries,
+  EventRetention,
+  EventSearch,
+  EventSink,
+  EventWriteResult,
+  ProcessNode,
+  ProcessRelation,
+  ProcessTree,
+  ProcessTreeQuery,
+  RefusedEvent,
+} from "./events/types";
+export {
+  MAX_EVENT_PAGE_SIZE,
+  MAX_EVENT_TEXT_LENGTH,
+  MAX_EVENTS_PER_PROCESS,
+  MAX_TREE_DEPTH,
+  MAX_TREE_PROCESSES,
+} from "./events/types";
 export { MemoryKv } from "./kv/memory-kv";
 export type { KvBucket, KvBucketSpec, KvEntry, KvWatch, KvWatchOptions } from "./kv/types";
 export type {
