@@ -1,0 +1,117 @@
+// Generates reports on schedule. Every tick:
+// - each cell that ended at least `delayMs` ago and within `graceMs` is
+//   generated if it has no report yet, and regenerated when the store's
+//   events/alerts count for it changed (late events arrived);
+// - for every level above, the last period that ended (and any period whose
+//   child was just regenerated) is generated when missing or stale; missing
+//   children are generated first, so a hub that was down catches up.
+// Each period is generated under a KV lease, so with many hubs exactly one
+// builds it; the others skip it that tick.
+
+import type { Logger } from "@vigil/common";
+import type { CellSource } from "./cell-source";
+import { type Period, parentPeriod, periodOf, REPORT_LEVELS, type ReportLevel } from "./periods";
+import type { ReportGenerator } from "./report-generator";
+import { type ReportLock, reportLockKey } from "./report-lock";
+import { FLEET_SCOPE } from "./types";
+
+export interface ReportSchedulerOptions {
+  generator: ReportGenerator;
+  source: CellSource;
+  lock: ReportLock;
+  /** How often to look (ms). */
+  intervalMs: number;
+  /** A period is generated this long after it ends (events in flight settle). */
+  delayMs: number;
+  /** Late events this long after a cell ended still regenerate it and the levels above. */
+  graceMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface TickResult {
+  /** Ids of the fleet reports generated this tick, in order. */
+  generated: string[];
+  /** Cells regenerated because the store changed. */
+  late: string[];
+}
+
+export class ReportScheduler {
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ReportSchedulerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    this.stopped = false;
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.tick()
+        .catch((error: unknown) => this.options.logger.error({ err: error }, "report schedule tick failed"))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(loop, this.options.intervalMs).unref();
+        });
+    };
+    this.timer = setTimeout(loop, 0).unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  async tick(): Promise<TickResult> {
+    const { generator, source, delayMs, graceMs } = this.options;
+    const store = generator.store;
+    const now = this.now();
+    const settled = now - delayMs;
+    const result: TickResult = { generated: [], late: [] };
+    const dirty = new Map<string, Period>();
+    const markParent = (period: Period) => {
+      const parent = parentPeriod(period);
+      if (parent) dirty.set(`${parent.level}.${parent.startMs}`, parent);
+    };
+
+    for (let cell = periodOf(1, settled - graceMs); cell.endMs <= settled; cell = periodOf(1, cell.endMs)) {
+      const existing = await store.get(1, FLEET_SCOPE, cell.startMs);
+      if (existing) {
+        const fingerprint = await source.fingerprint(cell);
+        if (fingerprint.events === existing.basis.events && fingerprint.alerts === existing.basis.alerts)
+          continue;
+        this.options.logger.info(
+          { period: cell.label, before: existing.basis, now: fingerprint },
+          "late events: regenerating the cell and the levels above",
+        );
+        result.late.push(existing.id);
+      }
+      if (await this.generateLocked(cell, result)) markParent(cell);
+    }
+
+    for (const level of REPORT_LEVELS.slice(1) as ReportLevel[]) {
+      const last = periodOf(level, periodOf(level, settled).startMs - 1);
+      const candidates = new Map<number, Period>([[last.startMs, last]]);
+      for (const period of dirty.values()) if (period.level === level) candidates.set(period.startMs, period);
+      for (const period of [...candidates.values()].sort((a, b) => a.startMs - b.startMs)) {
+        if (period.endMs > settled) continue;
+        const stale = dirty.has(`${period.level}.${period.startMs}`);
+        if (!stale && (await store.get(level, FLEET_SCOPE, period.startMs)) !== undefined) continue;
+        if (await this.generateLocked(period, result)) markParent(period);
+      }
+    }
+    return result;
+  }
+
+  private async generateLocked(period: Period, result: TickResult): Promise<boolean> {
+    const done = await this.options.lock.withLock(reportLockKey(period.level, period.startMs), () =>
+      this.options.generator.generate(period, { fillMissing: true }),
+    );
+    if (done) result.generated.push(done.value.id);
+    return done !== undefined;
+  }
+}
