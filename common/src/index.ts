@@ -71,6 +71,8 @@ export { processEntityId } from "./ecs/process-entity-id";
 export { toEcsDocument } from "./ecs/to-ecs-document";
 export type { ErrorCode } from "./errors";
 export { ERROR_DOCS, ErrorCodes, isVigilError, VigilError } from "./errors";
+export type { AlertContextOptions } from "./events/alert-context";
+export { alertContext, DEFAULT_CONTEXT_MINUTES, MAX_CONTEXT_MINUTES } from "./events/alert-context";
 export type { EventColumns } from "./events/event-columns";
 export { eventColumns } from "./events/event-columns";
 export type { EventCursor } from "./events/event-cursor";

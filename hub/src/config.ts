@@ -11,6 +11,7 @@ import {
 } from "@vigil/common";
 import { z } from "zod";
 import { DEFAULT_DEDUP_FIELDS, MAX_GROUPING_WINDOW_MS } from "./alerts/alert-dedup";
+import { eventsWriterConfigSchema } from "./events/events-config";
 
 /** The default ruleset shipped with Vigil (rules/ at the repository root). */
 export const DEFAULT_RULES_DIR = resolve(__dirname, "../../rules");
@@ -93,6 +94,8 @@ export const hubConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The events writer: keeps normalized events for investigation (events/events-config.ts). */
+    events: eventsWriterConfigSchema.prefault({}),
     metrics: metricsEndpointSchema.optional(),
     logLevel: logLevelSchema,
   })

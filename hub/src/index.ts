@@ -21,12 +21,50 @@ export type { CorrelationCounters, CorrelationEngineOptions } from "./correlatio
 export { CorrelationEngine } from "./correlation/correlation-engine";
 export { loadRuleSources } from "./correlation/load-rule-sources";
 export type { CorrelatedMatch, CorrelationRule, CorrelationType } from "./correlation/types";
+export type { ElasticsearchEventQueriesConfig } from "./events/elasticsearch-event-queries";
+export { ElasticsearchEventQueries } from "./events/elasticsearch-event-queries";
+export { ElasticsearchEventSink, EVENTS_FAMILY } from "./events/elasticsearch-event-sink";
+export type { EventsWriterConfig } from "./events/events-config";
+export {
+  EVENTS_DATA_STREAM,
+  EVENTS_INDEX_TEMPLATE_NAME,
+  eventsIndexTemplate,
+} from "./events/events-index-template";
+export type { EventsWriterOptions } from "./events/events-writer";
+export { EVENTS_DEAD_LETTER_SUBJECT, EVENTS_WRITER_DURABLE, EventsWriter } from "./events/events-writer";
+export type { RunningEventsWriter } from "./events/start-events-writer";
+export { startEventsWriter } from "./events/start-events-writer";
 export type { HubConsumerSettings, HubServiceOptions, RuleEvaluator } from "./hub-service";
 export { DEAD_LETTER_SUBJECT, HubService } from "./hub-service";
 export type { SlackMessage } from "./notify/slack-message";
 export { slackMessage } from "./notify/slack-message";
 export type { WebhookCounters, WebhookNotifierOptions, WebhookSettings } from "./notify/webhook-notifier";
 export { WebhookNotifier } from "./notify/webhook-notifier";
+export type { CellSource, StoreFingerprint } from "./reports/cell-source";
+export { FileReportStore } from "./reports/file-report-store";
+export type { HostCell } from "./reports/merge-reports";
+export type { Period, ReportLevel } from "./reports/periods";
+export {
+  childPeriods,
+  LEVEL_NAMES,
+  parentPeriod,
+  parseLevel,
+  periodOf,
+  periodStartingAt,
+  previousPeriod,
+  REPORT_LEVELS,
+} from "./reports/periods";
+export type { GenerateOptions, ReportGeneratorOptions } from "./reports/report-generator";
+export { ReportGenerator } from "./reports/report-generator";
+export { REPORT_LOCK_BUCKET, ReportLock, reportLockKey } from "./reports/report-lock";
+export type { ReportSchedulerOptions, TickResult } from "./reports/report-scheduler";
+export { ReportScheduler } from "./reports/report-scheduler";
+export type { Analysis, ReportListQuery, ReportStore } from "./reports/report-store";
+export { MAX_REPORT_LIST, SCOPE_PATTERN } from "./reports/report-store";
+export type { SqliteCellSourceOptions } from "./reports/sqlite-cell-source";
+export { SqliteCellSource } from "./reports/sqlite-cell-source";
+export type { Report, ReportLimits, ReportSummary } from "./reports/types";
+export { DEFAULT_REPORT_LIMITS, FLEET_SCOPE } from "./reports/types";
 export type { CaseExpectation, RuleTestCase, RuleTestFile } from "./rule-tests/rule-test-file";
 export { parseRuleTestFile } from "./rule-tests/rule-test-file";
 export type { CaseResult, RuleTestReport, RuleTestResult } from "./rule-tests/rule-test-runner";

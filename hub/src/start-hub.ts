@@ -13,6 +13,7 @@ import { CORRELATION_BUCKET } from "./correlation/correlation-bucket";
 import { CorrelationEngine } from "./correlation/correlation-engine";
 import { registerCorrelationMetrics } from "./correlation/correlation-metrics";
 import { loadRuleSources } from "./correlation/load-rule-sources";
+import { type RunningEventsWriter, startEventsWriter } from "./events/start-events-writer";
 import { HubService } from "./hub-service";
 import { WebhookNotifier } from "./notify/webhook-notifier";
 import { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
@@ -27,6 +28,8 @@ export interface RunningHub {
   service: HubService;
   /** Follows the KV ruleset (absent when watchRulesets is off). */
   rulesets: RulesetWatcher | undefined;
+  /** Keeps events for investigation (absent unless events.enabled). */
+  events: RunningEventsWriter | undefined;
   stop(): Promise<void>;
 }
 
@@ -75,6 +78,10 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     (webhook) => new WebhookNotifier({ bus, webhook, logger: logger.child({ component: "notify" }) }),
   );
   for (const notifier of notifiers) await notifier.start();
+  const events =
+    config.events.enabled === true
+      ? await startEventsWriter(config, bus, logger.child({ component: "events" }), service.metricsRegistry)
+      : undefined;
   const observability = config.metrics
     ? await startObservabilityServer({
         ...config.metrics,
@@ -85,8 +92,10 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
   return {
     service,
     rulesets,
+    events,
     stop: async () => {
       rulesets?.stop();
+      await events?.stop();
       for (const notifier of notifiers) await notifier.stop();
       await service.stop();
       await observability?.close();

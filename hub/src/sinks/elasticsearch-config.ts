@@ -49,12 +49,14 @@ export const DEFAULT_ELASTICSEARCH_SINK_CONFIG: Readonly<ElasticsearchSinkConfig
 /** Fresh defaults with `overrides` merged, checked; errors name the bad key. */
 export function elasticsearchSinkConfig(
   overrides: Partial<ElasticsearchSinkConfig> = {},
+  dataStreamPrefix = ALERTS_DATA_STREAM,
 ): ElasticsearchSinkConfig {
   // Keys present but undefined (optional settings not given) keep their defaults.
   const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
   const config: ElasticsearchSinkConfig = {
     ...DEFAULT_ELASTICSEARCH_SINK_CONFIG,
     nodes: [...DEFAULT_ELASTICSEARCH_SINK_CONFIG.nodes],
+    dataStream: dataStreamPrefix,
     ...given,
   };
   if (config.nodes.length === 0) invalid("nodes", "at least one node URL is required");
@@ -86,8 +88,8 @@ export function elasticsearchSinkConfig(
   if (config.ilmPolicy !== undefined && !/^[A-Za-z0-9_.-]{1,255}$/.test(config.ilmPolicy)) {
     invalid("ilmPolicy", `"${config.ilmPolicy}" is not a policy name`);
   }
-  if (!config.dataStream.startsWith(ALERTS_DATA_STREAM)) {
-    invalid("dataStream", `must start with "${ALERTS_DATA_STREAM}" so the Vigil index template applies`);
+  if (!config.dataStream.startsWith(dataStreamPrefix)) {
+    invalid("dataStream", `must start with "${dataStreamPrefix}" so the Vigil index template applies`);
   }
   if (config.auth && "apiKey" in config.auth && config.auth.apiKey === "") invalid("auth.apiKey", "is empty");
   if (config.auth && "username" in config.auth && config.auth.username === "")

@@ -5,7 +5,7 @@
 // alerts, never loses them. Items ES refuses on their own merits (400 mapping
 // errors) are reported in SinkWriteError.rejected after the rest are stored.
 
-import { Client, errors } from "@elastic/elasticsearch";
+import { Client, errors, type estypes } from "@elastic/elasticsearch";
 import { type Alert, type AlertSink, ErrorCodes, type Logger, silentLogger, VigilError } from "@vigil/common";
 import type { AlertCountUpdate } from "../alerts/alert-dedup";
 import { chunkOperations, mapWithConcurrency } from "./bulk-batches";
@@ -16,7 +16,12 @@ import {
   elasticsearchClientOptions,
   elasticsearchSinkConfig,
 } from "./elasticsearch-config";
-import { ALERTS_INDEX_TEMPLATE_NAME, alertsIndexTemplate } from "./index-template";
+import {
+  ALERTS_DATA_STREAM,
+  ALERTS_INDEX_TEMPLATE_NAME,
+  type AlertsRetention,
+  alertsIndexTemplate,
+} from "./index-template";
 import { backoffDelayMs, sleep } from "./retry-backoff";
 import { type RejectedAlert, SinkWriteError } from "./sink-write-error";
 
@@ -25,7 +30,33 @@ export interface ElasticsearchSinkOptions {
   logger?: Logger;
   /** Jitter source; tests pass a fixed one. */
   random?: () => number;
+  /**
+   * The data stream family this sink writes (default the alerts'): its index
+   * template and the prefix its data stream names must start with. The events
+   * writer passes vigil-events' own.
+   */
+  family?: DataStreamFamily;
 }
+
+/** A data stream with its own index template, written through the same bulk/retry machinery. */
+export interface DataStreamFamily {
+  /** What one document is, in logs and errors ("alert", "event"). */
+  noun: string;
+  /** Data stream names must start with this (the template's pattern). */
+  dataStreamPrefix: string;
+  templateName: string;
+  template(retention: AlertsRetention): Omit<estypes.IndicesPutIndexTemplateRequest, "name">;
+}
+
+const ALERTS_FAMILY: DataStreamFamily = {
+  noun: "alert",
+  dataStreamPrefix: ALERTS_DATA_STREAM,
+  templateName: ALERTS_INDEX_TEMPLATE_NAME,
+  template: alertsIndexTemplate,
+};
+
+/** What the sink needs of a document: its _id, its time and the document itself (an Alert is one). */
+export type StorableDocument = Pick<Alert, "id" | "timestampUs" | "document">;
 
 export interface ElasticsearchSinkCounters {
   stored: number;
@@ -61,11 +92,13 @@ export class ElasticsearchSink implements AlertSink {
   private readonly client: Client;
   private readonly logger: Logger;
   private readonly random: () => number;
+  private readonly family: DataStreamFamily;
   private templateInstalled: Promise<void> | undefined;
   private closed = false;
 
   constructor(options: ElasticsearchSinkOptions) {
-    this.config = elasticsearchSinkConfig(options.config);
+    this.family = options.family ?? ALERTS_FAMILY;
+    this.config = elasticsearchSinkConfig(options.config, this.family.dataStreamPrefix);
     this.client = new Client(elasticsearchClientOptions(this.config));
     this.logger = options.logger ?? silentLogger();
     this.random = options.random ?? Math.random;
@@ -75,7 +108,7 @@ export class ElasticsearchSink implements AlertSink {
   async start(): Promise<void> {
     this.logger.info(
       { nodes: describeNodes(this.config), dataStream: this.config.dataStream },
-      "elasticsearch alert sink starting",
+      `elasticsearch ${this.family.noun} sink starting`,
     );
     await this.ensureTemplate();
   }
@@ -85,7 +118,7 @@ export class ElasticsearchSink implements AlertSink {
    * with at most maxConcurrentRequests in flight. Resolves once every alert is
    * stored (or was already); throws SinkWriteError naming what is not.
    */
-  async write(alerts: Alert[]): Promise<void> {
+  async write(alerts: readonly StorableDocument[]): Promise<void> {
     this.assertOpen();
     if (alerts.length === 0) return;
     await this.ensureTemplate();
@@ -112,7 +145,7 @@ export class ElasticsearchSink implements AlertSink {
     }
     if (unstored.length > 0) {
       throw new SinkWriteError(
-        `elasticsearch: ${unstored.length} of ${alerts.length} alerts not stored after ${this.config.maxRetries + 1} attempts (${unstoredReason}); retry later`,
+        `elasticsearch: ${unstored.length} of ${alerts.length} ${this.family.noun}s not stored after ${this.config.maxRetries + 1} attempts (${unstoredReason}); retry later`,
         rejected,
         [...unstored, ...rejected.map((item) => item.alertId)],
       );
@@ -120,10 +153,10 @@ export class ElasticsearchSink implements AlertSink {
     if (rejected.length > 0) {
       this.counters.rejected += rejected.length;
       const detail = rejected
-        .map((item) => `alert ${item.alertId}: ${item.status} ${item.reason}`)
+        .map((item) => `${this.family.noun} ${item.alertId}: ${item.status} ${item.reason}`)
         .join("; ");
       throw new SinkWriteError(
-        `elasticsearch rejected ${rejected.length} of ${alerts.length} alerts permanently: ${detail}`,
+        `elasticsearch rejected ${rejected.length} of ${alerts.length} ${this.family.noun}s permanently: ${detail}`,
         rejected,
         rejected.map((item) => item.alertId),
       );
@@ -298,18 +331,19 @@ export class ElasticsearchSink implements AlertSink {
   private async installTemplate(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
+        const { templateName } = this.family;
         await this.client.indices.putIndexTemplate({
-          name: ALERTS_INDEX_TEMPLATE_NAME,
-          ...alertsIndexTemplate({ retention: this.config.retention, ilmPolicy: this.config.ilmPolicy }),
+          name: templateName,
+          ...this.family.template({ retention: this.config.retention, ilmPolicy: this.config.ilmPolicy }),
         });
-        this.logger.info({ template: ALERTS_INDEX_TEMPLATE_NAME }, "elasticsearch index template installed");
+        this.logger.info({ template: templateName }, "elasticsearch index template installed");
         return;
       } catch (error) {
         const reason = describeRequestError(error);
         if (!isRetryableRequestError(error) || attempt > this.config.maxRetries) {
           throw new VigilError(
             ErrorCodes.SINK_WRITE,
-            `elasticsearch: cannot install index template ${ALERTS_INDEX_TEMPLATE_NAME}: ${reason}`,
+            `elasticsearch: cannot install index template ${this.family.templateName}: ${reason}`,
             { cause: error },
           );
         }
@@ -334,7 +368,7 @@ export class ElasticsearchSink implements AlertSink {
 }
 
 /** The two NDJSON lines of a create, or why the document cannot be sent. */
-function toOperation(alert: Alert): Operation | string {
+function toOperation(alert: StorableDocument): Operation | string {
   try {
     // Data streams require @timestamp; the alert's own time is the right one.
     const document =
