@@ -25,18 +25,34 @@ export function capturedAgentEvents(path = CAPTURED_STREAM): Event[] {
   return events;
 }
 
-/** The capture's events as the hub's ECS documents, in stream order. */
-export function capturedDocuments(path = CAPTURED_STREAM): EcsDocument[] {
+/**
+ * The capture as bus batches of at most `perBatch` events, as a server would
+ * publish them (each carries the capture's shared parents, so parent indexes
+ * stay valid). decodeBusBatch / completeBatchEvents make their events whole.
+ */
+export function capturedBusBatches(perBatch: number, path = CAPTURED_STREAM): BusEventBatch[] {
   const identity = identityFromHello(SAMPLE_HELLO);
   const normalized = normalizeBatch(identity, 1, capturedAgentEvents(path), 1_763_900_000_100_000);
-  const batch = BusEventBatch.fromPartial({
-    agentId: identity.agentId,
-    sequence: 1,
-    serverId: "s",
-    host: identity.host,
-    agent: identity.agent,
-    parents: normalized.parents,
-    events: normalized.events,
-  });
+  const batches: BusEventBatch[] = [];
+  for (let start = 0; start < normalized.events.length; start += perBatch) {
+    batches.push(
+      BusEventBatch.fromPartial({
+        agentId: identity.agentId,
+        sequence: batches.length + 1,
+        serverId: "s",
+        host: identity.host,
+        agent: identity.agent,
+        parents: normalized.parents,
+        events: normalized.events.slice(start, start + perBatch),
+      }),
+    );
+  }
+  return batches;
+}
+
+/** The capture's events as the hub's ECS documents, in stream order. */
+export function capturedDocuments(path = CAPTURED_STREAM): EcsDocument[] {
+  const [batch] = capturedBusBatches(Number.MAX_SAFE_INTEGER, path);
+  if (batch === undefined) throw new Error(`no events in ${path}`);
   return completeBatchEvents(batch).map((event) => toEcsDocument(event));
 }
