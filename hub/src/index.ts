@@ -43,6 +43,7 @@ export { WebhookNotifier } from "./notify/webhook-notifier";
 export type { CellSource, StoreFingerprint } from "./reports/cell-source";
 export { FileReportStore } from "./reports/file-report-store";
 export type { HostCell } from "./reports/merge-reports";
+export { cellReport, hostScope, mergeReports, reportId, trendOf } from "./reports/merge-reports";
 export type { Period, ReportLevel } from "./reports/periods";
 export {
   childPeriods,
@@ -107,3 +108,16 @@ export type { RejectedAlert } from "./sinks/sink-write-error";
 export { SinkWriteError } from "./sinks/sink-write-error";
 export type { RunningHub } from "./start-hub";
 export { startHub } from "./start-hub";
+export type { TriageAnswer, TriageClientOptions } from "./triage/triage-client";
+export { TRIAGE_PROMPT, TriageClient } from "./triage/triage-client";
+export type { TriageConfig, TriageField } from "./triage/triage-config";
+export {
+  DEFAULT_TRIAGE_FIELDS,
+  TRIAGE_FIELDS,
+  triageApiKey,
+  triageConfigSchema,
+} from "./triage/triage-config";
+export type { PayloadPolicy } from "./triage/triage-payload";
+export { alertPayload, reportPayload } from "./triage/triage-payload";
+export type { TriageServiceOptions } from "./triage/triage-service";
+export { ALERT_TRIAGE_DURABLE, MAX_TRIAGE_QUEUE, TriageService } from "./triage/triage-service";

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { ErrorCodes, VigilError } from "@vigil/common";
 import { LEVEL_NAMES, periodOf, REPORT_LEVELS, type ReportLevel } from "./periods";
 import {
+  ALERT_ID_PATTERN,
   type Analysis,
   MAX_REPORT_LIST,
   type ReportListQuery,
@@ -132,7 +133,23 @@ export class FileReportStore implements ReportStore {
     return readJson<Analysis>(this.path(level, scope, startMs, ANALYSIS_SUFFIX));
   }
 
+  async putAlertAnalysis(alertId: string, analysis: Analysis): Promise<void> {
+    writeWhole(this.alertPath(alertId), `${JSON.stringify(analysis, null, 2)}\n`);
+  }
+
+  async getAlertAnalysis(alertId: string): Promise<Analysis | undefined> {
+    return readJson<Analysis>(this.alertPath(alertId));
+  }
+
   async close(): Promise<void> {}
+
+  /** <dir>/alerts/<alert id>.analysis.json */
+  private alertPath(alertId: string): string {
+    if (!ALERT_ID_PATTERN.test(alertId)) {
+      throw new VigilError(ErrorCodes.EVENT_QUERY, `alert id "${alertId.slice(0, 140)}" is not an alert id`);
+    }
+    return join(this.dir, "alerts", `${alertId}${ANALYSIS_SUFFIX}`);
+  }
 
   private path(level: ReportLevel, scope: string, startMs: number, suffix: string): string {
     if (!SCOPE_PATTERN.test(scope)) {

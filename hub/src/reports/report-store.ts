@@ -10,8 +10,9 @@ export interface Analysis {
   /** What was analysed: a report id, or "alert/<alert id>". */
   subject: string;
   status: "done" | "missing";
-  /** The model's findings (status done). */
-  text?: string;
+  /** The model's summary and findings (status done). */
+  summary?: string;
+  findings?: Array<{ category: string; severity: string; description: string; evidence: string[] }>;
   /** Why there is no analysis (status missing): the last failure, never request content. */
   reason?: string;
   model: string;
@@ -41,6 +42,9 @@ export interface ReportStore {
   list(query: ReportListQuery): Promise<ReportSummary[]>;
   putAnalysis(level: ReportLevel, scope: string, startMs: number, analysis: Analysis): Promise<void>;
   getAnalysis(level: ReportLevel, scope: string, startMs: number): Promise<Analysis | undefined>;
+  /** An alert's analysis, under its alert id (event.id of the alert). */
+  putAlertAnalysis(alertId: string, analysis: Analysis): Promise<void>;
+  getAlertAnalysis(alertId: string): Promise<Analysis | undefined>;
   close(): Promise<void>;
 }
 
@@ -48,3 +52,5 @@ export interface ReportStore {
 export const MAX_REPORT_LIST = 1000;
 /** A scope as the API and stores accept it: "fleet" or "host:<host.id>" (printable, bounded). */
 export const SCOPE_PATTERN = /^(fleet|host:[^\s/\\]{1,256})$/;
+/** Alert ids as the hub makes them (base64url), bounded. */
+export const ALERT_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
