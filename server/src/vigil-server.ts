@@ -3,6 +3,7 @@ import {
   type Bus,
   createMetricsRegistry,
   defaultStreams,
+  type EventQueries,
   type HealthReport,
   type Logger,
 } from "@vigil/common";
@@ -31,6 +32,8 @@ export interface VigilServerDependencies {
   logger: Logger;
   /** Serves GET /api/v1/alerts when present. */
   alertReader?: AlertReader;
+  /** Serves the event search, process tree and alert context when present. */
+  eventQueries?: EventQueries;
   /** Rules that seed an empty ruleset bucket (default: the hub's default rules directory). */
   rulesSeedDir?: string;
 }
@@ -155,6 +158,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     rules,
     serverId: config.serverId,
     alerts: deps.alertReader,
+    events: deps.eventQueries,
     registry,
     fleet,
     metrics: metricsRegistry,

@@ -6,7 +6,7 @@ import {
   SqliteAlertStore,
   VigilError,
 } from "@vigil/common";
-import { ElasticsearchAlertReader, loadHubConfig, startHub } from "@vigil/hub";
+import { ElasticsearchAlertReader, ElasticsearchEventQueries, loadHubConfig, startHub } from "@vigil/hub";
 import { loadServerConfig, startVigilServer } from "@vigil/server";
 import type { Stopper } from "./stopper";
 
@@ -28,12 +28,17 @@ export async function runServer(configFile: string | undefined): Promise<Stopper
     : config.alerts.elasticsearch
       ? new ElasticsearchAlertReader(config.alerts.elasticsearch)
       : undefined;
-  const server = await startVigilServer({ config, bus, logger, alertReader });
+  // Events kept by the hubs' events writer (vigil-events), on the alerts' cluster.
+  const eventQueries = config.alerts.elasticsearch
+    ? new ElasticsearchEventQueries({ ...config.alerts.elasticsearch, dataStream: undefined })
+    : undefined;
+  const server = await startVigilServer({ config, bus, logger, alertReader, eventQueries });
   return async () => {
     // SIGTERM: a graceful drain (agents told to move, in-flight batches acked) within grpc.drainGraceMs.
     await server.close(config.grpc.drainGraceMs);
     await bus.close();
     await alertReader?.close();
+    await eventQueries?.close();
   };
 }
 

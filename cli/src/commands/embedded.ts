@@ -6,7 +6,13 @@ import {
   readCredential,
   startAgent,
 } from "@vigil/agent";
-import { createLogger, createMemoryBus, type Logger, SqliteAlertStore } from "@vigil/common";
+import {
+  createLogger,
+  createMemoryBus,
+  type Logger,
+  SqliteAlertStore,
+  SqliteEventStore,
+} from "@vigil/common";
 import { loadHubConfig, type RunningHub, startHub } from "@vigil/hub";
 import { loadServerConfig, startVigilServer, type VigilServer } from "@vigil/server";
 import { ensureDataDir } from "../data-dir";
@@ -59,7 +65,24 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     },
   });
   const logger = options.logger ?? createLogger({ name: "vigil", level: serverConfig.logLevel });
-  const hubConfig = loadHubConfig({ file, section: file ? "hub" : undefined, overrides: { alertStorePath } });
+  const loadedHubConfig = loadHubConfig({
+    file,
+    section: file ? "hub" : undefined,
+    overrides: { alertStorePath },
+  });
+  // Events are kept for investigation in dataDir/events.db unless the file turns the writer off.
+  const eventStorePath = loadedHubConfig.events.storePath ?? join(dataDir, "events.db");
+  const hubConfig = {
+    ...loadedHubConfig,
+    events: {
+      ...loadedHubConfig.events,
+      enabled: loadedHubConfig.events.enabled ?? true,
+      storePath: eventStorePath,
+    },
+  };
+  const eventStore = hubConfig.events.enabled
+    ? new SqliteEventStore({ path: eventStorePath, logger })
+    : undefined;
   const bus = createMemoryBus({ logger: logger.child({ component: "bus" }), kvPath: controlPlanePath });
   const alertStore = new SqliteAlertStore({ path: alertStorePath, logger });
   const server = await startVigilServer({
@@ -67,6 +90,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     bus,
     logger: logger.child({ component: "server" }),
     alertReader: alertStore,
+    eventQueries: eventStore,
     // Seeds the ruleset bucket from the hub's rules only on the first start: later
     // starts find the stored versions (the operator's changes included) and keep them.
     rulesSeedDir: hubConfig.rulesDir,
@@ -111,6 +135,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
       await server.close();
       await bus.close();
       await alertStore.close();
+      await eventStore?.close();
     },
   };
 }

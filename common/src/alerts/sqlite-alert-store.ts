@@ -315,6 +315,14 @@ export class SqliteAlertStore implements AlertSink, AlertReader {
     };
   }
 
+  async get(alertId: string): Promise<EcsDocument | undefined> {
+    this.assertOpen();
+    const row = this.searchStatement("SELECT document FROM alerts WHERE id = ?").get(alertId) as
+      | { document: string }
+      | undefined;
+    return row === undefined ? undefined : (JSON.parse(row.document) as EcsDocument);
+  }
+
   async stats(): Promise<AlertStoreStats> {
     this.assertOpen();
     const byLevel = Object.fromEntries(ALERT_LEVELS.map((level) => [level, 0])) as Record<AlertLevel, number>;

@@ -92,4 +92,6 @@ export interface AlertPage {
 /** Where the API reads alerts: the SQLite store (embedded) or Elasticsearch (distributed). */
 export interface AlertReader {
   search(search: AlertSearch): Promise<AlertPage>;
+  /** One alert by its id (GET /api/v1/alerts/:id/context); undefined when not stored. */
+  get(alertId: string): Promise<EcsDocument | undefined>;
 }

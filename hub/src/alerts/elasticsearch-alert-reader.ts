@@ -82,6 +82,25 @@ export class ElasticsearchAlertReader implements AlertReader {
     };
   }
 
+  async get(alertId: string): Promise<EcsDocument | undefined> {
+    try {
+      const response = await this.client.search({
+        index: this.config.dataStream,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        size: 1,
+        query: { ids: { values: [alertId] } },
+      });
+      return response.hits.hits[0]?._source as EcsDocument | undefined;
+    } catch (error) {
+      throw new VigilError(
+        ErrorCodes.ALERT_QUERY,
+        `Elasticsearch (${this.config.dataStream}) did not answer the alert lookup: ${describe(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

@@ -3,6 +3,7 @@ import {
   type AlertReader,
   type Bus,
   ErrorCodes,
+  type EventQueries,
   type HealthReport,
   type Logger,
   type Registry,
@@ -27,6 +28,7 @@ import type { ApiTokenStore } from "./auth/api-token-store";
 import { installAuth } from "./auth/auth-hook";
 import { registerTokenRoutes } from "./auth/token-routes";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
+import { registerEventRoutes } from "./events-routes";
 import { registerRuleRoutes } from "./rule-routes";
 import { registerStatusRoutes } from "./status-routes";
 import { registerTaskRoutes } from "./task-routes";
@@ -53,6 +55,8 @@ export interface RestApiOptions {
   /** Where GET /api/v1/audit reads the trail. */
   bus: Bus;
   alerts: AlertReader | undefined;
+  /** Where GET /api/v1/events, /process-tree and /alerts/:id/context read stored events. */
+  events?: EventQueries;
   registry: AgentRegistry;
   /** The fleet registry (all servers' agents): GET /api/v1/agents, /api/v1/agents/:id, /api/v1/fleet/stats. */
   fleet: FleetRegistry;
@@ -170,6 +174,7 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
   );
 
   registerAlertRoutes(app, { reader: options.alerts });
+  registerEventRoutes(app, { queries: options.events, alerts: options.alerts });
 
   registerAgentRoutes(app, { records: () => options.fleet.records(), get: (id) => options.fleet.get(id) });
 
