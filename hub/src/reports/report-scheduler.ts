@@ -72,46 +72,73 @@ export class ReportScheduler {
     const now = this.now();
     const settled = now - delayMs;
     const result: TickResult = { generated: [], late: [] };
-    const dirty = new Map<string, Period>();
-    const markParent = (period: Period) => {
+    // Parents of regenerated periods, with the child's generation time: a parent
+    // generated since (by another instance) already holds the new child.
+    const dirty = new Map<string, { period: Period; childGeneratedAt: string }>();
+    const markParent = (period: Period, generatedAt: string) => {
       const parent = parentPeriod(period);
-      if (parent) dirty.set(`${parent.level}.${parent.startMs}`, parent);
+      if (!parent) return;
+      const key = `${parent.level}.${parent.startMs}`;
+      const seen = dirty.get(key);
+      if (!seen || seen.childGeneratedAt < generatedAt)
+        dirty.set(key, { period: parent, childGeneratedAt: generatedAt });
     };
 
-    for (let cell = periodOf(1, settled - graceMs); cell.endMs <= settled; cell = periodOf(1, cell.endMs)) {
+    // A cell is due when it has no report or the store's counts for it moved.
+    const cellDue = async (cell: Period, note: boolean) => {
       const existing = await store.get(1, FLEET_SCOPE, cell.startMs);
-      if (existing) {
-        const fingerprint = await source.fingerprint(cell);
-        if (fingerprint.events === existing.basis.events && fingerprint.alerts === existing.basis.alerts)
-          continue;
+      if (!existing) return true;
+      const fingerprint = await source.fingerprint(cell);
+      if (fingerprint.events === existing.basis.events && fingerprint.alerts === existing.basis.alerts)
+        return false;
+      if (note) {
         this.options.logger.info(
           { period: cell.label, before: existing.basis, now: fingerprint },
           "late events: regenerating the cell and the levels above",
         );
         result.late.push(existing.id);
       }
-      if (await this.generateLocked(cell, result)) markParent(cell);
+      return true;
+    };
+    for (let cell = periodOf(1, settled - graceMs); cell.endMs <= settled; cell = periodOf(1, cell.endMs)) {
+      if (!(await cellDue(cell, false))) continue;
+      // Checked again under the lease: another instance may have just done it.
+      const generated = await this.generateLocked(cell, result, () => cellDue(cell, true));
+      if (generated) markParent(cell, generated);
     }
 
     for (const level of REPORT_LEVELS.slice(1) as ReportLevel[]) {
       const last = periodOf(level, periodOf(level, settled).startMs - 1);
       const candidates = new Map<number, Period>([[last.startMs, last]]);
-      for (const period of dirty.values()) if (period.level === level) candidates.set(period.startMs, period);
+      for (const { period } of dirty.values())
+        if (period.level === level) candidates.set(period.startMs, period);
       for (const period of [...candidates.values()].sort((a, b) => a.startMs - b.startMs)) {
         if (period.endMs > settled) continue;
-        const stale = dirty.has(`${period.level}.${period.startMs}`);
-        if (!stale && (await store.get(level, FLEET_SCOPE, period.startMs)) !== undefined) continue;
-        if (await this.generateLocked(period, result)) markParent(period);
+        const child = dirty.get(`${period.level}.${period.startMs}`);
+        const due = async () => {
+          const existing = await store.get(level, FLEET_SCOPE, period.startMs);
+          return (
+            existing === undefined || (child !== undefined && existing.generatedAt < child.childGeneratedAt)
+          );
+        };
+        if (!(await due())) continue;
+        const generated = await this.generateLocked(period, result, due);
+        if (generated) markParent(period, generated);
       }
     }
     return result;
   }
 
-  private async generateLocked(period: Period, result: TickResult): Promise<boolean> {
-    const done = await this.options.lock.withLock(reportLockKey(period.level, period.startMs), () =>
-      this.options.generator.generate(period, { fillMissing: true }),
+  /** Generates under the period's lease when still `due` there; the fleet report's generatedAt when this instance did. */
+  private async generateLocked(
+    period: Period,
+    result: TickResult,
+    due: () => Promise<boolean>,
+  ): Promise<string | undefined> {
+    const done = await this.options.lock.withLock(reportLockKey(period.level, period.startMs), async () =>
+      (await due()) ? await this.options.generator.generate(period, { fillMissing: true }) : undefined,
     );
-    if (done) result.generated.push(done.value.id);
-    return done !== undefined;
+    if (done?.value) result.generated.push(done.value.id);
+    return done?.value?.generatedAt;
   }
 }
