@@ -108,7 +108,7 @@ export class OpenAiDouble {
     const fault = this.faults.shift();
     if (fault?.kind === "hang") return; // never answered: the client times out
     if (fault?.kind === "status") {
-      const headers =
+      const headers: Record<string, string> =
         fault.retryAfterSeconds === undefined ? {} : { "retry-after": String(fault.retryAfterSeconds) };
       const type = fault.status === 429 ? "rate_limit_exceeded" : "server_error";
       return json(response, fault.status, { error: { message: `injected ${fault.status}`, type } }, headers);
