@@ -84,7 +84,7 @@ describe("vigil rules validate", () => {
     const path = file("bad/field.yml", base.replace("Image|endswith", "Imagee|endswith"));
     expect(run([path])).toEqual({
       lines: [
-        `${path}:9:5: detection.selection: 'Imagee|endswith': unknown field 'Imagee' (use a Sigma field from rules/README.md or a dotted ECS path)`,
+        `${path}:9:5: detection.selection: 'Imagee|endswith': unknown field 'Imagee' (use a Sigma field from rules/FIELDS.md or a dotted ECS path)`,
       ],
       exitCode: 1,
     });

@@ -2,8 +2,9 @@ import { relativeTime } from "../output/table";
 import { type ApiOptions, apiRequest } from "./api-client";
 
 // `vigil status`: fleet health from GET /api/v1/status, one line per part;
-// exit code 1 when something needs attention (not ready, bus down, stale or
-// offline agents, a hub backlog with no hub pulling), so scripts can check.
+// exit code 1 when something needs attention (not ready, bus down, stale
+// agents, a hub backlog with no hub pulling), so scripts can check. Offline
+// agents (cleanly disconnected) are shown but do not fail the check.
 
 interface Unavailable {
   error: string;

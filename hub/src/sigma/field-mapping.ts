@@ -198,6 +198,6 @@ export function resolveField(field: string, category: LogsourceCategory): FieldR
   }
   return {
     ok: false,
-    reason: `unknown field '${field}' (use a Sigma field from rules/README.md or a dotted ECS path)`,
+    reason: `unknown field '${field}' (use a Sigma field from rules/FIELDS.md or a dotted ECS path)`,
   };
 }
