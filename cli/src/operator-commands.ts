@@ -9,6 +9,9 @@ import { listAgents, showAgent } from "./commands/agents";
 import { parseLevel, parseTime, showAlerts } from "./commands/alerts";
 import type { ApiOptions } from "./commands/api-client";
 import { deleteConfig, listConfig, setConfig, showConfig } from "./commands/config";
+import { showEvents } from "./commands/events";
+import { showAlertContext } from "./commands/events-context";
+import { showProcessTree } from "./commands/events-tree";
 import {
   addRule,
   deleteRule,
@@ -103,7 +106,7 @@ function addAgents(program: Command): void {
 }
 
 function addAlerts(program: Command): void {
-  withApi(
+  const alerts = withApi(
     program.command("alerts").description("search alerts (newest N, oldest first); --follow to tail"),
     "viewer",
   )
@@ -157,6 +160,152 @@ function addAlerts(program: Command): void {
         lookbackMs: flags.lookback,
       });
     });
+  withTreeBounds(
+    withApi(
+      alerts
+        .command("context <alert-id>")
+        .description("an alert's process ancestry and what it and its descendants did around it"),
+      "viewer",
+      "print the API's JSON answer",
+    ).option("--minutes <n>", "events this many minutes either side of the alert (default 5)", minutes),
+  ).action((id: string, _flags, command: Command) => {
+    // `alerts` parses the options both declare (--api, --token, --json) before its subcommand runs.
+    const flags = command.optsWithGlobals();
+    return showAlertContext({ ...apiOf(flags), ...treeBoundsOf(flags), minutes: flags.minutes }, id);
+  });
+}
+
+/** "exec,connect" or a repeated option: every value. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [
+    ...(previous ?? []),
+    ...value
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean),
+  ];
+}
+
+function portNumber(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+    throw new InvalidArgumentError("must be a port from 0 to 65535");
+  return parsed;
+}
+
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError("must be 0 or more");
+  return parsed;
+}
+
+function minutes(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError("must be a number above 0");
+  return parsed;
+}
+
+/** The bounds of a process tree answer. */
+function withTreeBounds(command: Command): Command {
+  return command
+    .option("--events-per-process <n>", "events shown per process (default 100, at most 500)", count)
+    .option("--max-processes <n>", "processes in the tree (default 200, at most 500)", positive);
+}
+
+function treeBoundsOf(flags: Record<string, unknown>) {
+  return {
+    eventsPerProcess: flags.eventsPerProcess as number | undefined,
+    maxProcesses: flags.maxProcesses as number | undefined,
+  };
+}
+
+function addEvents(program: Command): void {
+  const events = program
+    .command("events")
+    .description("search stored events; `events tree` for a process's ancestry and descendants");
+  withApi(
+    events
+      .command("search", { isDefault: true })
+      .description("events matching every filter: the newest N (oldest first), or --all"),
+    "viewer",
+  )
+    .option("--host <name>", "host.name")
+    .option("--host-id <id>", "host.id (the agent id)")
+    .option("--since <time>", "at or after: ISO time, or 30s, 15m, 2h, 7d ago")
+    .option("--until <time>", "before: ISO time, or 30s, 15m, 2h, 7d ago")
+    .option(
+      "--category <name>",
+      "event.category: process, network, file, ... (repeat or comma separate)",
+      collect,
+    )
+    .option(
+      "--action <name>",
+      "event.action: exec, connect, open-write, ... (repeat or comma separate)",
+      collect,
+    )
+    .option("--executable <path>", "process.executable, exactly")
+    .option("--entity-id <id>", "process.entity_id")
+    .option("--pid <pid>", "process.pid", positive)
+    .option("--user <name>", "user.name")
+    .option("--dst-ip <ip>", "destination.ip")
+    .option("--dst-port <port>", "destination.port", portNumber)
+    .option("--path <prefix>", "file.path starts with this")
+    .option("-q, --text <text>", "command line, file path or executable contains this (any case)")
+    .option("-n, --limit <n>", "how many (the newest; default 50)", positive)
+    .option("--cursor <cursor>", "the next (older) page of the same search, as the last one printed")
+    .option("--all", "every matching event, oldest first, page after page", false)
+    .option("--page-size <n>", "events per API request (default and most 1000)", positive)
+    .action((flags) =>
+      showEvents({
+        ...apiOf(flags),
+        host: flags.host,
+        hostId: flags.hostId,
+        since: flags.since ? parseTime(flags.since, "--since") : undefined,
+        until: flags.until ? parseTime(flags.until, "--until") : undefined,
+        categories: flags.category,
+        actions: flags.action,
+        executable: flags.executable,
+        entityId: flags.entityId,
+        pid: flags.pid,
+        user: flags.user,
+        dstIp: flags.dstIp,
+        dstPort: flags.dstPort,
+        path: flags.path,
+        text: flags.text,
+        limit: flags.limit,
+        cursor: flags.cursor,
+        all: flags.all,
+        pageSize: flags.pageSize,
+      }),
+    );
+  withTreeBounds(
+    withApi(
+      events
+        .command("tree")
+        .description(
+          "a process's ancestors, itself and its descendants, each with its events, as an indented tree",
+        ),
+      "viewer",
+      "print the API's JSON answer",
+    )
+      .requiredOption("--host-id <id>", "host.id (the agent id)")
+      .option("--entity-id <id>", "the process's entity id")
+      .option("--pid <pid>", "or its pid, at --at", positive)
+      .option("--at <time>", "with --pid: the moment (ISO time, or 15m, 2h ago; default now)")
+      .option("--since <time>", "only events at or after this (ISO time, or 15m, 2h, 7d ago)")
+      .option("--until <time>", "only events before this (ISO time, or 15m, 2h, 7d ago)"),
+  ).action((flags) =>
+    showProcessTree({
+      ...apiOf(flags),
+      ...treeBoundsOf(flags),
+      hostId: flags.hostId,
+      entityId: flags.entityId,
+      pid: flags.pid,
+      at: flags.at ? parseTime(flags.at, "--at") : undefined,
+      since: flags.since ? parseTime(flags.since, "--since") : undefined,
+      until: flags.until ? parseTime(flags.until, "--until") : undefined,
+    }),
+  );
 }
 
 function addRules(program: Command): void {
@@ -325,6 +474,7 @@ function addTasks(program: Command): void {
 export function addOperatorCommands(program: Command): void {
   addAgents(program);
   addAlerts(program);
+  addEvents(program);
   addRules(program);
   addTokens(program);
   addAgentConfig(program);

@@ -36,6 +36,10 @@ describe("completion - scripts from the command tree", () => {
       "vigil agents list",
       "vigil agents show",
       "vigil alerts",
+      "vigil alerts context",
+      "vigil events",
+      "vigil events search",
+      "vigil events tree",
       "vigil rules push",
       "vigil rules validate",
       "vigil rules test",
@@ -113,6 +117,9 @@ describe("completion - scripts from the command tree", () => {
     ]);
     expect(complete(["vigil", "agents", "list", "--status", "o"])).toEqual(["offline", "online"]);
     expect(complete(["vigil", "completion", ""])).toEqual(expect.arrayContaining(["--help"]));
+    expect(complete(["vigil", "events", ""])).toEqual(expect.arrayContaining(["search", "tree"]));
+    expect(complete(["vigil", "events", "tree", "--e"])).toEqual(["--entity-id", "--events-per-process"]);
+    expect(complete(["vigil", "alerts", "context", "--m"])).toEqual(["--max-processes", "--minutes"]);
   });
 
   test("completion - zsh -n and fish --no-execute accept their scripts", () => {
