@@ -13,6 +13,7 @@ import { CORRELATION_BUCKET } from "./correlation/correlation-bucket";
 import { CorrelationEngine } from "./correlation/correlation-engine";
 import { registerCorrelationMetrics } from "./correlation/correlation-metrics";
 import { loadRuleSources } from "./correlation/load-rule-sources";
+import { withEventsWriterHealth } from "./events/events-health";
 import { type RunningEventsWriter, startEventsWriter } from "./events/start-events-writer";
 import { HubService } from "./hub-service";
 import { WebhookNotifier } from "./notify/webhook-notifier";
@@ -30,6 +31,8 @@ export interface RunningHub {
   rulesets: RulesetWatcher | undefined;
   /** Keeps events for investigation (absent unless events.enabled). */
   events: RunningEventsWriter | undefined;
+  /** Port of /healthz and /metrics (absent unless metrics is set). */
+  metricsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -86,13 +89,14 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     ? await startObservabilityServer({
         ...config.metrics,
         registry: service.metricsRegistry,
-        health: () => service.health(),
+        health: () => withEventsWriterHealth(service.health(), events?.writer),
       })
     : undefined;
   return {
     service,
     rulesets,
     events,
+    metricsPort: observability?.port,
     stop: async () => {
       rulesets?.stop();
       await events?.stop();

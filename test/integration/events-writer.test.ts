@@ -14,6 +14,7 @@ import {
   type EcsDocument,
   EVENTS_STREAM,
   eventsSubject,
+  type HealthReport,
   type Registry,
   SqliteEventStore,
 } from "@vigil/common";
@@ -154,6 +155,57 @@ describe("events writer on NATS", () => {
     expect(
       await counter(registry, "vigil_events_writer_events_total", { outcome: "excluded" }),
     ).toBeGreaterThan(0);
+  });
+
+  test("events writer - the hub's /healthz shows the writer's sink error while Elasticsearch is down, and clears after", async () => {
+    const hub = await harness.startHub({
+      hubId: "events-health",
+      watchRulesets: false,
+      metrics: { host: "127.0.0.1", port: 0 },
+      elasticsearch: { maxRetries: 0, requestTimeoutMs: 2000 },
+      events: { enabled: true, consumer: { ackWaitMs: 5000, retryDelayMs: 50 } },
+    });
+    const healthz = async () => {
+      const response = await fetch(`http://127.0.0.1:${hub.metricsPort}/healthz`);
+      return { status: response.status, body: (await response.json()) as HealthReport };
+    };
+    const before = await healthz();
+    expect(before.status).toBe(200);
+    expect(before.body.checks).toMatchObject({ eventsWriter: "consuming", eventSinks: "ok" });
+
+    await harness.es.goDown();
+    const published = await publishCapture(await harness.connect("publisher"));
+    let during: HealthReport | undefined;
+    await waitFor(
+      async () => {
+        during = (await healthz()).body;
+        return during.checks.eventSinks !== "ok";
+      },
+      20_000,
+      "the events writer's sink error in /healthz",
+    );
+    // Named: the sink and what went wrong; the writer still consumes, so nothing waits on a restart.
+    expect(during?.checks.eventSinks).toMatch(/^last error: elasticsearch: .+/);
+    expect(during?.checks.eventsWriter).toBe("consuming");
+    const registry = hub.service.metricsRegistry;
+    expect(await counter(registry, "vigil_events_writer_batches_total", { outcome: "acked" })).toBe(0);
+
+    await harness.es.comeUp();
+    await waitFor(
+      async () =>
+        (await counter(registry, "vigil_events_writer_batches_total", { outcome: "acked" })) === published,
+      30_000,
+      "every batch acked",
+    );
+    const after = await healthz();
+    expect(after.status).toBe(200);
+    expect(after.body.checks).toMatchObject({ eventsWriter: "consuming", eventSinks: "ok" });
+
+    // A stopped writer makes the hub unhealthy: its events would pile up on the bus.
+    await hub.events?.writer.stop();
+    const stopped = await healthz();
+    expect(stopped.status).toBe(503);
+    expect(stopped.body.checks.eventsWriter).toBe("stopped");
   });
 
   test("events writer - an event Elasticsearch refuses for good is set aside with the reason, the rest stored", async () => {
