@@ -12,6 +12,7 @@ import {
 import { z } from "zod";
 import { DEFAULT_DEDUP_FIELDS, MAX_GROUPING_WINDOW_MS } from "./alerts/alert-dedup";
 import { eventsWriterConfigSchema } from "./events/events-config";
+import { reportsConfigSchema } from "./reports/reports-config";
 
 /** The default ruleset shipped with Vigil (rules/ at the repository root). */
 export const DEFAULT_RULES_DIR = resolve(__dirname, "../../rules");
@@ -96,6 +97,8 @@ export const hubConfigSchema = z
       .prefault({}),
     /** The events writer: keeps normalized events for investigation (events/events-config.ts). */
     events: eventsWriterConfigSchema.prefault({}),
+    /** Tiered reports and their optional AI triage (reports/reports-config.ts). */
+    reports: reportsConfigSchema.prefault({}),
     metrics: metricsEndpointSchema.optional(),
     logLevel: logLevelSchema,
   })

@@ -62,8 +62,12 @@ export type { ReportSchedulerOptions, TickResult } from "./reports/report-schedu
 export { ReportScheduler } from "./reports/report-scheduler";
 export type { Analysis, ReportListQuery, ReportStore } from "./reports/report-store";
 export { MAX_REPORT_LIST, SCOPE_PATTERN } from "./reports/report-store";
+export type { ReportsConfig } from "./reports/reports-config";
+export { reportsConfigSchema } from "./reports/reports-config";
 export type { SqliteCellSourceOptions } from "./reports/sqlite-cell-source";
 export { SqliteCellSource } from "./reports/sqlite-cell-source";
+export type { RunningReports, StartReportsOptions } from "./reports/start-reports";
+export { startReports } from "./reports/start-reports";
 export type { Report, ReportLimits, ReportSummary } from "./reports/types";
 export { DEFAULT_REPORT_LIMITS, FLEET_SCOPE } from "./reports/types";
 export type { CaseExpectation, RuleTestCase, RuleTestFile } from "./rule-tests/rule-test-file";

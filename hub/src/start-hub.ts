@@ -17,6 +17,7 @@ import { withEventsWriterHealth } from "./events/events-health";
 import { type RunningEventsWriter, startEventsWriter } from "./events/start-events-writer";
 import { HubService } from "./hub-service";
 import { WebhookNotifier } from "./notify/webhook-notifier";
+import { type RunningReports, startReports } from "./reports/start-reports";
 import { LiveRuleEvaluator } from "./rules/live-rule-evaluator";
 import { SigmaRuleEvaluator } from "./rules/rule-evaluator";
 import { RULESETS_BUCKET } from "./rules/ruleset-kv";
@@ -33,6 +34,8 @@ export interface RunningHub {
   events: RunningEventsWriter | undefined;
   /** Port of /healthz and /metrics (absent unless metrics is set). */
   metricsPort: number | undefined;
+  /** Tiered reports on schedule (absent unless reports.enabled). */
+  reports: RunningReports | undefined;
   stop(): Promise<void>;
 }
 
@@ -85,6 +88,10 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     config.events.enabled === true
       ? await startEventsWriter(config, bus, logger.child({ component: "events" }), service.metricsRegistry)
       : undefined;
+  const reports =
+    config.reports.enabled === true
+      ? await startReports(config, bus, logger.child({ component: "reports" }))
+      : undefined;
   const observability = config.metrics
     ? await startObservabilityServer({
         ...config.metrics,
@@ -97,8 +104,10 @@ export async function startHub(config: HubConfig, bus: Bus, logger: Logger): Pro
     rulesets,
     events,
     metricsPort: observability?.port,
+    reports,
     stop: async () => {
       rulesets?.stop();
+      await reports?.stop();
       await events?.stop();
       for (const notifier of notifiers) await notifier.stop();
       await service.stop();

@@ -13,7 +13,7 @@ import {
   SqliteAlertStore,
   SqliteEventStore,
 } from "@vigil/common";
-import { loadHubConfig, type RunningHub, startHub } from "@vigil/hub";
+import { loadHubConfig, type RunningHub, type RunningReports, startHub, startReports } from "@vigil/hub";
 import { loadServerConfig, startVigilServer, type VigilServer } from "@vigil/server";
 import { ensureDataDir } from "../data-dir";
 
@@ -27,6 +27,8 @@ export interface EmbeddedOptions {
   /** Override the agent's collectors, e.g. ["replay"] for a demo without root. */
   collectors?: AgentConfig["collectors"];
   logger?: Logger;
+  /** The report schedule's clock (tests move it past a period's end). */
+  reportsClock?: () => number;
 }
 
 export interface EmbeddedVigil {
@@ -34,6 +36,8 @@ export interface EmbeddedVigil {
   hub: RunningHub;
   agent: RunningAgent;
   alertStore: SqliteAlertStore;
+  /** Tiered reports as files under dataDir/reports (absent when the file turns reports.enabled off). */
+  reports: RunningReports | undefined;
   stop(): Promise<void>;
 }
 
@@ -79,12 +83,25 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
       enabled: loadedHubConfig.events.enabled ?? true,
       storePath: eventStorePath,
     },
+    // Reports are on, as files in dataDir/reports, unless the file says otherwise. They are
+    // started here rather than by the hub: the API (started first) serves and generates them.
+    reports: {
+      ...loadedHubConfig.reports,
+      enabled: false,
+      dir: loadedHubConfig.reports.dir ?? join(dataDir, "reports"),
+    },
   };
   const eventStore = hubConfig.events.enabled
     ? new SqliteEventStore({ path: eventStorePath, logger })
     : undefined;
   const bus = createMemoryBus({ logger: logger.child({ component: "bus" }), kvPath: controlPlanePath });
   const alertStore = new SqliteAlertStore({ path: alertStorePath, logger });
+  const reports =
+    (loadedHubConfig.reports.enabled ?? true)
+      ? await startReports(hubConfig, bus, logger.child({ component: "reports" }), {
+          now: options.reportsClock,
+        })
+      : undefined;
   const server = await startVigilServer({
     config: serverConfig,
     bus,
@@ -129,9 +146,11 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     hub,
     agent,
     alertStore,
+    reports,
     stop: async () => {
       await agent.stop(3000);
       await hub.stop();
+      await reports?.stop();
       await server.close();
       await bus.close();
       await alertStore.close();

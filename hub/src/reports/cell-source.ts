@@ -17,6 +17,8 @@ export interface CellSource {
   /** One entry per host with events or alerts in the cell. */
   hostCells(cell: Period): Promise<HostCell[]>;
   fingerprint(cell: Period): Promise<StoreFingerprint>;
+  /** The earliest event or alert time the store holds (ms); undefined when it holds none. */
+  earliest(): Promise<number | undefined>;
   close(): Promise<void>;
 }
 

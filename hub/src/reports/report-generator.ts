@@ -23,6 +23,8 @@ export interface ReportGeneratorOptions {
 export interface GenerateOptions {
   /** Generate children that have no fleet report yet first (on demand, backfill). */
   fillMissing: boolean;
+  /** Missing children that end at or before this (ms) are not generated: the store holds nothing that old. */
+  notBeforeMs?: number;
 }
 
 export class ReportGenerator {
@@ -77,6 +79,7 @@ export class ReportGenerator {
     const children = childPeriods(period);
     if (generate.fillMissing) {
       for (const child of children) {
+        if (generate.notBeforeMs !== undefined && child.endMs <= generate.notBeforeMs) continue;
         if ((await store.get(child.level, FLEET_SCOPE, child.startMs)) === undefined) {
           await this.generate(child, generate);
         }

@@ -5,6 +5,8 @@
 // - for every level above, the last period that ended (and any period whose
 //   child was just regenerated) is generated when missing or stale; missing
 //   children are generated first, so a hub that was down catches up.
+// Nothing that ends before the store's earliest event or alert is generated:
+// a new installation does not fill a month of empty reports.
 // Each period is generated under a KV lease, so with many hubs exactly one
 // builds it; the others skip it that tick.
 
@@ -72,6 +74,8 @@ export class ReportScheduler {
     const now = this.now();
     const settled = now - delayMs;
     const result: TickResult = { generated: [], late: [] };
+    const earliest = await source.earliest();
+    if (earliest === undefined) return result;
     // Parents of regenerated periods, with the child's generation time: a parent
     // generated since (by another instance) already holds the new child.
     const dirty = new Map<string, { period: Period; childGeneratedAt: string }>();
@@ -101,9 +105,10 @@ export class ReportScheduler {
       return true;
     };
     for (let cell = periodOf(1, settled - graceMs); cell.endMs <= settled; cell = periodOf(1, cell.endMs)) {
+      if (cell.endMs <= earliest) continue;
       if (!(await cellDue(cell, false))) continue;
       // Checked again under the lease: another instance may have just done it.
-      const generated = await this.generateLocked(cell, result, () => cellDue(cell, true));
+      const generated = await this.generateLocked(cell, result, earliest, () => cellDue(cell, true));
       if (generated) markParent(cell, generated);
     }
 
@@ -113,7 +118,7 @@ export class ReportScheduler {
       for (const { period } of dirty.values())
         if (period.level === level) candidates.set(period.startMs, period);
       for (const period of [...candidates.values()].sort((a, b) => a.startMs - b.startMs)) {
-        if (period.endMs > settled) continue;
+        if (period.endMs > settled || period.endMs <= earliest) continue;
         const child = dirty.get(`${period.level}.${period.startMs}`);
         const due = async () => {
           const existing = await store.get(level, FLEET_SCOPE, period.startMs);
@@ -122,7 +127,7 @@ export class ReportScheduler {
           );
         };
         if (!(await due())) continue;
-        const generated = await this.generateLocked(period, result, due);
+        const generated = await this.generateLocked(period, result, earliest, due);
         if (generated) markParent(period, generated);
       }
     }
@@ -133,10 +138,13 @@ export class ReportScheduler {
   private async generateLocked(
     period: Period,
     result: TickResult,
+    notBeforeMs: number,
     due: () => Promise<boolean>,
   ): Promise<string | undefined> {
     const done = await this.options.lock.withLock(reportLockKey(period.level, period.startMs), async () =>
-      (await due()) ? await this.options.generator.generate(period, { fillMissing: true }) : undefined,
+      (await due())
+        ? await this.options.generator.generate(period, { fillMissing: true, notBeforeMs })
+        : undefined,
     );
     if (done?.value) result.generated.push(done.value.id);
     return done?.value?.generatedAt;

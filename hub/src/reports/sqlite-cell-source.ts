@@ -203,6 +203,18 @@ export class SqliteCellSource implements CellSource {
     };
   }
 
+  async earliest(): Promise<number | undefined> {
+    const events = this.eventsDb();
+    const alerts = this.alertsDb();
+    const first = (db: DatabaseSync | undefined, sql: string) =>
+      db ? ((this.statement(db, sql).get() as { first: number | null }).first ?? undefined) : undefined;
+    const event = first(events, "SELECT MIN(ts_ms) AS first FROM events");
+    const alertUs = first(alerts, "SELECT MIN(timestamp_us) AS first FROM alerts");
+    const alert = alertUs === undefined ? undefined : Math.floor(alertUs / 1000);
+    if (event === undefined) return alert;
+    return alert === undefined ? event : Math.min(event, alert);
+  }
+
   async close(): Promise<void> {
     this.statements.clear();
     this.events?.close();
