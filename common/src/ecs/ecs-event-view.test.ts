@@ -1,10 +1,10 @@
-import { CanonicalEvent } from "@vigil/proto";
+import { CanonicalEvent, EcsContainer, EcsEndpoint, EcsFile, EcsNetwork } from "@vigil/proto";
 import { ecsDocumentOf, ecsEventView } from "./ecs-event-view";
 import { ECS_TOP_LEVEL_FIELDS, IsoClock, toEcsDocument } from "./to-ecs-document";
 
-/** An exec with every part the server fills, and a few left empty on purpose. */
-function execEvent(overrides: Partial<CanonicalEvent> = {}): CanonicalEvent {
-  return CanonicalEvent.fromPartial({
+/** An exec with every part the server fills; `change` adds or empties parts. */
+function execEvent(change: (event: CanonicalEvent) => void = () => {}): CanonicalEvent {
+  const event = CanonicalEvent.fromPartial({
     timestampUs: 1_763_900_000_123_456,
     event: {
       id: "a1:7:0",
@@ -29,16 +29,34 @@ function execEvent(overrides: Partial<CanonicalEvent> = {}): CanonicalEvent {
     },
     user: { id: "1000", name: "alice", effective: { id: "0", name: "root" } },
     vigil: { stdin_remote_ip: "203.0.113.9" },
-    ...overrides,
   });
+  change(event);
+  return event;
 }
 
 const EVENTS: [string, CanonicalEvent][] = [
   ["an exec", execEvent()],
-  ["a connect", execEvent({ destination: { ip: "10.0.0.1", port: 4444 }, network: { transport: "tcp" } })],
-  ["a file open", execEvent({ file: { path: "/etc/shadow", name: "shadow", flags: ["O_RDONLY"] } })],
+  [
+    "a connect",
+    execEvent((event) => {
+      event.destination = EcsEndpoint.fromPartial({ ip: "10.0.0.1", port: 4444 });
+      event.network = EcsNetwork.fromPartial({ transport: "tcp" });
+    }),
+  ],
+  [
+    "a file open",
+    execEvent((event) => {
+      event.file = EcsFile.fromPartial({ path: "/etc/shadow", name: "shadow", flags: ["O_RDONLY"] });
+    }),
+  ],
   ["an event with nothing but a time", CanonicalEvent.fromPartial({ timestampUs: 5_000 })],
-  ["empty sub-messages", execEvent({ container: { id: "", runtime: "" }, vigil: {} })],
+  [
+    "empty sub-messages",
+    execEvent((event) => {
+      event.container = EcsContainer.fromPartial({});
+      event.vigil = {};
+    }),
+  ],
 ];
 
 describe("ecsEventView", () => {
