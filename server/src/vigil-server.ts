@@ -9,7 +9,7 @@ import {
 } from "@vigil/common";
 import { DEFAULT_RULES_DIR } from "@vigil/hub";
 import { API_TOKENS_BUCKET, ApiTokenStore } from "./api/auth/api-token-store";
-import { type ReadinessReport, startRestApi } from "./api/rest-api";
+import { type ReadinessReport, type RestApiOptions, startRestApi } from "./api/rest-api";
 import { BusAuditTrail } from "./audit/bus-audit-trail";
 import type { AuditTrail } from "./audit/types";
 import type { ServerConfig } from "./config";
@@ -34,6 +34,8 @@ export interface VigilServerDependencies {
   alertReader?: AlertReader;
   /** Serves the event search, process tree and alert context when present. */
   eventQueries?: EventQueries;
+  /** Serves /api/v1/reports when present (the hub's report store and on-demand generation). */
+  reports?: RestApiOptions["reports"];
   /** Rules that seed an empty ruleset bucket (default: the hub's default rules directory). */
   rulesSeedDir?: string;
 }
@@ -159,6 +161,7 @@ export async function startVigilServer(deps: VigilServerDependencies): Promise<V
     serverId: config.serverId,
     alerts: deps.alertReader,
     events: deps.eventQueries,
+    reports: deps.reports,
     registry,
     fleet,
     metrics: metricsRegistry,

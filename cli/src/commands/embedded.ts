@@ -108,6 +108,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedV
     logger: logger.child({ component: "server" }),
     alertReader: alertStore,
     eventQueries: eventStore,
+    reports,
     // Seeds the ruleset bucket from the hub's rules only on the first start: later
     // starts find the stored versions (the operator's changes included) and keep them.
     rulesSeedDir: hubConfig.rulesDir,

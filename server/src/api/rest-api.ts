@@ -29,6 +29,7 @@ import { installAuth } from "./auth/auth-hook";
 import { registerTokenRoutes } from "./auth/token-routes";
 import { type EnrollmentRoutesOptions, registerEnrollmentRoutes } from "./enrollment-routes";
 import { registerEventRoutes } from "./events-routes";
+import { type ReportRoutesOptions, registerReportRoutes } from "./reports-routes";
 import { registerRuleRoutes } from "./rule-routes";
 import { registerStatusRoutes } from "./status-routes";
 import { registerTaskRoutes } from "./task-routes";
@@ -57,6 +58,8 @@ export interface RestApiOptions {
   alerts: AlertReader | undefined;
   /** Where GET /api/v1/events, /process-tree and /alerts/:id/context read stored events. */
   events?: EventQueries;
+  /** Serves /api/v1/reports (503 there when absent: reports are off). */
+  reports?: ReportRoutesOptions["reports"];
   registry: AgentRegistry;
   /** The fleet registry (all servers' agents): GET /api/v1/agents, /api/v1/agents/:id, /api/v1/fleet/stats. */
   fleet: FleetRegistry;
@@ -175,6 +178,7 @@ export async function startRestApi(options: RestApiOptions): Promise<RestApi> {
 
   registerAlertRoutes(app, { reader: options.alerts });
   registerEventRoutes(app, { queries: options.events, alerts: options.alerts });
+  registerReportRoutes(app, { reports: options.reports });
 
   registerAgentRoutes(app, { records: () => options.fleet.records(), get: (id) => options.fleet.get(id) });
 
