@@ -12,6 +12,7 @@ import { deleteConfig, listConfig, setConfig, showConfig } from "./commands/conf
 import { showEvents } from "./commands/events";
 import { showAlertContext } from "./commands/events-context";
 import { showProcessTree } from "./commands/events-tree";
+import { generateReport, listReports, showReport } from "./commands/reports";
 import {
   addRule,
   deleteRule,
@@ -471,10 +472,66 @@ function addTasks(program: Command): void {
   );
 }
 
+function addReports(program: Command): void {
+  const reports = program
+    .command("reports")
+    .description("tiered reports (cell 15m, block 4h, daily, weekly, monthly) per host and for the fleet");
+  const scoped = (command: Command) =>
+    command
+      .option("--scope <scope>", '"fleet" (default) or "host:<host.id>"')
+      .option("--host-id <id>", "a host's report (same as --scope host:<id>)");
+  scoped(
+    withApi(
+      reports.command("list", { isDefault: true }).description("stored reports, newest period first"),
+      "viewer",
+    ),
+  )
+    .option("--level <level>", "1-5 or cell, block, daily, weekly, monthly")
+    .option("--since <time>", "periods starting at or after: ISO time, or 30s, 15m, 2h, 7d ago")
+    .option("--until <time>", "periods starting before: ISO time, or 30s, 15m, 2h, 7d ago")
+    .option("-n, --limit <n>", "how many (default 50)", positive)
+    .action((flags) =>
+      listReports({
+        ...apiOf(flags),
+        level: flags.level,
+        scope: flags.scope,
+        hostId: flags.hostId,
+        since: flags.since ? parseTime(flags.since, "--since") : undefined,
+        until: flags.until ? parseTime(flags.until, "--until") : undefined,
+        limit: flags.limit,
+      }),
+    );
+  scoped(
+    withApi(
+      reports
+        .command("show <level> <time>")
+        .description(
+          "one report: the period of <level> holding <time> (e.g. daily 2026-02-03), with its AI analysis",
+        ),
+      "viewer",
+      "print the API's JSON answer (report and analysis)",
+    ),
+  ).action((level: string, at: string, flags) =>
+    showReport({ ...apiOf(flags), level, at, scope: flags.scope, hostId: flags.hostId }),
+  );
+  scoped(
+    withApi(
+      reports
+        .command("generate <level> <time>")
+        .description("generate (or regenerate) the period of <level> holding <time> now, for every scope"),
+      "operator",
+      "print the API's JSON answer",
+    ),
+  ).action((level: string, at: string, flags) =>
+    generateReport({ ...apiOf(flags), level, at, scope: flags.scope, hostId: flags.hostId }),
+  );
+}
+
 export function addOperatorCommands(program: Command): void {
   addAgents(program);
   addAlerts(program);
   addEvents(program);
+  addReports(program);
   addRules(program);
   addTokens(program);
   addAgentConfig(program);
