@@ -41,6 +41,19 @@ export { slackMessage } from "./notify/slack-message";
 export type { WebhookCounters, WebhookNotifierOptions, WebhookSettings } from "./notify/webhook-notifier";
 export { WebhookNotifier } from "./notify/webhook-notifier";
 export type { CellSource, StoreFingerprint } from "./reports/cell-source";
+export type { ElasticsearchCellSourceConfig } from "./reports/elasticsearch-cell-source";
+export {
+  cellAlertsRequest,
+  cellEventsRequest,
+  ElasticsearchCellSource,
+  sightingsBeforeRequest,
+  sightingsInCellRequest,
+} from "./reports/elasticsearch-cell-source";
+export type { ElasticsearchReportStoreConfig } from "./reports/elasticsearch-report-store";
+export {
+  ElasticsearchReportStore,
+  listRequest as reportListRequest,
+} from "./reports/elasticsearch-report-store";
 export { FileReportStore } from "./reports/file-report-store";
 export type { HostCell } from "./reports/merge-reports";
 export { cellReport, hostScope, mergeReports, reportId, trendOf } from "./reports/merge-reports";
@@ -64,6 +77,7 @@ export type { Analysis, ReportListQuery, ReportStore } from "./reports/report-st
 export { MAX_REPORT_LIST, SCOPE_PATTERN } from "./reports/report-store";
 export type { ReportsConfig } from "./reports/reports-config";
 export { reportsConfigSchema } from "./reports/reports-config";
+export { REPORTS_INDEX, reportsIndexTemplate } from "./reports/reports-index-template";
 export type { SqliteCellSourceOptions } from "./reports/sqlite-cell-source";
 export { SqliteCellSource } from "./reports/sqlite-cell-source";
 export type { RunningReports, StartReportsOptions } from "./reports/start-reports";

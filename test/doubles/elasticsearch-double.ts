@@ -62,7 +62,16 @@ export interface RecordedRequest {
   method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The request body as sent (gzip undone); "" when there was none. */
+  body: string;
 }
+
+/**
+ * A canned `aggregations` answer for a search that asks for aggregations (the
+ * double does not aggregate): given the target and the parsed request body,
+ * the aggregations object to return, or undefined to refuse the request.
+ */
+export type AggregationAnswer = (target: string, request: Record<string, unknown>) => unknown;
 
 const ERROR_TYPE_BY_STATUS: Record<number, string> = {
   429: "es_rejected_execution_exception",
@@ -98,6 +107,8 @@ export class ElasticsearchDouble {
   private port = 0;
   private listening = false;
   private downTimer: NodeJS.Timeout | undefined;
+  /** Answers searches with aggregations (tests of aggregation requests); unset, they are refused. */
+  aggregationAnswer: AggregationAnswer | undefined;
 
   private readonly options: ElasticsearchDoubleOptions;
 
@@ -212,7 +223,13 @@ export class ElasticsearchDouble {
     const raw = await readBody(request);
     const url = new URL(request.url ?? "/", "http://localhost");
     const method = request.method ?? "GET";
-    this.requests.push({ method, path: url.pathname + url.search, headers: { ...request.headers } });
+    const recorded: RecordedRequest = {
+      method,
+      path: url.pathname + url.search,
+      headers: { ...request.headers },
+      body: "",
+    };
+    this.requests.push(recorded);
     if (this.hangUps > 0) {
       this.hangUps--;
       request.socket.destroy();
@@ -224,6 +241,7 @@ export class ElasticsearchDouble {
       request.headers["content-encoding"] === "gzip"
         ? gunzipSync(raw).toString("utf8")
         : raw.toString("utf8");
+    recorded.body = body;
     if (this.bulkDelayMs > 0 && url.pathname.endsWith("/_bulk")) {
       this.bulkInFlight++;
       this.counters.maxConcurrentBulk = Math.max(this.counters.maxConcurrentBulk, this.bulkInFlight);
@@ -738,6 +756,18 @@ export class ElasticsearchDouble {
     if (typeof predicate === "string") {
       return { status: 400, body: esError(400, "parsing_exception", predicate) };
     }
+    const asksAggregations = request.aggs !== undefined || request.aggregations !== undefined;
+    const aggregations = asksAggregations ? this.aggregationAnswer?.(target, request) : undefined;
+    if (asksAggregations && aggregations === undefined) {
+      return {
+        status: 400,
+        body: esError(
+          400,
+          "illegal_argument_exception",
+          "the double does not aggregate: no canned answer for this request",
+        ),
+      };
+    }
     let hits = indices.flatMap((index) =>
       [...index.docs.values()].filter((doc) => predicate(doc)).map((doc) => ({ index, doc })),
     );
@@ -799,6 +829,7 @@ export class ElasticsearchDouble {
             ...(sorted ? { sort: keysOf(doc) } : {}),
           })),
         },
+        ...(aggregations === undefined ? {} : { aggregations }),
       },
     };
   }

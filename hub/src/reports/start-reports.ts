@@ -1,15 +1,20 @@
 // Opens tiered reports from the hub's configuration and starts their schedule:
 // level 1 from the events writer's SQLite store (events.storePath, with the
-// alert store at alertStorePath), reports as files under reports.dir, one
-// lease per period in the bus KV, and AI triage when reports.triage is on.
+// alert store at alertStorePath) or else from Elasticsearch aggregations over
+// vigil-events and vigil-alerts; reports as files under reports.dir or else in
+// the index vigil-reports; one lease per period in the bus KV, and AI triage
+// when reports.triage is on.
 
 import { dirname, join } from "node:path";
 import { type Bus, ErrorCodes, type Logger, VigilError } from "@vigil/common";
 import type { HubConfig } from "../config";
+import type { ElasticsearchConnection } from "../sinks/elasticsearch-config";
 import { TriageClient } from "../triage/triage-client";
 import { triageApiKey } from "../triage/triage-config";
 import { TriageService } from "../triage/triage-service";
 import type { CellSource } from "./cell-source";
+import { ElasticsearchCellSource } from "./elasticsearch-cell-source";
+import { ElasticsearchReportStore } from "./elasticsearch-report-store";
 import { FileReportStore } from "./file-report-store";
 import type { Period } from "./periods";
 import { ReportGenerator } from "./report-generator";
@@ -129,10 +134,28 @@ export async function startReports(
 
 function openStore(config: HubConfig): ReportStore {
   if (config.reports.dir) return new FileReportStore(config.reports.dir);
+  const es = elasticsearchOf(config);
+  if (es) return new ElasticsearchReportStore(es);
   throw new VigilError(
     ErrorCodes.CONFIG_INVALID,
-    "reports.dir: reports are on but have nowhere to be stored (set reports.dir)",
+    "reports.dir: reports are on but have nowhere to be stored (set reports.dir or elasticsearch.nodes)",
   );
+}
+
+/** The hub's cluster as a connection (the alert sink's credentials and CA). */
+export function elasticsearchOf(config: HubConfig): ElasticsearchConnection | undefined {
+  const es = config.elasticsearch;
+  if (!es) return undefined;
+  return {
+    nodes: es.nodes,
+    auth: es.apiKey
+      ? { apiKey: es.apiKey }
+      : es.username && es.password
+        ? { username: es.username, password: es.password }
+        : undefined,
+    caFile: es.caFile,
+    requestTimeoutMs: es.requestTimeoutMs,
+  };
 }
 
 function openSource(config: HubConfig): CellSource {
@@ -145,8 +168,10 @@ function openSource(config: HubConfig): CellSource {
       limits: config.reports.limits,
     });
   }
+  const es = elasticsearchOf(config);
+  if (es) return new ElasticsearchCellSource({ ...es, limits: config.reports.limits });
   throw new VigilError(
     ErrorCodes.CONFIG_INVALID,
-    "events.storePath: reports are aggregated from the events writer's store (set events.storePath)",
+    "events.storePath: reports are aggregated from the events writer's store (set events.storePath or elasticsearch.nodes)",
   );
 }
