@@ -752,21 +752,34 @@ export class ElasticsearchDouble {
     }
     const request = body.trim() === "" ? {} : parseJson(body);
     if (!isObject(request)) return parseFailure(body);
+    if (request.aggs !== undefined || request.aggregations !== undefined) {
+      // The double does not aggregate (nor evaluate the query): a canned answer, or a refusal.
+      const aggregations = this.aggregationAnswer?.(target, request);
+      if (aggregations === undefined) {
+        return {
+          status: 400,
+          body: esError(
+            400,
+            "illegal_argument_exception",
+            "the double does not aggregate: no canned answer for this request",
+          ),
+        };
+      }
+      const shards = { total: indices.length, successful: indices.length, skipped: 0, failed: 0 };
+      return {
+        status: 200,
+        body: {
+          took: 1,
+          timed_out: false,
+          _shards: shards,
+          hits: { max_score: null, hits: [] },
+          aggregations,
+        },
+      };
+    }
     const predicate = compileQuery(request.query);
     if (typeof predicate === "string") {
       return { status: 400, body: esError(400, "parsing_exception", predicate) };
-    }
-    const asksAggregations = request.aggs !== undefined || request.aggregations !== undefined;
-    const aggregations = asksAggregations ? this.aggregationAnswer?.(target, request) : undefined;
-    if (asksAggregations && aggregations === undefined) {
-      return {
-        status: 400,
-        body: esError(
-          400,
-          "illegal_argument_exception",
-          "the double does not aggregate: no canned answer for this request",
-        ),
-      };
     }
     let hits = indices.flatMap((index) =>
       [...index.docs.values()].filter((doc) => predicate(doc)).map((doc) => ({ index, doc })),
@@ -829,7 +842,6 @@ export class ElasticsearchDouble {
             ...(sorted ? { sort: keysOf(doc) } : {}),
           })),
         },
-        ...(aggregations === undefined ? {} : { aggregations }),
       },
     };
   }

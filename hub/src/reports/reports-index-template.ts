@@ -34,7 +34,7 @@ export const REPORTS_MAPPINGS: estypes.MappingTypeMapping = {
 /** Body of PUT _index_template/vigil-reports. */
 export function reportsIndexTemplate(): Omit<estypes.IndicesPutIndexTemplateRequest, "name"> {
   return {
-    index_patterns: [REPORTS_INDEX],
+    index_patterns: [`${REPORTS_INDEX}*`],
     priority: 500,
     version: REPORTS_INDEX_TEMPLATE_VERSION,
     template: { settings: { number_of_shards: 1 }, mappings: REPORTS_MAPPINGS },
