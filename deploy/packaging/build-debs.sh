@@ -111,6 +111,9 @@ done
 		install -d -m 0755 "$LIB/node_modules/$(dirname "$dep")"
 		[ -e "$LIB/node_modules/$dep" ] || cp -a "$ROOT/node_modules/$dep" "$LIB/node_modules/$dep"
 	done
+# Nothing loads TypeScript sources, type declarations or source maps at run time:
+# half the files and bytes of node_modules.
+find "$LIB/node_modules" -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \) -delete
 chmod -R u+rwX,go+rX,go-w "$LIB/node_modules"
 # The hub's default rulesDir is <install>/rules: the rules live in /usr/share.
 cp -a "$ROOT/rules" "$MAIN/usr/share/vigil/rules"

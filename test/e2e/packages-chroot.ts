@@ -65,12 +65,12 @@ export function requirePackageTools(): void {
       "the package tests need root (debootstrap, chroot, dpkg -i): run them as root, as CI does",
     );
   }
-  const missing = ["dpkg-deb", "debootstrap", "chroot", "systemd-analyze", "tar"].filter(
+  const missing = ["dpkg-deb", "debootstrap", "chroot", "unshare", "systemd-analyze", "tar"].filter(
     (tool) => run("sh", ["-c", `command -v ${tool}`]).status !== 0,
   );
   if (missing.length > 0) {
     throw new Error(
-      `missing ${missing.join(", ")}: apt-get install -y debootstrap systemd dpkg coreutils tar`,
+      `missing ${missing.join(", ")}: apt-get install -y debootstrap systemd dpkg coreutils util-linux tar`,
     );
   }
 }

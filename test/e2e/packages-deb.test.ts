@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   appendFileSync,
   copyFileSync,
@@ -11,6 +11,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AGENT_VERSION } from "@vigil/agent";
+import { freeLoopbackPort } from "../harness/nats-server";
+import { waitFor } from "../harness/wait-for";
 import { type Chroot, newChroot, requirePackageTools } from "./packages-chroot";
 
 // The .deb packages as an operator installs them: built from the checkout
@@ -23,6 +25,8 @@ import { type Chroot, newChroot, requirePackageTools } from "./packages-chroot";
 
 const ROOT = join(__dirname, "..", "..");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+const SCENARIO = join(__dirname, "scenarios", "reverse-shell.jsonl");
+const EXPECTED = join(__dirname, "scenarios", "reverse-shell.expected.json");
 const UNITS = ["vigil-agent", "vigil-server", "vigil-hub"] as const;
 /**
  * Highest exposure (systemd-analyze security, x10) each unit may have: the
@@ -245,6 +249,91 @@ describe("packages - .deb installed into a debootstrap chroot", () => {
       rmSync(dkms, { recursive: true, force: true });
     }
   });
+
+  test("deb - the packaged vigil runs embedded in the chroot: the reverse-shell replay gives exactly its alerts", async () => {
+    copyFileSync(SCENARIO, join(chroot.dir, "tmp", "reverse-shell.jsonl"));
+    const apiPort = await freeLoopbackPort();
+    const grpcPort = await freeLoopbackPort();
+    const api = `http://127.0.0.1:${apiPort}`;
+    // /proc for the programs, in a mount namespace of their own: it goes away with them.
+    const vigil = spawn(
+      "unshare",
+      [
+        "--pid",
+        "--kill-child=SIGTERM",
+        `--mount-proc=${join(chroot.dir, "proc")}`,
+        "chroot",
+        chroot.dir,
+        "/usr/bin/env",
+        "-i",
+        "PATH=/usr/bin:/bin",
+        "vigil",
+        "start",
+        "--data-dir=/tmp/vigil-data",
+        "--collectors=replay",
+        "--replay=/tmp/reverse-shell.jsonl",
+        `--api-port=${apiPort}`,
+        `--grpc-port=${grpcPort}`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    vigil.stdout.on("data", (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-65536);
+    });
+    vigil.stderr.on("data", (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-65536);
+    });
+    const exited = new Promise<number | null>((done) => vigil.once("exit", (code) => done(code)));
+    // unshare --fork ignores SIGTERM while it waits: signals go to vigil, its child.
+    const signalVigil = (signal: NodeJS.Signals) => {
+      let children: string[] = [];
+      try {
+        children = readFileSync(`/proc/${vigil.pid}/task/${vigil.pid}/children`, "utf8").split(" ");
+      } catch {
+        return; // unshare has exited, and vigil with it
+      }
+      for (const pid of children.filter((child) => child.trim())) process.kill(Number(pid), signal);
+    };
+    try {
+      const expected = (JSON.parse(readFileSync(EXPECTED, "utf8")) as Array<{ pid: number; rule: string }>)
+        .map((alert) => `${alert.pid} ${alert.rule}`)
+        .sort();
+      const alerts = () => {
+        const result = chroot.run(["vigil", "alerts", "--api", api, "--json"], 15_000);
+        return result.status === 0
+          ? result.stdout
+              .split("\n")
+              .filter((line) => line.trim())
+              .map((line) => JSON.parse(line) as { process?: { pid?: number }; rule?: { id?: string } })
+          : [];
+      };
+      await waitFor(
+        () => {
+          if (vigil.exitCode !== null) throw new Error(`vigil start exited:\n${output}`);
+          return alerts().length >= expected.length;
+        },
+        45_000,
+        `${expected.length} alerts from the packaged vigil`,
+        250,
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}\n${output}`);
+      });
+      expect(
+        alerts()
+          .map((alert) => `${alert.process?.pid} ${alert.rule?.id}`)
+          .sort(),
+      ).toEqual(expected);
+      // The server seeded its ruleset from the packaged rules (/usr/lib/vigil/rules -> /usr/share/vigil/rules).
+      expect(output).toMatch(/"dir":"\/usr\/lib\/vigil\/rules","msg":"ruleset seeded"/);
+    } finally {
+      signalVigil("SIGTERM");
+      const force = setTimeout(() => signalVigil("SIGKILL"), 20_000);
+      await exited;
+      clearTimeout(force);
+    }
+    expect(output).toContain("SIGTERM, stopping");
+  }, 90_000);
 
   test("deb - reinstalling keeps local config edits, the user and an administrator's enable", () => {
     const uid = chroot.check(["id", "-u", "vigil"]);
