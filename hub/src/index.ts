@@ -81,7 +81,7 @@ export { REPORTS_INDEX, reportsIndexTemplate } from "./reports/reports-index-tem
 export type { SqliteCellSourceOptions } from "./reports/sqlite-cell-source";
 export { SqliteCellSource } from "./reports/sqlite-cell-source";
 export type { RunningReports, StartReportsOptions } from "./reports/start-reports";
-export { startReports } from "./reports/start-reports";
+export { openServerReports, startReports } from "./reports/start-reports";
 export type { Report, ReportLimits, ReportSummary } from "./reports/types";
 export { DEFAULT_REPORT_LIMITS, FLEET_SCOPE } from "./reports/types";
 export type { CaseExpectation, RuleTestCase, RuleTestFile } from "./rule-tests/rule-test-file";

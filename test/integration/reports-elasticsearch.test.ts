@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Client, type estypes } from "@elastic/elasticsearch";
-import { silentLogger } from "@vigil/common";
+import { createMemoryBus, silentLogger } from "@vigil/common";
 import {
   cellReport,
   ElasticsearchCellSource,
@@ -18,18 +18,38 @@ import {
   ElasticsearchReportStore,
   ElasticsearchSink,
   type HostCell,
+  openServerReports,
   periodOf,
   REPORT_LEVELS,
   ReportGenerator,
 } from "@vigil/hub";
+import { serverConfigSchema, startVigilServer } from "@vigil/server";
 import { ElasticsearchDouble } from "../doubles/elasticsearch-double";
 import { fixtureAlertRecord, fixtureDocument } from "../fixtures/report-events";
 import { expectLevelMatches, MONTHS, reportExpectations } from "../fixtures/report-expectations";
+import { apiCall } from "../harness/servers-on-nats";
 
 const CELL = periodOf(1, Date.parse("2026-02-03T10:15:00Z"));
 const FROM = String(CELL.startMs);
 const TO = String(CELL.endMs);
 const LIMITS = { topEntries: 2, newItems: 10 };
+
+/** A host's cell with only exec counts: enough for the store and the API. */
+function hostCell(hostId: string, events: number): HostCell {
+  return {
+    hostId,
+    hostName: hostId.replace("h-", ""),
+    events,
+    byType: { entries: [{ key: "process/exec", count: events }], complete: true },
+    commands: { entries: [], complete: true },
+    users: { entries: [], complete: true },
+    newExecutables: { count: 0, items: [] },
+    newListeningPorts: { count: 0, items: [] },
+    newDestinations: { count: 0, items: [] },
+    alerts: [],
+  };
+}
+
 const SHA_NEW = "a".repeat(64);
 const SHA_OLD = "b".repeat(64);
 
@@ -380,21 +400,6 @@ describe("reports - the vigil-reports store against the double", () => {
     await double?.stop();
   });
 
-  function hostCell(hostId: string, events: number): HostCell {
-    return {
-      hostId,
-      hostName: hostId.replace("h-", ""),
-      events,
-      byType: { entries: [{ key: "process/exec", count: events }], complete: true },
-      commands: { entries: [], complete: true },
-      users: { entries: [], complete: true },
-      newExecutables: { count: 0, items: [] },
-      newListeningPorts: { count: 0, items: [] },
-      newDestinations: { count: 0, items: [] },
-      alerts: [],
-    };
-  }
-
   test("its template first, reports keyed by id, listed newest first with whether an analysis is beside them", async () => {
     const generatedAt = new Date("2026-02-04T00:00:00Z");
     const later = periodOf(1, CELL.endMs);
@@ -441,6 +446,54 @@ describe("reports - the vigil-reports store against the double", () => {
     await expect(store.get(1, "everyone", CELL.startMs)).rejects.toThrow(
       /is not "fleet" or "host:<host id>"/,
     );
+  });
+});
+
+describe("reports - a distributed server serves the hubs' reports", () => {
+  test("openServerReports reads vigil-reports on the alerts' cluster: GET /api/v1/reports lists what a hub stored, one report reads whole", async () => {
+    const double = await ElasticsearchDouble.start();
+    const bus = createMemoryBus();
+    const hubStore = new ElasticsearchReportStore({ nodes: [double.url], requestTimeoutMs: 5000 });
+    const reports = await openServerReports(
+      { nodes: [double.url], requestTimeoutMs: 5000 },
+      bus,
+      "s1",
+      silentLogger(),
+    );
+    const token = "reports-es-admin-token-0123456789abcdef";
+    const server = await startVigilServer({
+      config: serverConfigSchema.parse({
+        serverId: "s1",
+        grpc: { port: 0, agentToken: "reports-es-agent-token-0123456789abcdef" },
+        api: { port: 0, token },
+      }),
+      bus,
+      logger: silentLogger(),
+      reports,
+    });
+    try {
+      const generatedAt = new Date("2026-02-04T00:00:00Z");
+      await hubStore.put(cellReport(CELL, hostCell("h-web-1", 4), LIMITS, generatedAt));
+      const listed = await apiCall(server, "GET", "/api/v1/reports?level=1", { token });
+      expect(listed.status).toBe(200);
+      expect(listed.body.reports).toEqual([
+        expect.objectContaining({ id: `1/host:h-web-1/${new Date(CELL.startMs).toISOString()}`, events: 4 }),
+      ]);
+      const one = await apiCall(
+        server,
+        "GET",
+        `/api/v1/reports/1/host:h-web-1/${new Date(CELL.startMs).toISOString()}`,
+        { token },
+      );
+      expect(one.status).toBe(200);
+      expect(one.body.report).toMatchObject({ events: { total: 4 } });
+    } finally {
+      await server.close();
+      await reports.stop();
+      await hubStore.close();
+      await bus.close();
+      await double.stop();
+    }
   });
 });
 

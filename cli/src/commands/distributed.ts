@@ -6,7 +6,13 @@ import {
   SqliteAlertStore,
   VigilError,
 } from "@vigil/common";
-import { ElasticsearchAlertReader, ElasticsearchEventQueries, loadHubConfig, startHub } from "@vigil/hub";
+import {
+  ElasticsearchAlertReader,
+  ElasticsearchEventQueries,
+  loadHubConfig,
+  openServerReports,
+  startHub,
+} from "@vigil/hub";
 import { loadServerConfig, startVigilServer } from "@vigil/server";
 import type { Stopper } from "./stopper";
 
@@ -32,13 +38,23 @@ export async function runServer(configFile: string | undefined): Promise<Stopper
   const eventQueries = config.alerts.elasticsearch
     ? new ElasticsearchEventQueries({ ...config.alerts.elasticsearch, dataStream: undefined })
     : undefined;
-  const server = await startVigilServer({ config, bus, logger, alertReader, eventQueries });
+  // Tiered reports the hubs store there, and on-demand generation (the hubs run the schedule).
+  const reports = config.alerts.elasticsearch
+    ? await openServerReports(
+        config.alerts.elasticsearch,
+        bus,
+        config.serverId,
+        logger.child({ component: "reports" }),
+      )
+    : undefined;
+  const server = await startVigilServer({ config, bus, logger, alertReader, eventQueries, reports });
   return async () => {
     // SIGTERM: a graceful drain (agents told to move, in-flight batches acked) within grpc.drainGraceMs.
     await server.close(config.grpc.drainGraceMs);
     await bus.close();
     await alertReader?.close();
     await eventQueries?.close();
+    await reports?.stop();
   };
 }
 

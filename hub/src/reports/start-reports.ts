@@ -21,6 +21,7 @@ import { ReportGenerator } from "./report-generator";
 import { REPORT_LOCK_BUCKET, ReportLock, reportLockKey } from "./report-lock";
 import { ReportScheduler } from "./report-scheduler";
 import type { ReportStore } from "./report-store";
+import { type ReportsConfig, reportsConfigSchema } from "./reports-config";
 import { SqliteCellSource } from "./sqlite-cell-source";
 import type { Report } from "./types";
 
@@ -51,10 +52,50 @@ export async function startReports(
   logger: Logger,
   options: StartReportsOptions = {},
 ): Promise<RunningReports> {
-  const settings = config.reports;
+  return runReports(
+    config.reports,
+    openStore(config),
+    openSource(config),
+    bus,
+    config.hubId,
+    logger,
+    options,
+  );
+}
+
+/**
+ * Reports as a distributed `vigil server` serves them: the hubs' store
+ * (`vigil-reports`) and aggregations on the alerts' cluster, on-demand
+ * generation under the same per-period leases; the hubs run the schedule.
+ */
+export async function openServerReports(
+  connection: ElasticsearchConnection,
+  bus: Bus,
+  instanceId: string,
+  logger: Logger,
+): Promise<RunningReports> {
+  const settings = reportsConfigSchema.parse({ enabled: true });
+  return runReports(
+    settings,
+    new ElasticsearchReportStore(connection),
+    new ElasticsearchCellSource({ ...connection, limits: settings.limits }),
+    bus,
+    instanceId,
+    logger,
+    { schedule: false },
+  );
+}
+
+async function runReports(
+  settings: ReportsConfig,
+  store: ReportStore,
+  source: CellSource,
+  bus: Bus,
+  instanceId: string,
+  logger: Logger,
+  options: StartReportsOptions,
+): Promise<RunningReports> {
   const limits = settings.limits;
-  const store = openStore(config);
-  const source = openSource(config);
   let triage: TriageService | undefined;
   try {
     if (settings.triage.enabled) {
@@ -85,7 +126,7 @@ export async function startReports(
     });
     const lock = new ReportLock(
       await bus.openKv(REPORT_LOCK_BUCKET),
-      config.hubId,
+      instanceId,
       settings.lockLeaseMs,
       options.now,
     );
