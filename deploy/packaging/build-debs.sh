@@ -40,12 +40,14 @@ trap 'rm -rf "$STAGE"' EXIT
 
 # A unit from deploy/systemd with the package's ExecStart and without the
 # checkout install steps of its header; the hardening stays single-sourced.
-packaged_unit() { # unit-file exec-start destination
+packaged_unit() { # package unit-file exec-start
+	local dest="$STAGE/$1/usr/lib/systemd/system/$2"
+	install -d -m 0755 "$(dirname "$dest")"
 	sed -e '/^# Install:/,/systemctl enable --now/d' \
-		-e "s|^ExecStart=.*|ExecStart=$2|" \
-		-e 's|^Documentation=.*|Documentation=file:///usr/share/doc/vigil/README.Deploy.md|' \
-		"$ROOT/deploy/systemd/$1" >"$3"
-	chmod 0644 "$3"
+		-e "s|^ExecStart=.*|ExecStart=$3|" \
+		-e "s|^Documentation=.*|Documentation=file:///usr/share/doc/$1/README.Deploy.md|" \
+		"$ROOT/deploy/systemd/$2" >"$dest"
+	chmod 0644 "$dest"
 }
 
 # Maintainer scripts, control file and documentation common to both packages.
@@ -57,6 +59,7 @@ debian_files() { # package-name package-root
 		chmod 0755 "$dir/DEBIAN/$script"
 	done
 	install -m 0644 "$PACKAGING/debian/copyright" "$dir/usr/share/doc/$name/copyright"
+	install -D -m 0644 "$PACKAGING/debian/$name/lintian-overrides" "$dir/usr/share/lintian/overrides/$name"
 	install -m 0644 "$ROOT/deploy/README.md" "$dir/usr/share/doc/$name/README.Deploy.md"
 	printf '%s (%s) unstable; urgency=medium\n\n  * Built from the Vigil repository.\n\n -- Vigil maintainers <packaging@vigil.example.org>  %s\n' \
 		"$name" "$VERSION" "$(date -R -d "@${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)}")" |
@@ -78,9 +81,7 @@ debian_files() { # package-name package-root
 # --- vigil-agent
 AGENT="$STAGE/vigil-agent"
 install -D -m 0755 "$AGENT_EXE" "$AGENT/usr/sbin/vigil-agent"
-install -d -m 0755 "$AGENT/usr/lib/systemd/system"
-packaged_unit vigil-agent.service "/usr/sbin/vigil-agent --config /etc/vigil/agent.yaml" \
-	"$AGENT/usr/lib/systemd/system/vigil-agent.service"
+packaged_unit vigil-agent vigil-agent.service "/usr/sbin/vigil-agent --config /etc/vigil/agent.yaml"
 # Root's alone: it names the servers the agent trusts (the agent checks this).
 install -D -m 0600 "$ROOT/deploy/config/agent.yaml" "$AGENT/etc/vigil/agent.yaml"
 SRC="$AGENT/usr/src/vigil-$VERSION"
@@ -113,7 +114,9 @@ done
 	done
 # Nothing loads TypeScript sources, type declarations or source maps at run time:
 # half the files and bytes of node_modules.
-find "$LIB/node_modules" -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \) -delete
+# Nor their VCS and lint dotfiles.
+find "$LIB/node_modules" -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \
+	-o -name '.git*' -o -name '.npmignore' -o -name '.eslintrc*' \) -delete
 chmod -R u+rwX,go+rX,go-w "$LIB/node_modules"
 # The hub's default rulesDir is <install>/rules: the rules live in /usr/share.
 cp -a "$ROOT/rules" "$MAIN/usr/share/vigil/rules"
@@ -125,13 +128,10 @@ cat >"$MAIN/usr/bin/vigil" <<'EOF'
 exec /usr/lib/vigil/node /usr/lib/vigil/cli/dist/main.js "$@"
 EOF
 chmod 0755 "$MAIN/usr/bin/vigil"
-install -d -m 0755 "$MAIN/usr/lib/systemd/system"
-packaged_unit vigil-server.service \
-	"/usr/lib/vigil/node /usr/lib/vigil/cli/dist/main.js server --config /etc/vigil/server.yaml" \
-	"$MAIN/usr/lib/systemd/system/vigil-server.service"
-packaged_unit vigil-hub.service \
-	"/usr/lib/vigil/node /usr/lib/vigil/cli/dist/main.js hub --config /etc/vigil/hub.yaml" \
-	"$MAIN/usr/lib/systemd/system/vigil-hub.service"
+packaged_unit vigil vigil-server.service \
+	"/usr/lib/vigil/node /usr/lib/vigil/cli/dist/main.js server --config /etc/vigil/server.yaml"
+packaged_unit vigil vigil-hub.service \
+	"/usr/lib/vigil/node /usr/lib/vigil/cli/dist/main.js hub --config /etc/vigil/hub.yaml"
 install -D -m 0640 "$ROOT/deploy/config/server.yaml" "$MAIN/etc/vigil/server.yaml"
 sed 's|^rulesDir: .*|rulesDir: /usr/share/vigil/rules|' "$ROOT/deploy/config/hub.yaml" >"$MAIN/etc/vigil/hub.yaml"
 chmod 0640 "$MAIN/etc/vigil/hub.yaml"
