@@ -105,9 +105,11 @@ for ws in proto common agent server hub cli; do
 		xargs -0 -I{} install -D -m 0644 "dist/{}" "$LIB/$ws/dist/{}")
 	ln -s "../../$ws" "$LIB/node_modules/@vigil/$ws"
 done
-# Production dependencies exactly as npm resolved them in the checkout.
-(cd "$ROOT" && npm ls --omit=dev --all --parseable 2>/dev/null) |
-	sed -n "s|^$ROOT/node_modules/||p" | grep -v '^@vigil/' | sort -u |
+# Production dependencies exactly as npm resolved them in the checkout (npm ls
+# exits 1 over a peer-dependency remark, so its list is what counts).
+DEPS=$(cd "$ROOT" && npm ls --omit=dev --all --parseable 2>/dev/null || true)
+echo "$DEPS" | grep -q "^$ROOT/node_modules/" || die "npm ls --omit=dev listed no dependencies: npm install first"
+echo "$DEPS" | sed -n "s|^$ROOT/node_modules/||p" | grep -v '^@vigil/' | sort -u |
 	while read -r dep; do
 		install -d -m 0755 "$LIB/node_modules/$(dirname "$dep")"
 		[ -e "$LIB/node_modules/$dep" ] || cp -a "$ROOT/node_modules/$dep" "$LIB/node_modules/$dep"
