@@ -6,7 +6,7 @@
 // (no scoring), newest first by @timestamp then event.id (the alert id), and
 // keyset paging with search_after.
 
-import { Client, errors } from "@elastic/elasticsearch";
+import { Client } from "@elastic/elasticsearch";
 import {
   type AlertPage,
   type AlertReader,
@@ -19,6 +19,7 @@ import {
   SEVERITY_BY_LEVEL,
   VigilError,
 } from "@vigil/common";
+import { describeEsError } from "../sinks/describe-es-error";
 import { type ElasticsearchConnection, elasticsearchConnectionOptions } from "../sinks/elasticsearch-config";
 
 export interface ElasticsearchAlertReaderConfig extends ElasticsearchConnection {
@@ -62,7 +63,7 @@ export class ElasticsearchAlertReader implements AlertReader {
     } catch (error) {
       throw new VigilError(
         ErrorCodes.ALERT_QUERY,
-        `Elasticsearch (${this.config.dataStream}) did not answer the alert search: ${describe(error)}`,
+        `Elasticsearch (${this.config.dataStream}) did not answer the alert search: ${describeEsError(error)}`,
         { cause: error },
       );
     }
@@ -95,7 +96,7 @@ export class ElasticsearchAlertReader implements AlertReader {
     } catch (error) {
       throw new VigilError(
         ErrorCodes.ALERT_QUERY,
-        `Elasticsearch (${this.config.dataStream}) did not answer the alert lookup: ${describe(error)}`,
+        `Elasticsearch (${this.config.dataStream}) did not answer the alert lookup: ${describeEsError(error)}`,
         { cause: error },
       );
     }
@@ -140,14 +141,4 @@ export function alertFilters(search: AlertSearch): QueryClause[] {
     });
   }
   return filters;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof errors.ResponseError) {
-    const body = error.body as { error?: { type?: string; reason?: string } } | undefined;
-    return `HTTP ${error.statusCode}${body?.error?.type ? ` ${body.error.type}` : ""}${
-      body?.error?.reason ? `: ${body.error.reason}` : ""
-    }`;
-  }
-  return error instanceof Error ? error.message : String(error);
 }

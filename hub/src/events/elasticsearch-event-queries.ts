@@ -5,7 +5,7 @@
 // bounded lookups. Beside the writer, not in common: the agent shares common
 // and must not load the Elasticsearch client.
 
-import { Client, errors, type estypes } from "@elastic/elasticsearch";
+import { Client, type estypes } from "@elastic/elasticsearch";
 import {
   buildProcessTree,
   type CheckedEventSearch,
@@ -24,6 +24,7 @@ import {
   type TimeWindow,
   VigilError,
 } from "@vigil/common";
+import { describeEsError } from "../sinks/describe-es-error";
 import { type ElasticsearchConnection, elasticsearchConnectionOptions } from "../sinks/elasticsearch-config";
 import { EVENTS_DATA_STREAM } from "./events-index-template";
 
@@ -188,7 +189,7 @@ export class ElasticsearchEventQueries implements EventQueries, ProcessEventLook
     } catch (error) {
       throw new VigilError(
         ErrorCodes.EVENT_QUERY,
-        `Elasticsearch (${this.dataStream}) did not answer the event query: ${describe(error)}`,
+        `Elasticsearch (${this.dataStream}) did not answer the event query: ${describeEsError(error)}`,
         { cause: error },
       );
     }
@@ -264,14 +265,4 @@ function descending(): estypes.SortCombinations[] {
 
 function escapeWildcard(text: string): string {
   return text.replace(/[\\*?]/g, "\\$&");
-}
-
-function describe(error: unknown): string {
-  if (error instanceof errors.ResponseError) {
-    const body = error.body as { error?: { type?: string; reason?: string } } | undefined;
-    return `HTTP ${error.statusCode}${body?.error?.type ? ` ${body.error.type}` : ""}${
-      body?.error?.reason ? `: ${body.error.reason}` : ""
-    }`;
-  }
-  return error instanceof Error ? error.message : String(error);
 }

@@ -8,9 +8,10 @@
 // Unlike the SQLite source's first-seen table, this sees only what retention
 // has kept: a pair last seen before the oldest retained event counts as new.
 
-import { Client, errors, type estypes } from "@elastic/elasticsearch";
+import { Client, type estypes } from "@elastic/elasticsearch";
 import { ALERT_LEVELS, type AlertLevel, ErrorCodes, VigilError } from "@vigil/common";
 import { EVENTS_DATA_STREAM } from "../events/events-index-template";
+import { describeEsError } from "../sinks/describe-es-error";
 import { type ElasticsearchConnection, elasticsearchConnectionOptions } from "../sinks/elasticsearch-config";
 import { ALERTS_DATA_STREAM } from "../sinks/index-template";
 import { type CellSource, type StoreFingerprint, UNKNOWN_HOST } from "./cell-source";
@@ -394,21 +395,11 @@ export class ElasticsearchCellSource implements CellSource {
     } catch (error) {
       throw new VigilError(
         ErrorCodes.EVENT_QUERY,
-        `reports: Elasticsearch (${index}) did not answer the aggregation: ${describe(error)}`,
+        `reports: Elasticsearch (${index}) did not answer the aggregation: ${describeEsError(error)}`,
         { cause: error },
       );
     }
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof errors.ResponseError) {
-    const body = error.body as { error?: { type?: string; reason?: string } } | undefined;
-    return `HTTP ${error.statusCode}${body?.error?.type ? ` ${body.error.type}` : ""}${
-      body?.error?.reason ? `: ${body.error.reason}` : ""
-    }`;
-  }
-  return error instanceof Error ? error.message : String(error);
 }
 
 function firstKey(aggregate: estypes.AggregationsAggregate | undefined): string | null {
